@@ -1,0 +1,2 @@
+/** Capsule tables (kysely types), filled in by lib/capsules. */
+export interface CapsuleTables {}

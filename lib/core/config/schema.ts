@@ -1,0 +1,11 @@
+/**
+ * The whole configuration schema. Each domain owns one section file; this file
+ * only assembles them. Environment names derive from paths: listen.port →
+ * NESTBOX_LISTEN_PORT, dataDir → NESTBOX_DATA_DIR.
+ */
+import { server } from './section.server.ts'
+import { identity } from './section.identity.ts'
+import { storage } from './section.storage.ts'
+import { capsules } from './section.capsules.ts'
+
+export const schema = { ...server, identity, storage, capsules }

@@ -1,0 +1,2 @@
+/** Capsule runtime settings. Owned by lib/capsules. */
+export const capsules = {}

@@ -1,0 +1,21 @@
+import { int, oneOf, str } from './spec.ts'
+
+export const server = {
+  dataDir: str('./data', { doc: 'directory for the SQLite file and all data' }),
+  listen: {
+    host: str('0.0.0.0'),
+    port: int(4000, 0, 65535),
+  },
+  /** Public base URL (used in links and presigned URLs); empty = derived from the request. */
+  publicUrl: str('', { pattern: /^https?:\/\/[^/]+(\/.*)?$/, patternDoc: 'an http(s) URL', allowEmpty: true }),
+  logLevel: oneOf('info', ['debug', 'info', 'warn', 'error'] as const),
+  http: {
+    /** Largest JSON/form body accepted by ordinary API routes. Streaming uploads have their own limits. */
+    bodyLimitMb: int(10, 1, 1024),
+    /** How long shutdown waits for in-flight requests before closing them. */
+    shutdownTimeoutMs: int(10_000, 0, 600_000),
+  },
+  bootstrap: {
+    adminEmail: str('admin@nestbox.local', { pattern: /^[^@\s]+@[^@\s]+$/, patternDoc: 'an email address' }),
+  },
+}

@@ -1,0 +1,2 @@
+/** Object storage settings. Owned by lib/storage. */
+export const storage = {}

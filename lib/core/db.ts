@@ -1,0 +1,44 @@
+/**
+ * The one SQLite database: kysely over better-sqlite3, WAL, foreign keys on,
+ * busy timeout. Timestamps are integer milliseconds.
+ */
+import BetterSqlite3 from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import type { CoreTables } from './tables.ts'
+import type { IdentityTables } from '../identity/tables.ts'
+import type { StorageTables } from '../storage/tables.ts'
+import type { CapsuleTables } from '../capsules/tables.ts'
+import { sqliteNativeBinding } from './native.ts'
+
+export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables
+export type Db = Kysely<Database>
+
+export type DbHandle = { db: Db; sqlite: BetterSqlite3.Database; close: () => Promise<void> }
+
+export function openSqlite(file: string): BetterSqlite3.Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  const nativeBinding = sqliteNativeBinding()
+  const sqlite = new BetterSqlite3(file, nativeBinding ? { nativeBinding: nativeBinding as string } : {})
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('synchronous = NORMAL')
+  sqlite.pragma('foreign_keys = ON')
+  sqlite.pragma('busy_timeout = 5000')
+  return sqlite
+}
+
+export function openDb(file: string): DbHandle {
+  const sqlite = openSqlite(file)
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  let closed = false
+  return {
+    db,
+    sqlite,
+    close: async () => {
+      if (closed) return
+      closed = true
+      await db.destroy() // closes the better-sqlite3 handle too
+    },
+  }
+}

@@ -1,0 +1,33 @@
+/** One JSON line per event on stderr. Never pass secrets in fields. */
+export type Level = 'debug' | 'info' | 'warn' | 'error'
+export type Logger = {
+  debug: (msg: string, fields?: Record<string, unknown>) => void
+  info: (msg: string, fields?: Record<string, unknown>) => void
+  warn: (msg: string, fields?: Record<string, unknown>) => void
+  error: (msg: string, fields?: Record<string, unknown>) => void
+  child: (fields: Record<string, unknown>) => Logger
+}
+
+const rank: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
+
+export function createLogger(opts: { level?: Level; write?: (line: string) => void; base?: Record<string, unknown> } = {}): Logger {
+  const min = rank[opts.level ?? 'info']
+  const write = opts.write ?? ((line: string) => process.stderr.write(line))
+  const base = opts.base ?? {}
+  const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
+    if (rank[level] < min) return
+    const rec: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...base, ...fields }
+    const err = rec.err
+    if (err instanceof Error) rec.err = { name: err.name, message: err.message, stack: err.stack }
+    write(JSON.stringify(rec) + '\n')
+  }
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (fields) => createLogger({ level: opts.level, write, base: { ...base, ...fields } }),
+  }
+}
+
+export const silentLogger: Logger = createLogger({ write: () => {} })

@@ -1,0 +1,51 @@
+/**
+ * Forward-only schema migrations, applied in the order listed. Listed explicitly
+ * (not discovered) so the bundled executable embeds exactly these files. Never
+ * edit a file once it has landed; add a new one.
+ */
+import type BetterSqlite3 from 'better-sqlite3'
+import { readMigration } from './migration-source.ts'
+
+export const MIGRATIONS = [
+  '0001_foundation.sql',
+] as const
+
+export class MigrationError extends Error {
+  readonly file: string
+  constructor(file: string, cause: unknown) {
+    super(`migration ${file} failed: ${(cause as Error)?.message ?? cause}`, { cause })
+    this.file = file
+  }
+}
+
+export type MigrationResult = { applied: string[]; total: number }
+
+/**
+ * Applies every pending migration, each in its own transaction together with its
+ * bookkeeping row: a failing file leaves the database exactly as before it.
+ */
+export function migrate(sqlite: BetterSqlite3.Database, files: readonly string[] = MIGRATIONS, read = readMigration): MigrationResult {
+  sqlite.exec('CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)')
+  const done = new Set((sqlite.prepare('SELECT name FROM _migrations').all() as { name: string }[]).map((r) => r.name))
+  const record = sqlite.prepare('INSERT INTO _migrations (name, applied_at) VALUES (?, ?)')
+  const applied: string[] = []
+  for (const file of files) {
+    if (done.has(file)) continue
+    let sql: string
+    try {
+      sql = read(file)
+    } catch (e) {
+      throw new MigrationError(file, e)
+    }
+    try {
+      sqlite.transaction(() => {
+        sqlite.exec(sql)
+        record.run(file, Date.now())
+      })()
+    } catch (e) {
+      throw new MigrationError(file, e)
+    }
+    applied.push(file)
+  }
+  return { applied, total: files.length }
+}

@@ -1,0 +1,2 @@
+/** Tables owned by lib/core (none besides the migrations ledger, which kysely never touches). */
+export interface CoreTables {}

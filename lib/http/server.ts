@@ -1,0 +1,110 @@
+/**
+ * Starts and stops one nestbox: database + migrations, first-start bootstrap,
+ * services, jobs, and the HTTP server with WebSocket upgrades. main.ts and the
+ * test harness both use this, so tests run exactly what production runs.
+ */
+import { createAdaptorServer } from '@hono/node-server'
+import type { Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { WebSocketServer } from 'ws'
+import type { Config } from '../core/config/index.ts'
+import { openDb } from '../core/db.ts'
+import { createEventBus } from '../core/events.ts'
+import { idGen, systemClock } from '../core/ids.ts'
+import { createScheduler } from '../core/jobs.ts'
+import { createLogger, type Logger } from '../core/logger.ts'
+import { migrate } from '../core/migrations.ts'
+import { bootstrapAdmin } from '../identity/bootstrap.ts'
+import { createApp } from './app.ts'
+import { createServices, type Services } from './services.ts'
+
+export type Nestbox = {
+  url: string
+  port: number
+  services: Services
+  dataDir: string
+  /** Graceful stop: stop accepting, let in-flight requests finish (bounded), stop jobs, close the database. */
+  close: () => Promise<void>
+}
+
+export type StartOptions = { log?: Logger; onBootstrap?: (file: string) => void }
+
+export async function startNestbox(config: Config, opts: StartOptions = {}): Promise<Nestbox> {
+  const log = opts.log ?? createLogger({ level: config.logLevel })
+  const dataDir = resolve(config.dataDir)
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const handle = openDb(join(dataDir, 'nestbox.db'))
+  try {
+    const m = migrate(handle.sqlite)
+    if (m.applied.length) log.info('migrations applied', { applied: m.applied })
+  } catch (e) {
+    await handle.close()
+    throw e
+  }
+
+  const jobs = createScheduler(log)
+  const bus = createEventBus(log)
+  const services = createServices({ config, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs })
+
+  const lines = await bootstrapAdmin({ db: handle.db, clock: systemClock, ids: idGen, adminEmail: config.bootstrap.adminEmail })
+  if (lines) {
+    const file = join(dataDir, 'bootstrap.txt')
+    if (!existsSync(file)) writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 })
+    opts.onBootstrap?.(file)
+  }
+
+  const startedAt = Date.now()
+  const dbOk = () => {
+    try {
+      return handle.sqlite.prepare('SELECT 1 AS ok').get() != null
+    } catch {
+      return false
+    }
+  }
+  const app = createApp({ ...services, startedAt, dbOk })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
+  const server = createAdaptorServer({ fetch: app.fetch, websocket: { server: wss } }) as Server
+  server.keepAliveTimeout = 65_000
+
+  const sockets = new Set<Socket>()
+  server.on('connection', (s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej)
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', rej)
+      res()
+    })
+  })
+  const port = (server.address() as AddressInfo).port
+  const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host
+  jobs.start()
+  log.info('listening', { host: config.listen.host, port, dataDir })
+
+  let closing: Promise<void> | undefined
+  const close = () =>
+    (closing ??= (async () => {
+      log.info('shutting down')
+      const closed = new Promise<void>((res) => server.close(() => res()))
+      // Connections that finish their request after close() become idle keep-alives: reap them as they do.
+      const reaper = setInterval(() => server.closeIdleConnections(), 50)
+      server.closeIdleConnections()
+      for (const c of wss.clients) c.close(1001, 'server shutting down')
+      const timer = setTimeout(() => {
+        for (const s of sockets) s.destroy()
+      }, config.http.shutdownTimeoutMs)
+      await closed
+      clearTimeout(timer)
+      clearInterval(reaper)
+      await jobs.stop()
+      await handle.close()
+      log.info('stopped')
+    })())
+
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, services, dataDir, close }
+}

@@ -1,0 +1,2 @@
+/** Storage tables (kysely types), filled in by lib/storage. */
+export interface StorageTables {}

@@ -1,0 +1,53 @@
+/**
+ * Boots the same nestbox main.ts runs, on 127.0.0.1 port 0 with a temporary data
+ * directory, and returns what a test needs to talk to it over real HTTP.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../lib/core/config/index.ts'
+import { createLogger, silentLogger } from '../lib/core/logger.ts'
+import { startNestbox, type Nestbox } from '../lib/http/server.ts'
+
+export type TestNestbox = Nestbox & {
+  /** The bootstrap admin's API key (team owner, platform admin). */
+  apiKey: string
+  bootstrap: Record<string, string>
+  /** fetch relative to the server, with the admin API key unless headers override it. */
+  api: (path: string, init?: RequestInit & { json?: unknown }) => Promise<Response>
+}
+
+export async function startTestNestbox(opts: { set?: Record<string, string | number | boolean>; dataDir?: string; keepData?: boolean } = {}): Promise<TestNestbox> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nestbox-test-'))
+  const argv = ['--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0']
+  for (const [k, v] of Object.entries(opts.set ?? {})) argv.push('--set', `${k}=${v}`)
+  const config = loadConfig({ argv, env: {} })
+  const log = process.env.NESTBOX_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger
+  const nb = await startNestbox(config, { log })
+  const bootstrap = Object.fromEntries(
+    readFileSync(join(dataDir, 'bootstrap.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('=') && !l.startsWith('#'))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  )
+  const api: TestNestbox['api'] = (path, init = {}) => {
+    const headers = new Headers(init.headers)
+    if (!headers.has('x-api-key') && !headers.has('authorization') && !headers.has('cookie')) headers.set('x-api-key', bootstrap.api_key)
+    let body = init.body
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json')
+      body = JSON.stringify(init.json)
+    }
+    return fetch(nb.url + path, { ...init, headers, body })
+  }
+  return {
+    ...nb,
+    apiKey: bootstrap.api_key,
+    bootstrap,
+    api,
+    close: async () => {
+      await nb.close()
+      if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
