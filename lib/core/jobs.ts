@@ -14,7 +14,7 @@ export function createScheduler(log: Logger) {
     const entry = jobs.get(name)
     if (!entry || entry.running) return
     const t0 = performance.now()
-    const run = (async () => {
+    const run: Promise<void> = (async () => {
       await null // a job that throws synchronously must still settle after `running` is set
       try {
         const result = await entry.job.run()
@@ -22,7 +22,7 @@ export function createScheduler(log: Logger) {
       } catch (err) {
         log.error('job failed', { job: name, err })
       } finally {
-        if (entry.running === run) entry.running = undefined
+        entry.running = undefined
       }
     })()
     entry.running = run

@@ -5,14 +5,21 @@ import { identityRoutesV1 } from '../identity/routes.v1.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
 import { apiKeyAuth } from './auth.ts'
-import { createErrorHandler, plainError, wrennError } from './errors.ts'
+import { createErrorHandler, plainError, wrennError, type SurfaceErrors } from './errors.ts'
 import { healthRoutes } from './health.ts'
 import { requestContext } from './middleware.ts'
 import type { Services } from './services.ts'
 import type { AppEnv } from './types.ts'
 
-/** Routes that stream request bodies of their own size and must not be capped by the JSON limit. */
-const STREAMING_UPLOADS = [/^\/storage\//, /\/files\/stream\/write$/]
+/** Routes that stream request bodies with limits of their own and must not be capped by the JSON limit. */
+const STREAMING_UPLOADS = [/^\/storage\//, /\/files\/stream\/write$/, /\/files\/write$/]
+
+/** Envelope per path prefix (longest wins). Unlisted paths use the Wrenn envelope. */
+const SURFACE_ERRORS: SurfaceErrors = [
+  { prefix: '/v1/', render: wrennError },
+  { prefix: '/auth/oauth/', render: wrennError },
+  { prefix: '/api/', render: plainError },
+]
 
 export function createApp(s: Services & { startedAt: number; dbOk: () => boolean }) {
   const app = new Hono<AppEnv>()
@@ -23,21 +30,18 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
 
   app.route('/', healthRoutes({ version: VERSION, startedAt: s.startedAt, dbOk: s.dbOk }))
 
+  // Wrenn surface (seed 003). Each domain mounts its /v1 routes here, one line each.
   const v1 = new Hono<AppEnv>()
   v1.use(apiKeyAuth(s.identity))
   v1.route('/', identityRoutesV1(s.identity))
   app.route('/v1', v1)
 
+  // Other surfaces mount here, one line each (e.g. app.route('/storage', storageRoutes(s))).
+
   app.notFound(() => {
     throw notFound('no such endpoint', 'not_found')
   })
-  app.onError(
-    createErrorHandler([
-      { prefix: '/v1/', render: wrennError },
-      { prefix: '/auth/oauth/', render: wrennError },
-      { prefix: '/api/', render: plainError },
-    ]),
-  )
+  app.onError(createErrorHandler(SURFACE_ERRORS))
   return app
 }
 export type App = ReturnType<typeof createApp>

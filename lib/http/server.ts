@@ -46,7 +46,10 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
 
   const jobs = createScheduler(log)
   const bus = createEventBus(log)
-  const services = createServices({ config, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs })
+  const startHooks: Array<() => Promise<void> | void> = []
+  const stopHooks: Array<() => Promise<void> | void> = []
+  const lifecycle = { onStart: (fn: () => Promise<void> | void) => startHooks.push(fn), onStop: (fn: () => Promise<void> | void) => stopHooks.push(fn) }
+  const services = createServices({ config, dataDir, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs, lifecycle })
 
   const lines = await bootstrapAdmin({ db: handle.db, clock: systemClock, ids: idGen, adminEmail: config.bootstrap.adminEmail })
   if (lines) {
@@ -54,6 +57,8 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
     if (!existsSync(file)) writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 })
     opts.onBootstrap?.(file)
   }
+
+  for (const fn of startHooks) await fn()
 
   const startedAt = Date.now()
   const dbOk = () => {
@@ -102,6 +107,13 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
       clearTimeout(timer)
       clearInterval(reaper)
       await jobs.stop()
+      for (const fn of stopHooks.reverse()) {
+        try {
+          await fn()
+        } catch (err) {
+          log.error('stop hook failed', { err })
+        }
+      }
       await handle.close()
       log.info('stopped')
     })())

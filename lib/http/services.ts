@@ -6,11 +6,17 @@ import type { Clock, IdGen } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Scheduler } from '../core/jobs.ts'
 import { createIdentityService } from '../identity/service.ts'
+import { createAuditLog } from '../events/audit.ts'
 
-export type Core = { config: Config; db: Db; bus: EventBus; clock: Clock; ids: IdGen; log: Logger; jobs: Scheduler }
+/** Start hooks run after migrations and bootstrap, before listening; stop hooks run after HTTP has closed, before the database does (in reverse order). */
+export type Lifecycle = { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
+
+export type Core = { config: Config; dataDir: string; db: Db; bus: EventBus; clock: Clock; ids: IdGen; log: Logger; jobs: Scheduler; lifecycle: Lifecycle }
 
 export function createServices(core: Core) {
+  const audit = createAuditLog({ db: core.db, clock: core.clock, ids: core.ids, bus: core.bus })
   const identity = createIdentityService({ db: core.db, clock: core.clock })
-  return { ...core, identity }
+  // Each domain adds its service here, one line each.
+  return { ...core, audit, identity }
 }
 export type Services = ReturnType<typeof createServices>

