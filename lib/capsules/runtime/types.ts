@@ -1,0 +1,97 @@
+/**
+ * The contract between CapsuleService and a runtime driver (process = bubblewrap
+ * namespaces, cloud-hypervisor = microVMs). The service owns state, persistence,
+ * team scoping and events; a driver only makes capsules real on this host.
+ * Changes to this file must stay additive: the service and the drivers are
+ * written against it independently.
+ */
+import type { Readable } from 'node:stream'
+
+export type CapsuleSpec = {
+  id: string
+  /** Template name and the host directory of its root filesystem ('' for the built-in host-system template). */
+  template: { name: string; rootDir: string | null }
+  vcpus: number
+  memoryMb: number
+  envs?: Record<string, string>
+}
+
+export type ExecRequest = {
+  cmd: string
+  args?: string[]
+  envs?: Record<string, string>
+  cwd?: string
+  /** Kill the process (SIGKILL) after this long; 0 = never. */
+  timeoutMs?: number
+  stdin?: Uint8Array
+}
+
+export type ExecResult = { exitCode: number; stdout: Buffer; stderr: Buffer; durationMs: number; timedOut: boolean }
+
+export type ProcessInfo = { pid: number; tag: string | null; cmd: string; args: string[]; startedAt: number }
+
+/** A background process started with spawn(); output can be followed by several readers. */
+export interface ProcessHandle {
+  readonly pid: number
+  readonly tag: string | null
+  onStdout(fn: (chunk: Buffer) => void): () => void
+  onStderr(fn: (chunk: Buffer) => void): () => void
+  /** Resolves with the exit code (128+signal when killed by a signal). */
+  readonly exited: Promise<number>
+  kill(signal?: 'SIGTERM' | 'SIGKILL'): void
+  writeStdin(data: Uint8Array): void
+}
+
+export type PtyRequest = { cmd: string; args?: string[]; cols: number; rows: number; envs?: Record<string, string>; cwd?: string }
+
+export interface PtyHandle {
+  readonly pid: number
+  onData(fn: (data: Buffer) => void): () => void
+  readonly exited: Promise<number>
+  write(data: Uint8Array | string): void
+  resize(cols: number, rows: number): void
+  kill(signal?: 'SIGTERM' | 'SIGKILL' | 'SIGHUP'): void
+}
+
+export type FileEntry = { name: string; path: string; type: 'file' | 'dir' | 'symlink'; size: number; mode: number; modifiedAt: number }
+
+export type Metrics = {
+  /** Cumulative CPU time of every process in the capsule, microseconds. */
+  cpuUsec: number
+  memBytes: number
+  diskBytes: number
+}
+
+export interface Runtime {
+  readonly name: 'process' | 'cloud-hypervisor'
+  /** Creates and boots the capsule; resolves once it can exec. */
+  create(spec: CapsuleSpec): Promise<void>
+  /** Stops every process and removes everything the capsule had on the host. Idempotent. */
+  destroy(id: string): Promise<void>
+  /** Freezes every process (cgroup freezer, or SIGSTOP of the tree). */
+  pause(id: string): Promise<void>
+  resume(id: string): Promise<void>
+  /** Copies the capsule's filesystem into `destRootDir` as a template root. Files only for the process runtime. */
+  snapshot(id: string, destRootDir: string): Promise<void>
+
+  exec(id: string, req: ExecRequest): Promise<ExecResult>
+  spawn(id: string, req: ExecRequest & { tag?: string }): Promise<ProcessHandle>
+  listProcesses(id: string): Promise<ProcessInfo[]>
+  /** A process started by spawn() and still running (or recently exited), by pid or tag. */
+  getProcess(id: string, selector: { pid?: number; tag?: string }): ProcessHandle | null
+  pty(id: string, req: PtyRequest): Promise<PtyHandle>
+
+  /** Paths are absolute inside the capsule; `..` and symlinks never escape its root. */
+  readFile(id: string, path: string): Promise<{ size: number; stream: Readable }>
+  writeFile(id: string, path: string, data: Readable, opts?: { mode?: number }): Promise<{ size: number }>
+  list(id: string, path: string, depth: number): Promise<FileEntry[]>
+  stat(id: string, path: string): Promise<FileEntry | null>
+  mkdir(id: string, path: string): Promise<void>
+  remove(id: string, path: string): Promise<void>
+
+  metrics(id: string): Promise<Metrics>
+  /** After a nestbox restart: which of these capsules still run (re-attached), which kept only their files. */
+  recover(ids: string[]): Promise<Record<string, 'running' | 'paused' | 'files-only' | 'gone'>>
+  /** Called on nestbox shutdown. Capsules may keep running and be re-attached later, or be stopped with files kept. */
+  shutdown(): Promise<void>
+}
