@@ -2,6 +2,7 @@
 /** nestbox CLI: config → app → listen → signals. */
 import { ConfigError, loadConfig, parseFlags, redactConfig } from './lib/core/config/index.ts'
 import { openSqlite } from './lib/core/db.ts'
+import { runDoctor } from './lib/core/doctor.ts'
 import { MigrationError, migrate } from './lib/core/migrations.ts'
 import { VERSION } from './lib/core/version.ts'
 import { startNestbox } from './lib/http/server.ts'
@@ -16,6 +17,7 @@ commands:
   serve     start the server (default)
   migrate   apply pending database migrations and exit
   config    print the effective configuration (secrets redacted)
+  doctor    check this host (runtime, SQLite, pty, bubblewrap, cgroups, data dir)
   version   print the version
 `
 
@@ -35,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
     case 'config':
       process.stdout.write(toYaml(redactConfig(config)))
       return 0
+    case 'doctor':
+      return runDoctor(config)
     case 'migrate': {
       const sqlite = openSqlite(join(resolve(config.dataDir), 'nestbox.db'))
       try {

@@ -1,12 +1,16 @@
 /**
  * Native addons. From a checkout they load from node_modules as usual; inside the
- * single executable, build.ts ships them as SEA assets that are written to a cache
- * directory once and loaded with process.dlopen.
+ * single executable, build.ts ships them as SEA assets that are written out once
+ * and loaded with process.dlopen.
+ *
+ * The written copy is what the process will execute, so it must not be something
+ * another local user could plant or swap: it lives in a directory created 0700 and
+ * owned by our uid (refused otherwise), is named by the content's SHA-256, and is
+ * re-hashed before every load.
  */
-import { createRequire } from 'node:module'
-import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs'
+import { closeSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { tmpdir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 type Sea = { isSea(): boolean; getAsset(key: string): ArrayBuffer }
@@ -15,39 +19,104 @@ let sea: Sea | null | undefined
 function seaApi(): Sea | null {
   if (sea !== undefined) return sea
   try {
-    const req = createRequire(import.meta.url)
-    const mod = req('node:sea') as Sea
-    sea = mod.isSea() ? mod : null
+    // getBuiltinModule rather than import: node:sea only exists on Node (not Deno), and the bundle is CommonJS.
+    const mod = process.getBuiltinModule?.('node:sea') as Sea | undefined
+    sea = mod?.isSea() ? mod : null
   } catch {
     sea = null
   }
   return sea
 }
 
+/** True inside the single executable built by build.ts. */
 export const inExecutable = () => seaApi() !== null
 
 const loaded = new Map<string, unknown>()
+let scratchDir: string | undefined
 
-/** Loads an addon shipped as SEA asset `name` (e.g. "better_sqlite3.node"). */
-export function loadEmbeddedAddon(name: string): unknown {
-  const cached = loaded.get(name)
-  if (cached) return cached
-  const s = seaApi()
-  if (!s) throw new Error(`not running as an executable; cannot load embedded ${name}`)
-  const bytes = Buffer.from(s.getAsset(name))
-  const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16)
-  const dir = join(tmpdir(), `nestbox-addons-${process.getuid?.() ?? 0}`)
-  const file = join(dir, `${hash}-${name}`)
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-    const tmp = `${file}.${process.pid}.tmp`
-    writeFileSync(tmp, bytes, { mode: 0o500 })
-    renameSync(tmp, file)
+const uid = () => process.getuid?.() ?? 0
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+/** Throws unless `dir` is a real directory (not a symlink) owned by us and closed to group and others. */
+function assertPrivateDir(dir: string): void {
+  const st = lstatSync(dir)
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`)
+  if (st.uid !== uid()) throw new Error(`${dir} is owned by uid ${st.uid}, not ${uid()}`)
+  if (st.mode & 0o077) throw new Error(`${dir} is accessible to other users (mode ${(st.mode & 0o777).toString(8)})`)
+}
+
+/** A per-uid cache directory that survives restarts, so the addon is written once, not on every start. */
+function privateDir(base: string, createBase = false): string {
+  const dir = join(base, `nestbox-${uid()}`)
+  if (createBase) mkdirSync(base, { recursive: true, mode: 0o700 })
+  try {
+    mkdirSync(dir, { mode: 0o700 })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
   }
-  const mod = { exports: {} as unknown }
-  process.dlopen(mod, file)
-  loaded.set(name, mod.exports)
-  return mod.exports
+  assertPrivateDir(dir)
+  return dir
+}
+
+/** Candidate directories, best first. /tmp may be mounted noexec, hence the fallbacks. */
+function candidateDirs(): Array<() => string> {
+  return [
+    () => privateDir(tmpdir()),
+    () => privateDir(join(homedir(), '.cache'), true),
+    // Someone holds the predictable name (or it is unusable): a fresh random directory, removed at exit.
+    () => {
+      if (!scratchDir) {
+        const dir = (scratchDir = mkdtempSync(join(tmpdir(), 'nestbox-addons-')))
+        process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+      }
+      assertPrivateDir(scratchDir)
+      return scratchDir
+    },
+  ]
+}
+
+/** Writes `bytes` to `file` unless an intact copy (same hash, regular file, ours) is already there. */
+function materialise(file: string, bytes: Uint8Array, hash: string): void {
+  try {
+    const st = lstatSync(file)
+    if (st.isFile() && st.uid === uid() && sha256(readFileSync(file)) === hash) return
+  } catch {
+    // absent: write it
+  }
+  const tmp = `${file}.${process.pid}.tmp`
+  rmSync(tmp, { force: true })
+  const fd = openSync(tmp, 'wx', 0o500) // wx: never follows or reuses an existing path
+  try {
+    writeSync(fd, bytes)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, file)
+}
+
+/** Loads the addon shipped as SEA asset `name` (e.g. "better_sqlite3.node"). */
+export function loadEmbeddedAddon(name: string): unknown {
+  if (loaded.has(name)) return loaded.get(name)
+  const s = seaApi()
+  if (!s) throw new Error(`not running as the nestbox executable; cannot load embedded ${name}`)
+  const bytes = new Uint8Array(s.getAsset(name))
+  const hash = sha256(bytes)
+  const problems: string[] = []
+  for (const dir of candidateDirs()) {
+    try {
+      const d = dir()
+      const file = join(d, `${hash.slice(0, 16)}-${name}`)
+      materialise(file, bytes, hash)
+      const mod = { exports: {} as unknown }
+      process.dlopen(mod, file)
+      loaded.set(name, mod.exports)
+      return mod.exports
+    } catch (e) {
+      problems.push((e as Error).message.split('\n')[0])
+    }
+  }
+  throw new Error(`cannot load embedded ${name}: ${problems.join('; ')}`)
 }
 
 /** The better-sqlite3 binding to hand to its `nativeBinding` option, or undefined from a checkout. */
