@@ -4,7 +4,7 @@
 set -euo pipefail
 
 RUNTIME=(bubblewrap uidmap)
-TEST=(python3-boto3 awscli curl)
+TEST=(python3-boto3 awscli curl wrk) # wrk: load generator for npm run bench
 
 pkgs=("${RUNTIME[@]}")
 [[ "${1:-}" == "--test" ]] && pkgs+=("${TEST[@]}")
