@@ -43,10 +43,12 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_team ON api_keys (team_id);
 
 CREATE TABLE sessions (
-  id             TEXT PRIMARY KEY,          -- SHA-256 of the wrenn_sid cookie value
+  id             TEXT PRIMARY KEY,          -- public id ("ses-..."): listed and revoked by it
+  token_hash     TEXT NOT NULL UNIQUE,      -- SHA-256 of the session cookie value
+  surface        TEXT NOT NULL DEFAULT 'wrenn' CHECK (surface IN ('wrenn', 'workspace')),
   user_id        TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
   team_id        TEXT REFERENCES teams (id) ON DELETE SET NULL,
-  csrf_hash      TEXT NOT NULL,
+  csrf_hash      TEXT NOT NULL,             -- SHA-256 of the wrenn_csrf cookie value
   user_agent     TEXT NOT NULL DEFAULT '',
   ip_address     TEXT NOT NULL DEFAULT '',
   created_at     INTEGER NOT NULL,

@@ -8,6 +8,8 @@ import { readMigration } from './migration-source.ts'
 
 export const MIGRATIONS = [
   '0001_foundation.sql',
+  '0002_accounts.sql',
+  '0003_oauth.sql',
 ] as const
 
 export class MigrationError extends Error {

@@ -1,8 +1,10 @@
 /**
  * The audit log: every state-changing action appends one entry. Other services
- * call record(); the identity issue adds listing routes (/v1/audit-logs).
+ * call record(); teams read theirs at /v1/audit-logs, platform admins everything
+ * at /v1/admin/audit-logs, newest first, in pages keyed by (time, id).
  */
 import type { Db } from '../core/db.ts'
+import { forbidden, invalid, unauthorized } from '../core/errors.ts'
 import type { EventBus } from '../core/events.ts'
 import type { Clock, IdGen } from '../core/ids.ts'
 import { actorOf, type Principal } from '../core/principal.ts'
@@ -17,7 +19,43 @@ export type AuditEntry = {
   metadata?: Record<string, unknown>
 }
 
+export type AuditPageQuery = { before?: string; before_id?: string; limit?: string }
+
+export const AUDIT_PAGE_DEFAULT = 50
+export const AUDIT_PAGE_MAX = 200
+
+function parsePage(q: AuditPageQuery): { before: number | null; beforeId: string | null; limit: number } {
+  let limit = AUDIT_PAGE_DEFAULT
+  if (q.limit !== undefined && q.limit !== '') {
+    limit = Number(q.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_PAGE_MAX) throw invalid(`limit must be an integer between 1 and ${AUDIT_PAGE_MAX}`, 'invalid_limit')
+  }
+  let before: number | null = null
+  if (q.before) {
+    before = Date.parse(q.before)
+    if (!Number.isFinite(before)) throw invalid('before must be an RFC 3339 date-time', 'invalid_cursor')
+  }
+  const beforeId = q.before_id || null
+  if (beforeId && before == null) throw invalid('before_id needs before', 'invalid_cursor')
+  return { before, beforeId, limit }
+}
+
 export function createAuditLog(d: { db: Db; clock: Clock; ids: IdGen; bus: EventBus }) {
+  /** One page, newest first; `teamId` undefined = every team and platform-level entries. */
+  async function page(teamId: string | undefined, q: AuditPageQuery) {
+    const { before, beforeId, limit } = parsePage(q)
+    let sel = d.db.selectFrom('audit_logs').selectAll()
+    if (teamId !== undefined) sel = sel.where('team_id', '=', teamId)
+    if (before != null) {
+      sel = beforeId
+        ? sel.where((eb) => eb.or([eb('created_at', '<', before), eb.and([eb('created_at', '=', before), eb('id', '<', beforeId)])]))
+        : sel.where('created_at', '<', before)
+    }
+    const rows = await sel.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute()
+    const last = rows.length === limit ? rows[rows.length - 1] : undefined
+    return { entries: rows, next: last ? { before: last.created_at, beforeId: last.id } : null }
+  }
+
   return {
     /** Appends one entry for `actor`, and publishes it as an "audit" event. */
     async record(actor: Principal, e: AuditEntry): Promise<void> {
@@ -37,6 +75,20 @@ export function createAuditLog(d: { db: Db; clock: Clock; ids: IdGen; bus: Event
       }
       await d.db.insertInto('audit_logs').values(row).execute()
       d.bus.publish({ type: 'audit', teamId: e.teamId, resourceType: e.resourceType, resourceId: row.resource_id, data: { id: row.id, action: e.action }, at: row.created_at })
+    },
+
+    /** Entries of the caller's active team (any role may read them). */
+    async listTeam(p: Principal, q: AuditPageQuery) {
+      if (p.kind !== 'user' && p.kind !== 'api_key') throw unauthorized()
+      if (!p.teamId || !p.role) throw forbidden('no active team; switch to a team first', 'no_team')
+      return page(p.teamId, q)
+    },
+
+    /** Entries of every team and the platform (platform admins only). */
+    async listAll(p: Principal, q: AuditPageQuery) {
+      if (p.kind !== 'user' && p.kind !== 'api_key') throw unauthorized()
+      if (!p.isAdmin) throw forbidden('platform admin access required', 'admin_required')
+      return page(undefined, q)
     },
   }
 }

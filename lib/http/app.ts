@@ -2,9 +2,12 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { identityRoutesV1 } from '../identity/routes.v1.ts'
+import { oauthRoutesWrenn } from '../identity/routes.oauth.ts'
+import { workspaceAuthRoutes, workspaceRoutes } from '../identity/routes.api.ts'
+import { auditRoutesV1 } from '../events/routes.v1.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
-import { apiKeyAuth } from './auth.ts'
+import { accountAuth } from './auth.ts'
 import { createErrorHandler, plainError, wrennError, type SurfaceErrors } from './errors.ts'
 import { healthRoutes } from './health.ts'
 import { requestContext } from './middleware.ts'
@@ -32,9 +35,16 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
 
   // Wrenn surface (seed 003). Each domain mounts its /v1 routes here, one line each.
   const v1 = new Hono<AppEnv>()
-  v1.use(apiKeyAuth(s.identity))
-  v1.route('/', identityRoutesV1(s.identity))
+  v1.use(accountAuth(s.identity, 'wrenn'))
+  v1.route('/', identityRoutesV1(s))
+  v1.route('/', auditRoutesV1(s.audit))
   app.route('/v1', v1)
+  app.route('/auth/oauth', oauthRoutesWrenn(s))
+
+  // Workspace API surface (seed 001): session cookie or API key on every /api path.
+  app.use('/api/*', accountAuth(s.identity, 'workspace'))
+  app.route('/api/auth', workspaceAuthRoutes(s))
+  app.route('/api/workspaces', workspaceRoutes(s))
 
   // Other surfaces mount here, one line each (e.g. app.route('/storage', storageRoutes(s))).
 

@@ -15,7 +15,7 @@ export type Core = { config: Config; dataDir: string; db: Db; bus: EventBus; clo
 
 export function createServices(core: Core) {
   const audit = createAuditLog({ db: core.db, clock: core.clock, ids: core.ids, bus: core.bus })
-  const identity = createIdentityService({ db: core.db, clock: core.clock })
+  const identity = createIdentityService({ db: core.db, clock: core.clock, ids: core.ids, audit, bus: core.bus, log: core.log, config: core.config.identity, dataDir: core.dataDir, jobs: core.jobs })
   // Each domain adds its service here, one line each.
   return { ...core, audit, identity }
 }

@@ -1,16 +1,15 @@
-/** Wrenn surface (seed 003) of identity: /v1/me. */
+/** Wrenn surface (seed 003) of identity, mounted at /v1. */
 import { Hono } from 'hono'
-import { requireAccount } from '../http/auth.ts'
+import type { Services } from '../http/services.ts'
 import type { AppEnv } from '../http/types.ts'
-import type { IdentityService } from './service.ts'
+import { accountRoutesV1 } from './routes.v1.account.ts'
+import { adminRoutesV1 } from './routes.v1.admin.ts'
+import { teamRoutesV1 } from './routes.v1.teams.ts'
 
-export function identityRoutesV1(identity: IdentityService) {
+export function identityRoutesV1(s: Services) {
   const r = new Hono<AppEnv>()
-  r.get('/me', async (c) => {
-    const p = c.var.principal
-    requireAccount(p)
-    const me = await identity.me(p)
-    return c.json({ id: me.id, name: me.name, email: me.email, has_password: me.hasPassword, is_admin: me.isAdmin, team_id: me.teamId })
-  })
+  r.route('/', accountRoutesV1(s))
+  r.route('/', teamRoutesV1(s))
+  r.route('/', adminRoutesV1(s))
   return r
 }

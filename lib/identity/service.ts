@@ -1,39 +1,92 @@
-/** Identity: resolves credentials to principals and answers who-am-I. Extended by the identity issue. */
+/**
+ * Identity: accounts, sessions, API keys, teams, OAuth/OIDC and administration,
+ * wired from their parts. `authenticateApiKey`, `authenticateSession` and `me`
+ * are what the HTTP layer and other domains use most.
+ */
+import type { Config } from '../core/config/index.ts'
 import type { Db } from '../core/db.ts'
-import { notFound } from '../core/errors.ts'
-import type { Clock } from '../core/ids.ts'
+import type { EventBus } from '../core/events.ts'
+import type { Clock, IdGen } from '../core/ids.ts'
+import type { Scheduler } from '../core/jobs.ts'
+import type { Logger } from '../core/logger.ts'
 import type { Principal } from '../core/principal.ts'
-import { sha256hex } from '../core/secrets.ts'
-import { API_KEY_RE } from './keys.ts'
-import { findApiKeyByHash, findUserById, touchApiKey } from './store.ts'
+import type { AuditLog } from '../events/audit.ts'
+import { createAccountService } from './accounts.ts'
+import { createAdminService } from './admin.ts'
+import { createApiKeyService } from './api-keys.ts'
+import type { IdentityDeps } from './deps.ts'
+import { createMailer, type Mailer } from './mailer.ts'
+import { githubProvider } from './oauth-github.ts'
+import { oidcProvider } from './oauth-oidc.ts'
+import { createOAuthService } from './oauth.ts'
+import { createSessionService } from './sessions.ts'
+import { hardDeleteUser, listUsersDeletedBefore } from './store.ts'
+import { deleteExpiredEmailTokens, deleteExpiredOAuthStates } from './store.tokens.ts'
+import { createTeamService } from './teams.ts'
 
-/** last_used is advisory; writing it at most once a minute per key keeps key auth off the write path. */
-const TOUCH_EVERY_MS = 60_000
+/** Deleted accounts are removed for good after this long. compat(wrenn 003) */
+const PURGE_AFTER_MS = 15 * 86_400_000
+/** Audited changes to these resources can change what a cached API key may do. */
+const KEY_AFFECTING = new Set(['api_key', 'member', 'team', 'user'])
 
-export function createIdentityService(d: { db: Db; clock: Clock }) {
-  const lastTouched = new Map<string, number>()
+export type IdentityInput = {
+  db: Db
+  clock: Clock
+  ids: IdGen
+  audit: AuditLog
+  bus: EventBus
+  log: Logger
+  config: Config['identity']
+  dataDir: string
+  jobs?: Scheduler
+  mailer?: Mailer
+}
+
+export function createIdentityService(input: IdentityInput) {
+  const log = input.log.child({ mod: 'identity' })
+  const mailer = input.mailer ?? createMailer({ config: input.config.mail, dataDir: input.dataDir, ids: input.ids, log })
+  const d: IdentityDeps = { db: input.db, clock: input.clock, ids: input.ids, audit: input.audit, bus: input.bus, log, config: input.config, mailer }
+
+  const sessions = createSessionService(d)
+  const accounts = createAccountService(d, sessions)
+  const keys = createApiKeyService(d)
+  const teams = createTeamService(d)
+  const admin = createAdminService(d, accounts, sessions)
+  const providers = [githubProvider(d.config.oauth.github), oidcProvider(d.config.oauth.oidc, log)].filter((p) => p !== null)
+  const oauth = createOAuthService(d, accounts, providers)
+
+  d.bus.subscribe((e) => {
+    if (e.type === 'audit' && e.resourceType && KEY_AFFECTING.has(e.resourceType)) keys.invalidate()
+  })
+
+  /** Expired sessions, tokens and OAuth states; accounts deleted more than 15 days ago. */
+  const sweep = async () => {
+    const now = d.clock.now()
+    const purged = await listUsersDeletedBefore(d.db, now - PURGE_AFTER_MS)
+    for (const u of purged) await hardDeleteUser(d.db, u.id)
+    return {
+      sessions: await sessions.sweep(),
+      emailTokens: await deleteExpiredEmailTokens(d.db, now),
+      oauthStates: await deleteExpiredOAuthStates(d.db, now),
+      usersPurged: purged.length,
+    }
+  }
+  input.jobs?.add({ name: 'identity.sweep', everyMs: 10 * 60_000, run: sweep })
 
   return {
-    /** The principal for an API key, or null when the key is malformed, unknown or its team/user is gone. */
-    async authenticateApiKey(key: string): Promise<Principal | null> {
-      if (!API_KEY_RE.test(key)) return null
-      const row = await findApiKeyByHash(d.db, sha256hex(key))
-      if (!row || !row.role || row.team_deleted_at != null || row.user_deleted_at != null || !row.is_active) return null
-      const now = d.clock.now()
-      if (now - (lastTouched.get(row.id) ?? row.last_used_at ?? 0) > TOUCH_EVERY_MS) {
-        lastTouched.set(row.id, now)
-        await touchApiKey(d.db, row.id, now)
-      }
-      return { kind: 'api_key', keyId: row.id, keyName: row.name, userId: row.created_by, teamId: row.team_id, role: row.role, isAdmin: false }
-    },
-
+    sessions,
+    accounts,
+    keys,
+    teams,
+    admin,
+    oauth,
+    mailer,
+    sweep,
+    /** The principal for an API key, or null when it is malformed, unknown, or its team/user is gone. */
+    authenticateApiKey: (key: string) => keys.authenticate(key),
+    authenticateSession: sessions.authenticate,
     /** The caller's profile. */
-    async me(p: Principal) {
-      if (p.kind !== 'user' && p.kind !== 'api_key') throw notFound('no user')
-      const u = await findUserById(d.db, p.userId)
-      if (!u) throw notFound('user not found')
-      return { id: u.id, name: u.name, email: u.email, hasPassword: u.password_hash != null, isAdmin: !!u.is_admin, teamId: p.teamId }
-    },
+    me: (p: Principal) => accounts.me(p),
   }
 }
 export type IdentityService = ReturnType<typeof createIdentityService>

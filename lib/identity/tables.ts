@@ -11,6 +11,8 @@ export interface UserRow {
   created_at: number
   updated_at: number
   deleted_at: number | null
+  /** Set once, when the account is first activated; null while a signup is pending. */
+  activated_at: number | null
 }
 export interface TeamRow {
   id: string
@@ -36,8 +38,11 @@ export interface ApiKeyRow {
   created_at: number
   last_used_at: number | null
 }
+export type SessionSurface = 'wrenn' | 'workspace'
 export interface SessionRow {
   id: string
+  token_hash: string
+  surface: SessionSurface
   user_id: string
   team_id: string | null
   csrf_hash: string
@@ -61,6 +66,33 @@ export interface AuditLogRow {
   created_at: number
 }
 
+export interface EmailTokenRow {
+  token_hash: string
+  user_id: string
+  purpose: 'activate' | 'reset'
+  created_at: number
+  expires_at: number
+  used_at: number | null
+}
+export interface OAuthIdentityRow {
+  provider: string
+  subject: string
+  user_id: string
+  email: string
+  created_at: number
+}
+export interface OAuthStateRow {
+  state_hash: string
+  provider: string
+  surface: SessionSurface
+  link_user_id: string | null
+  redirect_uri: string
+  code_verifier: string
+  nonce: string
+  created_at: number
+  expires_at: number
+}
+
 export interface IdentityTables {
   users: UserRow
   teams: TeamRow
@@ -68,4 +100,7 @@ export interface IdentityTables {
   api_keys: ApiKeyRow
   sessions: SessionRow
   audit_logs: AuditLogRow
+  email_tokens: EmailTokenRow
+  oauth_identities: OAuthIdentityRow
+  oauth_states: OAuthStateRow
 }

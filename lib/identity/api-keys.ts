@@ -1,0 +1,86 @@
+/**
+ * Team API keys: "wrn_" + 32 hex, shown once at creation, stored as SHA-256 and
+ * found by that hash through a unique index. A key acts with its creator's
+ * current role in the key's team, so demoting or removing the creator narrows
+ * or ends the key.
+ */
+import { invalid, notFound } from '../core/errors.ts'
+import type { Principal, Role } from '../core/principal.ts'
+import { sha256hex } from '../core/secrets.ts'
+import { activeTeam, requireRole } from './access.ts'
+import type { IdentityDeps } from './deps.ts'
+import { API_KEY_RE, newApiKey } from './keys.ts'
+import { deleteApiKey, findApiKeyByHash, findApiKeyInTeam, listApiKeysOfTeam, touchApiKey } from './store.keys.ts'
+import { insertApiKey } from './store.ts'
+
+export type KeyPrincipal = Extract<Principal, { kind: 'api_key' }>
+
+/** last_used is advisory; writing it at most once a minute per key keeps key auth off the write path. */
+const TOUCH_EVERY_MS = 60_000
+/** Resolved keys are cached this long; any identity change clears the cache at once. */
+const CACHE_MS = 5_000
+const CACHE_MAX = 10_000
+
+export function createApiKeyService(d: IdentityDeps) {
+  const lastTouched = new Map<string, number>()
+  const cache = new Map<string, { p: KeyPrincipal; at: number }>()
+
+  return {
+    /** Forgets every cached key resolution; called after any change to keys, memberships, users or teams. */
+    invalidate: () => cache.clear(),
+
+    /** The principal for an API key, or null when the key is malformed, unknown, or its team/user is gone. */
+    async authenticate(key: string): Promise<KeyPrincipal | null> {
+      if (!API_KEY_RE.test(key)) return null
+      const hash = sha256hex(key)
+      const now = d.clock.now()
+      const hit = cache.get(hash)
+      if (hit && now - hit.at < CACHE_MS) return hit.p
+      const row = await findApiKeyByHash(d.db, hash)
+      if (!row || !row.role || row.team_deleted_at != null || row.user_deleted_at != null || !row.is_active) {
+        cache.delete(hash)
+        return null
+      }
+      if (now - (lastTouched.get(row.id) ?? row.last_used_at ?? 0) > TOUCH_EVERY_MS) {
+        lastTouched.set(row.id, now)
+        await touchApiKey(d.db, row.id, now)
+      }
+      const p: KeyPrincipal = { kind: 'api_key', keyId: row.id, keyName: row.name, userId: row.created_by, teamId: row.team_id, role: row.role as Role, isAdmin: false }
+      if (cache.size >= CACHE_MAX) cache.clear()
+      cache.set(hash, { p, at: now })
+      return p
+    },
+
+    /** Creates a key in the caller's active team (member role or higher). The plaintext is returned only here. */
+    async create(p: Principal, input: { name?: unknown }) {
+      const { teamId, role } = activeTeam(p)
+      requireRole(role, 'member')
+      const name = input.name === undefined || input.name === null || input.name === '' ? 'Unnamed API Key' : input.name
+      if (typeof name !== 'string' || name.trim().length < 1 || name.length > 100) throw invalid('name must be 1 to 100 characters', 'invalid_name')
+      const key = newApiKey()
+      const row = { id: d.ids.id('key-', 16), team_id: teamId, created_by: (p as KeyPrincipal).userId, name: name.trim(), key_prefix: key.prefix, key_hash: key.hash, created_at: d.clock.now(), last_used_at: null }
+      await insertApiKey(d.db, row)
+      await d.audit.record(p, { teamId, resourceType: 'api_key', resourceId: row.id, action: 'create', metadata: { name: row.name } })
+      return { ...row, key: key.key }
+    },
+
+    /** Keys of the caller's active team (never the plaintext). */
+    async list(p: Principal) {
+      const { teamId } = activeTeam(p)
+      return listApiKeysOfTeam(d.db, teamId)
+    },
+
+    /** Deletes a key of the caller's team: members their own keys, admins and owners any. Other teams' keys are "not found". */
+    async remove(p: Principal, id: string) {
+      const { teamId, role } = activeTeam(p)
+      requireRole(role, 'member')
+      const row = await findApiKeyInTeam(d.db, teamId, id)
+      if (!row) throw notFound('API key not found', 'api_key_not_found')
+      if (row.created_by !== (p as KeyPrincipal).userId) requireRole(role, 'admin')
+      await deleteApiKey(d.db, id)
+      cache.clear()
+      await d.audit.record(p, { teamId, resourceType: 'api_key', resourceId: id, action: 'delete', metadata: { name: row.name } })
+    },
+  }
+}
+export type ApiKeyService = ReturnType<typeof createApiKeyService>

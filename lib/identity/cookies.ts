@@ -1,0 +1,64 @@
+/**
+ * Cookie and client facts shared by the identity routes and the auth middleware.
+ * Wire names: compat(wrenn 003) wrenn_sid + wrenn_csrf; the workspace API (001)
+ * has its own session cookie over the same session store.
+ */
+import type { Context } from 'hono'
+import { deleteCookie, setCookie } from 'hono/cookie'
+import type { Config } from '../core/config/index.ts'
+import type { AppEnv } from '../http/types.ts'
+import type { ClientInfo } from './deps.ts'
+import type { IssuedSession } from './sessions.ts'
+import type { SessionSurface } from './tables.ts'
+
+export const COOKIE = {
+  wrennSid: 'wrenn_sid',
+  wrennCsrf: 'wrenn_csrf',
+  workspaceSid: 'nestbox_session',
+  oauthState: 'wrenn_oauth_state',
+  oauthLink: 'wrenn_oauth_link',
+} as const
+
+export const sessionCookieName = (surface: SessionSurface) => (surface === 'wrenn' ? COOKIE.wrennSid : COOKIE.workspaceSid)
+
+type Cfg = Pick<Config, 'publicUrl' | 'identity'>
+
+/** Cookies get Secure when the client reached us over https (directly, via a proxy, or per publicUrl). */
+export function isHttps(c: Context<AppEnv>, cfg: Cfg): boolean {
+  return cfg.publicUrl.startsWith('https:') || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https'
+}
+
+export function clientIp(c: Context<AppEnv>, cfg: Cfg): string {
+  if (cfg.identity.rateLimit.trustForwardedFor) {
+    const fwd = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
+    if (fwd) return fwd
+  }
+  return c.env?.incoming?.socket?.remoteAddress ?? 'unknown'
+}
+
+export function clientInfo(c: Context<AppEnv>, cfg: Cfg): ClientInfo {
+  const origin = new URL(c.req.url).origin
+  const apiUrl = (cfg.publicUrl || origin).replace(/\/+$/, '')
+  return { ip: clientIp(c, cfg), userAgent: c.req.header('user-agent') ?? '', appUrl: (cfg.identity.appUrl || apiUrl).replace(/\/+$/, ''), apiUrl }
+}
+
+/** Sets the session cookie (and, for Wrenn, the readable CSRF cookie) until the session's absolute end. */
+export function setSessionCookies(c: Context<AppEnv>, cfg: Cfg, surface: SessionSurface, s: IssuedSession) {
+  const secure = isHttps(c, cfg)
+  const maxAge = Math.max(1, Math.floor((s.expiresAt - Date.now()) / 1000))
+  if (surface === 'wrenn') {
+    setCookie(c, COOKIE.wrennSid, s.token, { path: '/', httpOnly: true, sameSite: 'Strict', secure, maxAge })
+    setCookie(c, COOKIE.wrennCsrf, s.csrf, { path: '/', httpOnly: false, sameSite: 'Strict', secure, maxAge })
+  } else {
+    // Lax so the session survives the top-level redirect back from an OAuth provider; non-GET requests are origin-checked.
+    setCookie(c, COOKIE.workspaceSid, s.token, { path: '/', httpOnly: true, sameSite: 'Lax', secure, maxAge })
+  }
+}
+
+export function clearSessionCookies(c: Context<AppEnv>, cfg: Cfg, surface: SessionSurface) {
+  const secure = isHttps(c, cfg)
+  if (surface === 'wrenn') {
+    deleteCookie(c, COOKIE.wrennSid, { path: '/', secure })
+    deleteCookie(c, COOKIE.wrennCsrf, { path: '/', secure })
+  } else deleteCookie(c, COOKIE.workspaceSid, { path: '/', secure })
+}
