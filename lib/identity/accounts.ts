@@ -45,13 +45,14 @@ export function createAccountService(d: IdentityDeps, sessions: SessionService) 
   /** Makes a pending account active and gives it a default team if it has none. */
   async function activateUser(userId: string) {
     const now = d.clock.now()
-    await d.db.transaction().execute(async (tx) => {
+    const team = await d.db.transaction().execute(async (tx) => {
       const u = await findUserById(tx, userId)
       if (!u) throw notFound('user not found')
       await updateUser(tx, userId, { is_active: 1, activated_at: u.activated_at ?? now, updated_at: now })
-      if ((await listTeamsOfUser(tx, userId)).length === 0) await insertTeamWithOwner(tx, d, userId, defaultTeamName(u.name))
       await deleteEmailTokensOfUser(tx, userId, 'activate')
+      if ((await listTeamsOfUser(tx, userId)).length === 0) return insertTeamWithOwner(tx, d, userId, defaultTeamName(u.name))
     })
+    if (team) await d.audit.record({ kind: 'system' }, { teamId: team.id, resourceType: 'team', resourceId: team.id, action: 'create', metadata: { name: team.name, default: true } })
   }
 
   async function sendLink(to: string, subject: string, lines: string[]) {

@@ -106,11 +106,13 @@ export function createOAuthService(d: IdentityDeps, accounts: AccountService, pr
         userId = d.ids.id('usr-', 16)
         const now = d.clock.now()
         const uid = userId
-        await d.db.transaction().execute(async (tx) => {
+        const team = await d.db.transaction().execute(async (tx) => {
           await insertUser(tx, { id: uid, email: profile.email!, name: profile.name.slice(0, 100), password_hash: null, is_active: 1, is_admin: 0, created_at: now, updated_at: now, deleted_at: null })
-          await insertTeamWithOwner(tx, d, uid, defaultTeamName(profile.name))
           await insertOAuthIdentity(tx, { provider: name, subject: profile.subject, user_id: uid, email: profile.email!, created_at: now })
+          return insertTeamWithOwner(tx, d, uid, defaultTeamName(profile.name))
         })
+        await d.audit.record({ kind: 'system' }, { teamId: null, resourceType: 'user', resourceId: uid, action: 'signup', metadata: { email: profile.email, provider: name } })
+        await d.audit.record({ kind: 'system' }, { teamId: team.id, resourceType: 'team', resourceId: team.id, action: 'create', metadata: { name: team.name, default: true } })
         created = true
       }
       const result = await accounts.openSession(userId, surface, client)
