@@ -10,6 +10,7 @@ export const MIGRATIONS = [
   '0001_foundation.sql',
   '0002_accounts.sql',
   '0003_oauth.sql',
+  '0010_storage.sql',
 ] as const
 
 export class MigrationError extends Error {

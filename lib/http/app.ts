@@ -5,6 +5,8 @@ import { identityRoutesV1 } from '../identity/routes.v1.ts'
 import { oauthRoutesWrenn } from '../identity/routes.oauth.ts'
 import { workspaceAuthRoutes, workspaceRoutes } from '../identity/routes.api.ts'
 import { auditRoutesV1 } from '../events/routes.v1.ts'
+import { storageRoutes } from '../storage/mount.ts'
+import { storageError } from '../storage/errors.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
 import { accountAuth } from './auth.ts'
@@ -22,6 +24,7 @@ const SURFACE_ERRORS: SurfaceErrors = [
   { prefix: '/v1/', render: wrennError },
   { prefix: '/auth/oauth/', render: wrennError },
   { prefix: '/api/', render: plainError },
+  { prefix: '/storage', render: storageError },
 ]
 
 export function createApp(s: Services & { startedAt: number; dbOk: () => boolean }) {
@@ -47,6 +50,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   app.route('/api/workspaces', workspaceRoutes(s))
 
   // Other surfaces mount here, one line each (e.g. app.route('/storage', storageRoutes(s))).
+  app.route('/storage', storageRoutes(s.storage, { publicUrl: s.config.publicUrl, virtualHostDomain: s.config.storage.virtualHostDomain }))
 
   app.notFound(() => {
     throw notFound('no such endpoint', 'not_found')

@@ -1,0 +1,187 @@
+/**
+ * Object bytes on disk. Every write goes to tmp/<id>, is fsynced, renamed to
+ * objects/<id[0..2]>/<id> and the directory fsynced; only then does the caller
+ * commit the metadata row that points at it. A crash before the commit leaves an
+ * unreferenced file (swept later) and the old row still pointing at the old file;
+ * after the commit the old file is unreferenced and swept. Readers never see a mix.
+ */
+import { randomBytes } from 'node:crypto'
+import { constants, createReadStream, mkdirSync, readdirSync } from 'node:fs'
+import { copyFile, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AppError } from '../core/errors.ts'
+
+const BATCH = 1024 * 1024
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+export type WriteResult = { file: string; size: number }
+
+async function writeAll(fh: FileHandle, chunks: Uint8Array[]) {
+  let { bytesWritten } = await fh.writev(chunks)
+  const total = chunks.reduce((n, c) => n + c.length, 0)
+  // Regular files rarely write short, but writev may; finish the remainder.
+  while (bytesWritten < total) {
+    const rest = Buffer.concat(chunks).subarray(bytesWritten)
+    const r = await fh.write(rest)
+    bytesWritten += r.bytesWritten
+    if (r.bytesWritten === 0) throw new Error('short write')
+  }
+}
+
+async function fsyncDir(dir: string) {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+export function createDiskStore(root: string) {
+  const tmpDir = join(root, 'tmp')
+  const objDir = join(root, 'objects')
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 })
+  for (const h of HEX) mkdirSync(join(objDir, h), { recursive: true, mode: 0o700 })
+  /** Temp files being written and renamed files not yet committed: the sweeper leaves them alone. */
+  const busy = new Set<string>()
+
+  const newId = () => randomBytes(16).toString('hex')
+  const pathOf = (file: string) => join(objDir, file.slice(0, 2), file)
+
+  /** fsync, rename into place, fsync the directory. The file stays "busy" until settle(). */
+  async function publish(fh: FileHandle, id: string) {
+    await fh.sync()
+    await fh.close()
+    await rename(join(tmpDir, id), pathOf(id))
+    await fsyncDir(join(objDir, id.slice(0, 2)))
+  }
+
+  return {
+    root,
+    pathOf,
+    /**
+     * Streams `source` into a new object file. `sink` sees every chunk (hashing);
+     * more than `maxSize` bytes fails with 413 and leaves nothing behind.
+     */
+    async write(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: { maxSize: number; sink?: (chunk: Uint8Array) => void; signal?: AbortSignal }): Promise<WriteResult> {
+      const id = newId()
+      busy.add(id)
+      const tmp = join(tmpDir, id)
+      const fh = await open(tmp, 'wx', 0o600)
+      let size = 0
+      let published = false
+      try {
+        let batch: Uint8Array[] = []
+        let batchBytes = 0
+        let pending: Promise<void> | null = null
+        for await (const chunk of source) {
+          opts.signal?.throwIfAborted()
+          size += chunk.length
+          if (size > opts.maxSize) throw new AppError(413, 'EntityTooLarge', `object exceeds the bucket's limit of ${opts.maxSize} bytes`)
+          opts.sink?.(chunk)
+          batch.push(chunk)
+          batchBytes += chunk.length
+          if (batchBytes >= BATCH) {
+            if (pending) await pending
+            pending = writeAll(fh, batch)
+            batch = []
+            batchBytes = 0
+          }
+        }
+        if (pending) await pending
+        if (batch.length) await writeAll(fh, batch)
+        opts.signal?.throwIfAborted()
+        await publish(fh, id)
+        published = true
+        return { file: id, size }
+      } catch (e) {
+        busy.delete(id)
+        if (!published) {
+          await fh.close().catch(() => {})
+          await unlink(tmp).catch(() => {})
+        }
+        throw e
+      }
+    },
+    /** A new object file with the bytes [start, end] of the concatenation of `files` (end inclusive; all when omitted). */
+    async concat(parts: Array<{ file: string; start?: number; end?: number }>, sink?: (chunk: Uint8Array) => void): Promise<WriteResult> {
+      const id = newId()
+      busy.add(id)
+      const tmp = join(tmpDir, id)
+      try {
+        if (parts.length === 1 && parts[0].start === undefined && !sink) {
+          // A whole-file copy can share blocks (reflink) where the filesystem allows it.
+          await copyFile(pathOf(parts[0].file), tmp, constants.COPYFILE_FICLONE)
+          const fh = await open(tmp, 'r+')
+          const size = (await fh.stat()).size
+          await publish(fh, id)
+          return { file: id, size }
+        }
+        const fh = await open(tmp, 'wx', 0o600)
+        let size = 0
+        try {
+          for (const p of parts) {
+            const rs = createReadStream(pathOf(p.file), { start: p.start, end: p.end, highWaterMark: BATCH })
+            for await (const chunk of rs as AsyncIterable<Buffer>) {
+              sink?.(chunk)
+              size += chunk.length
+              await writeAll(fh, [chunk])
+            }
+          }
+        } catch (e) {
+          await fh.close().catch(() => {})
+          throw e
+        }
+        await publish(fh, id)
+        return { file: id, size }
+      } catch (e) {
+        busy.delete(id)
+        await unlink(tmp).catch(() => {})
+        throw e
+      }
+    },
+    /** The metadata row now references (or definitely does not reference) this file. */
+    settle: (file: string) => void busy.delete(file),
+    /** Removes a file that no committed row references. */
+    async remove(file: string) {
+      busy.delete(file)
+      await unlink(pathOf(file)).catch((e) => {
+        if (e.code !== 'ENOENT') throw e
+      })
+    },
+    open: (file: string) => open(pathOf(file), 'r'),
+    /** Deletes temp files nobody is writing. */
+    async sweepTmp(): Promise<number> {
+      let n = 0
+      for (const name of await readdir(tmpDir)) {
+        if (busy.has(name)) continue
+        await rm(join(tmpDir, name), { force: true })
+        n++
+      }
+      return n
+    },
+    /**
+     * Deletes object files no committed row references. `referenced(prefix)`
+     * returns the referenced ids starting with that 2-hex prefix. The busy set is
+     * snapshotted before the lookup, so a file committed during the sweep is safe.
+     */
+    async sweepOrphans(referenced: (prefix: string) => Promise<Set<string>>): Promise<number> {
+      let n = 0
+      for (const h of HEX) {
+        const names = readdirSync(join(objDir, h))
+        if (!names.length) continue
+        const busyNow = new Set(busy)
+        const live = await referenced(h)
+        for (const name of names) {
+          if (live.has(name) || busyNow.has(name)) continue
+          await rm(join(objDir, h, name), { force: true })
+          n++
+        }
+      }
+      return n
+    },
+    /** Size on disk of a file (tests, diagnostics). */
+    size: async (file: string) => (await stat(pathOf(file))).size,
+  }
+}
+export type DiskStore = ReturnType<typeof createDiskStore>

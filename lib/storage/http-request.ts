@@ -1,0 +1,126 @@
+/**
+ * One parsed storage request, read from the raw request line (not the
+ * normalised URL) so SigV4 sees exactly what the client signed and "." / ".."
+ * key segments reach the traversal check instead of being resolved away.
+ * Also decides which surface a request belongs to (JSON API or S3).
+ */
+import type { Context } from 'hono'
+import type { IncomingMessage } from 'node:http'
+import { invalid } from '../core/errors.ts'
+import { hasSigV4, queryPairs } from './sigv4.ts'
+
+export type StorageRequest = {
+  method: string
+  /** Path as received, percent-encoded, including the mount prefix. */
+  rawPath: string
+  rawQuery: string
+  query: Map<string, string>
+  header: (name: string) => string | undefined
+  headerValues: (name: string) => string[]
+  /** Lowercase header names present. */
+  headerNames: () => string[]
+  host: string
+  bucket: string | undefined
+  /** Decoded object key ("" when the path ends at the bucket). */
+  key: string | undefined
+  /** Bucket taken from the Host header (virtual-hosted style). */
+  virtualHost: boolean
+  body: () => AsyncIterable<Uint8Array>
+}
+
+/** Query parameters only S3 uses: their presence makes a request an S3 request. */
+const S3_PARAMS = new Set([
+  'list-type', 'delimiter', 'marker', 'encoding-type', 'continuation-token', 'start-after', 'fetch-owner', 'uploads', 'uploadId',
+  'partNumber', 'delete', 'location', 'versioning', 'versions', 'acl', 'policy', 'tagging', 'cors', 'lifecycle', 'website', 'logging',
+  'notification', 'replication', 'encryption', 'object-lock', 'retention', 'legal-hold', 'accelerate', 'requestPayment', 'x-id',
+  'key-marker', 'upload-id-marker', 'max-uploads', 'max-parts', 'part-number-marker', 'attributes', 'ownershipControls',
+  'publicAccessBlock', 'intelligent-tiering', 'inventory', 'metrics', 'analytics', 'policyStatus', 'restore', 'select', 'torrent',
+  'response-content-type', 'response-content-disposition', 'response-cache-control', 'response-content-encoding', 'response-content-language', 'response-expires',
+])
+
+function decodeKey(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    throw invalid('the object key is not valid percent-encoding', 'InvalidURI')
+  }
+}
+
+export function parseStorageRequest(c: Context, o: { prefix: string; virtualHostDomain: string }): StorageRequest {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  const rawUrl = incoming?.url ?? (() => {
+    const u = new URL(c.req.raw.url)
+    return u.pathname + u.search
+  })()
+  const q = rawUrl.indexOf('?')
+  const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q)
+  const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1)
+  const query = new Map<string, string>()
+  for (const [k, v] of queryPairs(rawQuery)) if (!query.has(k)) query.set(k, v)
+
+  const headerValues = (name: string): string[] => {
+    if (!incoming) {
+      const v = c.req.raw.headers.get(name)
+      return v === null ? [] : [v]
+    }
+    const out: string[] = []
+    const raw = incoming.rawHeaders
+    for (let i = 0; i < raw.length; i += 2) if (raw[i].length === name.length && raw[i].toLowerCase() === name) out.push(raw[i + 1])
+    return out
+  }
+  const header = (name: string) => {
+    if (!incoming) return c.req.raw.headers.get(name) ?? undefined
+    const v = incoming.headers[name]
+    return Array.isArray(v) ? v.join(', ') : v
+  }
+  const headerNames = () => (incoming ? Object.keys(incoming.headers) : [...c.req.raw.headers.keys()])
+
+  const hostHeader = header('host') ?? ''
+  const hostname = hostHeader.replace(/:\d+$/, '').toLowerCase()
+  let rest = rawPath.startsWith(o.prefix) ? rawPath.slice(o.prefix.length) : rawPath
+  if (rest.startsWith('/')) rest = rest.slice(1)
+  let bucket: string | undefined
+  let key: string | undefined
+  const domain = o.virtualHostDomain
+  const virtualHost = !!domain && hostname.endsWith('.' + domain) && hostname.length > domain.length + 1
+  if (virtualHost) {
+    bucket = hostname.slice(0, -domain.length - 1)
+    key = decodeKey(rest)
+  } else if (rest) {
+    const slash = rest.indexOf('/')
+    bucket = decodeKey(slash < 0 ? rest : rest.slice(0, slash))
+    key = slash < 0 ? '' : decodeKey(rest.slice(slash + 1))
+  }
+  return {
+    method: c.req.method,
+    rawPath,
+    rawQuery,
+    query,
+    header,
+    headerValues,
+    headerNames,
+    host: hostHeader,
+    bucket: bucket || undefined,
+    key,
+    virtualHost,
+    body: () => (incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array>) ?? []) as AsyncIterable<Uint8Array>,
+  }
+}
+
+/**
+ * Which surface answers a request under /storage: the S3 API when it carries
+ * SigV4 credentials (header or presigned query), any x-amz-* header, an
+ * S3-only query parameter, is a POST to an object or bucket path, or names its
+ * bucket in the Host header; the hybrids3 JSON API otherwise. /storage/health,
+ * /storage/presign/* and /storage/mcp are always JSON API.
+ */
+export function isS3Request(r: StorageRequest): boolean {
+  if (!r.virtualHost && (r.bucket === 'health' || r.bucket === 'presign' || r.bucket === 'mcp')) return false
+  if (r.virtualHost) return true
+  const auth = r.header('authorization')
+  if (auth && (hasSigV4(auth, '') || auth.startsWith('AWS '))) return true
+  if (hasSigV4(undefined, r.rawQuery)) return true
+  if (r.headerNames().some((h) => h.startsWith('x-amz-'))) return true
+  for (const k of r.query.keys()) if (S3_PARAMS.has(k)) return true
+  return r.method === 'POST'
+}

@@ -1,0 +1,52 @@
+/**
+ * Streams an upload into a new object file while computing its MD5 (the ETag),
+ * any declared x-amz-checksum and the head bytes used for type detection, then
+ * checks every declared digest and length. On any mismatch the file is removed
+ * and nothing is committed.
+ */
+import { createHash } from 'node:crypto'
+import { AppError } from '../core/errors.ts'
+import { digester, headerOf, wellFormed, type Algorithm } from './checksums.ts'
+import { headCollector } from './content-type.ts'
+import type { DiskStore } from './disk.ts'
+import type { ByteSource, Declared } from './types.ts'
+
+export type Ingested = { file: string; size: number; md5: string; checksum: { algorithm: Algorithm; value: string } | null; head: Uint8Array }
+
+export async function ingest(disk: DiskStore, body: ByteSource, d: Declared, o: { maxSize: number; signal?: AbortSignal }): Promise<Ingested> {
+  if (d.contentLength !== undefined && d.contentLength > o.maxSize)
+    throw new AppError(413, 'EntityTooLarge', `object of ${d.contentLength} bytes exceeds the bucket's limit of ${o.maxSize} bytes`)
+  if (d.contentMd5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(d.contentMd5)) throw new AppError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.')
+  const md5 = createHash('md5')
+  const sum = d.checksum ? digester(d.checksum.algorithm) : null
+  const head = headCollector()
+  const w = await disk.write(body, {
+    maxSize: o.maxSize,
+    signal: o.signal,
+    sink: (chunk) => {
+      md5.update(chunk)
+      sum?.update(chunk)
+      head.push(chunk)
+    },
+  })
+  try {
+    if (d.contentLength !== undefined && w.size !== d.contentLength)
+      throw new AppError(400, 'IncompleteBody', `You did not provide the number of bytes specified by the Content-Length (${d.contentLength}, got ${w.size}).`)
+    const md5b = md5.digest()
+    if (d.contentMd5 !== undefined && md5b.toString('base64') !== d.contentMd5) throw new AppError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.')
+    let checksum: Ingested['checksum'] = null
+    if (d.checksum && sum) {
+      const value = await sum.digest()
+      const expected = d.checksum.value()
+      if (expected !== undefined) {
+        if (!wellFormed(d.checksum.algorithm, expected)) throw new AppError(400, 'InvalidRequest', `Value for ${headerOf(d.checksum.algorithm)} header is invalid.`)
+        if (expected !== value) throw new AppError(400, 'BadDigest', `The ${d.checksum.algorithm} you specified did not match the calculated checksum.`)
+      }
+      checksum = { algorithm: d.checksum.algorithm, value }
+    }
+    return { file: w.file, size: w.size, md5: md5b.toString('hex'), checksum, head: head.bytes() }
+  } catch (e) {
+    await disk.remove(w.file)
+    throw e
+  }
+}

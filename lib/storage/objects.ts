@@ -1,0 +1,266 @@
+/**
+ * Object operations behind both surfaces: put, get/head (with ranges and
+ * preconditions), delete, copy. Writes stream to a new file, then take the
+ * object's write lock only to check write preconditions and commit the row;
+ * reads hold the read lock from lookup until their body stream ends.
+ */
+import { AppError } from '../core/errors.ts'
+import type { Db } from '../core/db.ts'
+import type { Clock } from '../core/ids.ts'
+import type { Buckets } from './buckets.ts'
+import { detectContentType } from './content-type.ts'
+import type { DiskStore } from './disk.ts'
+import { ingest } from './ingest.ts'
+import type { Held, Locks } from './locks.ts'
+import { checkKey, checkWrite, evaluateRead, isLive, parseRange, preconditionFailed, toInfo } from './object-meta.ts'
+import { deleteObjectRow, findObjectRow, putObjectRow } from './store.ts'
+import type { StorageObjectRow } from './tables.ts'
+import type { Bucket, ByteSource, Conditions, Declared, ObjectInfo, StorageCaller, StoredChecksum } from './types.ts'
+
+export type ObjectDeps = { db: Db; clock: Clock; disk: DiskStore; locks: Locks; buckets: Buckets }
+
+export type PutOptions = {
+  declared: Declared
+  /** Client-declared type; undefined → detected from the content. */
+  contentType?: string
+  meta?: Record<string, string>
+  headers?: Record<string, string>
+  conditions?: Conditions
+  signal?: AbortSignal
+}
+
+export type NewObject = { file: string; size: number; etag: string; contentType: string; meta: Record<string, string>; headers: Record<string, string>; checksum: StoredChecksum | null; partsCount: number | null }
+
+export type Download =
+  | { status: 304; info: ObjectInfo }
+  | { status: 200 | 206; info: ObjectInfo; range: { start: number; end: number } | null; body: ReadableStream<Uint8Array> }
+
+const CHUNK = 512 * 1024
+const noSuchKey = () => new AppError(404, 'NoSuchKey', 'The specified key does not exist.')
+
+/** A ReadableStream over [start, end] of an open file; closes the file and releases the lock when done. */
+function fileStream(fh: import('node:fs/promises').FileHandle, start: number, end: number, held: Held): ReadableStream<Uint8Array> {
+  let pos = start
+  let done = false
+  const finish = () => {
+    if (done) return
+    done = true
+    held.signal.removeEventListener('abort', onAbort)
+    held.release()
+    fh.close().catch(() => {})
+  }
+  let ctrlRef: ReadableStreamDefaultController<Uint8Array> | undefined
+  const onAbort = () => {
+    ctrlRef?.error(held.signal.reason)
+    finish()
+  }
+  held.signal.addEventListener('abort', onAbort)
+  return new ReadableStream<Uint8Array>({
+    start(ctrl) {
+      ctrlRef = ctrl
+      if (pos > end) {
+        ctrl.close()
+        finish()
+      }
+    },
+    async pull(ctrl) {
+      try {
+        const len = Math.min(CHUNK, end - pos + 1)
+        const buf = Buffer.allocUnsafe(len)
+        const { bytesRead } = await fh.read(buf, 0, len, pos)
+        if (done) return
+        if (bytesRead === 0) throw new Error('object file shorter than its metadata')
+        pos += bytesRead
+        ctrl.enqueue(bytesRead === len ? buf : buf.subarray(0, bytesRead))
+        if (pos > end) {
+          ctrl.close()
+          finish()
+        }
+      } catch (e) {
+        finish()
+        ctrl.error(e)
+      }
+    },
+    cancel: finish,
+  })
+}
+
+export function createObjects(d: ObjectDeps) {
+  /**
+   * Points (bucket, key) at a new file under the write lock, after checking
+   * write preconditions. The replaced file is deleted; on failure the new one is.
+   */
+  async function commit(b: Bucket, key: string, o: NewObject, conditions: Conditions = {}, also?: (tx: Db) => Promise<void>): Promise<ObjectInfo> {
+    let held: Held | undefined
+    let old: string | undefined
+    let row: StorageObjectRow
+    try {
+      held = await d.locks.write(b.name, key)
+      held.signal.throwIfAborted()
+      const cur = await findObjectRow(d.db, b.name, key)
+      checkWrite(cur && isLive(cur, d.clock.now()) ? toInfo(cur) : undefined, conditions)
+      const now = d.clock.now()
+      row = {
+        bucket: b.name,
+        key,
+        file: o.file,
+        size: o.size,
+        etag: o.etag,
+        content_type: o.contentType,
+        last_modified: now,
+        expires_at: b.ttlSeconds ? now + b.ttlSeconds * 1000 : null,
+        meta: JSON.stringify(o.meta),
+        headers: JSON.stringify(o.headers),
+        checksum_algorithm: o.checksum?.algorithm ?? null,
+        checksum: o.checksum?.value ?? null,
+        checksum_type: o.checksum?.type ?? null,
+        parts_count: o.partsCount,
+      }
+      old = await d.db.transaction().execute(async (tx) => {
+        const prev = await putObjectRow(tx, row)
+        await also?.(tx)
+        return prev
+      })
+    } catch (e) {
+      await d.disk.remove(o.file)
+      throw e
+    } finally {
+      held?.release()
+    }
+    d.disk.settle(o.file)
+    if (old && old !== o.file) await d.disk.remove(old)
+    return toInfo(row)
+  }
+
+  /** The live object, under a read lock the caller must release. */
+  async function lookup(b: Bucket, key: string): Promise<{ held: Held; row: StorageObjectRow }> {
+    const held = await d.locks.read(b.name, key)
+    try {
+      const row = await findObjectRow(d.db, b.name, key)
+      if (!row || !isLive(row, d.clock.now())) throw noSuchKey()
+      return { held, row }
+    } catch (e) {
+      held.release()
+      throw e
+    }
+  }
+
+  return {
+    commit,
+
+    /** Stores an object from a stream. Declared lengths and digests are verified before anything is committed. */
+    async put(c: StorageCaller, bucket: string, key: string, body: ByteSource, o: PutOptions): Promise<ObjectInfo> {
+      checkKey(key)
+      const b = d.buckets.authorize(c, bucket, 'write')
+      // Cheap early answer for create-only writes; the check that counts is at commit.
+      if (o.conditions?.ifNoneMatch?.trim() === '*') {
+        const cur = await findObjectRow(d.db, b.name, key)
+        if (cur && isLive(cur, d.clock.now())) throw preconditionFailed()
+      }
+      const w = await ingest(d.disk, body, o.declared, { maxSize: b.maxObjectSize, signal: o.signal })
+      let contentType = o.contentType
+      try {
+        contentType ||= await detectContentType(w.head, key)
+      } catch (e) {
+        await d.disk.remove(w.file)
+        throw e
+      }
+      const checksum = w.checksum ? { ...w.checksum, type: 'FULL_OBJECT' as const } : null
+      return commit(b, key, { file: w.file, size: w.size, etag: w.md5, contentType, meta: o.meta ?? {}, headers: o.headers ?? {}, checksum, partsCount: null }, o.conditions)
+    },
+
+    /** Metadata only, after preconditions (304 as a status, 412 thrown). */
+    async head(c: StorageCaller, bucket: string, key: string, conditions: Conditions = {}): Promise<{ status: 200 | 304; info: ObjectInfo }> {
+      checkKey(key)
+      const b = d.buckets.authorize(c, bucket, 'read')
+      const { held, row } = await lookup(b, key)
+      held.release()
+      const info = toInfo(row)
+      const r = evaluateRead(info, conditions)
+      if (r === 'failed') throw preconditionFailed()
+      return { status: r === 'not_modified' ? 304 : 200, info }
+    },
+
+    /** Opens an object for reading: a byte stream of the whole object or the requested range. */
+    async get(c: StorageCaller, bucket: string, key: string, o: { range?: string; conditions?: Conditions } = {}): Promise<Download> {
+      checkKey(key)
+      const b = d.buckets.authorize(c, bucket, 'read')
+      const { held, row } = await lookup(b, key)
+      try {
+        const info = toInfo(row)
+        const r = evaluateRead(info, o.conditions ?? {})
+        if (r === 'failed') throw preconditionFailed()
+        if (r === 'not_modified') {
+          held.release()
+          return { status: 304, info }
+        }
+        const range = parseRange(o.range, info.size)
+        const fh = await d.disk.open(row.file)
+        const body = fileStream(fh, range?.start ?? 0, range?.end ?? info.size - 1, held)
+        return { status: range ? 206 : 200, info, range, body }
+      } catch (e) {
+        held.release()
+        throw e
+      }
+    },
+
+    /** Deletes an object; succeeds whether or not it existed. */
+    async delete(c: StorageCaller, bucket: string, key: string): Promise<void> {
+      checkKey(key)
+      const b = d.buckets.authorize(c, bucket, 'write')
+      const held = await d.locks.write(b.name, key)
+      let file: string | undefined
+      try {
+        file = await deleteObjectRow(d.db, b.name, key)
+      } finally {
+        held.release()
+      }
+      if (file) await d.disk.remove(file)
+    },
+
+    /**
+     * Copies an object (server side). Metadata is copied unless `replace` gives
+     * new metadata; copying an object onto itself must change something.
+     */
+    async copy(
+      c: StorageCaller,
+      src: { bucket: string; key: string; conditions?: Conditions },
+      dst: { bucket: string; key: string; conditions?: Conditions },
+      replace?: { contentType?: string; meta: Record<string, string>; headers: Record<string, string> },
+    ): Promise<ObjectInfo> {
+      checkKey(src.key)
+      checkKey(dst.key)
+      const sb = d.buckets.authorize(c, src.bucket, 'read')
+      const db = d.buckets.authorize(c, dst.bucket, 'write')
+      if (sb.name === db.name && src.key === dst.key && !replace)
+        throw new AppError(400, 'InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
+      const { held, row } = await lookup(sb, src.key)
+      let file: string
+      let info: ObjectInfo
+      try {
+        info = toInfo(row)
+        if (evaluateRead(info, src.conditions ?? {}) !== 'ok') throw preconditionFailed()
+        if (info.size > db.maxObjectSize) throw new AppError(413, 'EntityTooLarge', `object exceeds the bucket's limit of ${db.maxObjectSize} bytes`)
+        file = (await d.disk.concat([{ file: row.file }])).file
+      } finally {
+        held.release()
+      }
+      return commit(
+        db,
+        dst.key,
+        {
+          file,
+          size: info.size,
+          etag: info.etag,
+          contentType: replace ? (replace.contentType ?? info.contentType) : info.contentType,
+          meta: replace ? replace.meta : info.meta,
+          headers: replace ? replace.headers : info.headers,
+          checksum: info.checksum,
+          partsCount: info.partsCount,
+        },
+        dst.conditions,
+      )
+    },
+  }
+}
+export type Objects = ReturnType<typeof createObjects>

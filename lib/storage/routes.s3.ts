@@ -1,0 +1,71 @@
+/**
+ * The S3 API: path-style (/storage/<bucket>/<key>, or /<bucket>/<key> on the
+ * dedicated listener) and virtual-hosted style (<bucket>.<domain>). Picks the
+ * operation from method, path and subresource query, like S3 does.
+ */
+import { AppError } from '../core/errors.ts'
+import { bucketLocation, bucketVersioning, createBucket, deleteBucket, headBucket, listBuckets, listObjects, listUploads } from './s3-buckets.ts'
+import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './s3-multipart.ts'
+import { deleteObject, deleteObjects, getObject, putObject } from './s3-objects.ts'
+import type { S3Ctx } from './s3-request.ts'
+
+/** Subresources nestbox does not implement: answered 501 NotImplemented rather than misread as plain requests. */
+const UNSUPPORTED = [
+  'acl', 'policy', 'tagging', 'cors', 'lifecycle', 'website', 'logging', 'notification', 'replication', 'encryption', 'object-lock',
+  'retention', 'legal-hold', 'accelerate', 'requestPayment', 'versions', 'ownershipControls', 'publicAccessBlock', 'intelligent-tiering',
+  'inventory', 'metrics', 'analytics', 'policyStatus', 'restore', 'select', 'torrent', 'attributes', 'website',
+]
+
+const methodNotAllowed = () => new AppError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.')
+
+export async function handleS3(x: S3Ctx): Promise<Response> {
+  const { req } = x
+  const m = req.method
+  const q = req.query
+  const unsupported = UNSUPPORTED.find((s) => q.has(s))
+  if (unsupported) throw new AppError(501, 'NotImplemented', `The ${unsupported} subresource is not implemented.`)
+  if (!req.bucket) {
+    if (m === 'GET' || m === 'HEAD') return listBuckets(x)
+    throw methodNotAllowed()
+  }
+  const bucket = req.bucket
+  const key = req.key ?? ''
+  const uploadId = q.get('uploadId')
+  if (!key) {
+    switch (m) {
+      case 'GET':
+        if (q.has('location')) return bucketLocation(x, bucket)
+        if (q.has('versioning')) return bucketVersioning(x, bucket)
+        if (q.has('uploads')) return listUploads(x, bucket)
+        return listObjects(x, bucket)
+      case 'HEAD':
+        return headBucket(x, bucket)
+      case 'PUT':
+        if (q.has('versioning')) throw new AppError(501, 'NotImplemented', 'Versioning is not supported.')
+        return createBucket(x, bucket)
+      case 'DELETE':
+        return deleteBucket(x, bucket)
+      case 'POST':
+        if (q.has('delete')) return deleteObjects(x, bucket)
+        throw new AppError(501, 'NotImplemented', 'Browser-based POST uploads are not supported.')
+      default:
+        throw methodNotAllowed()
+    }
+  }
+  switch (m) {
+    case 'PUT':
+      return uploadId !== undefined ? uploadPart(x, bucket, key, uploadId) : putObject(x, bucket, key)
+    case 'GET':
+      return uploadId !== undefined ? listParts(x, bucket, key, uploadId) : getObject(x, bucket, key, false)
+    case 'HEAD':
+      return getObject(x, bucket, key, true)
+    case 'DELETE':
+      return uploadId !== undefined ? abortUpload(x, bucket, key, uploadId) : deleteObject(x, bucket, key)
+    case 'POST':
+      if (q.has('uploads')) return createUpload(x, bucket, key)
+      if (uploadId !== undefined) return completeUpload(x, bucket, key, uploadId)
+      throw methodNotAllowed()
+    default:
+      throw methodNotAllowed()
+  }
+}

@@ -1,0 +1,95 @@
+/** S3 object operations: PutObject, CopyObject, GetObject, HeadObject, DeleteObject, DeleteObjects. */
+import { AppError } from '../core/errors.ts'
+import { headerOf, xmlNameOf } from './checksums.ts'
+import { downloadResponse, objectHeaders, quoteEtag } from './http-object.ts'
+import { readSmallBody, s3Body } from './s3-body.ts'
+import { conditions, copySource, storedHeaders, userMeta, type S3Ctx } from './s3-request.ts'
+import { isoDate, parseXml, xmlResponse } from './s3-xml.ts'
+import type { ObjectInfo } from './types.ts'
+
+const RESPONSE_OVERRIDES: Record<string, string> = {
+  'response-content-type': 'Content-Type',
+  'response-content-language': 'Content-Language',
+  'response-expires': 'Expires',
+  'response-cache-control': 'Cache-Control',
+  'response-content-disposition': 'Content-Disposition',
+  'response-content-encoding': 'Content-Encoding',
+}
+
+function writeHeaders(info: ObjectInfo): Record<string, string> {
+  const h: Record<string, string> = { ETag: quoteEtag(info.etag) }
+  if (info.checksum) {
+    h[headerOf(info.checksum.algorithm)] = info.checksum.value
+    h['x-amz-checksum-type'] = info.checksum.type
+  }
+  return h
+}
+
+export async function putObject(x: S3Ctx, bucket: string, key: string): Promise<Response> {
+  const src = copySource(x.req)
+  if (src) return copyObject(x, bucket, key, src)
+  const { body, declared } = s3Body(x.req, x.auth.sig)
+  const info = await x.s.putObject(x.auth.caller, bucket, key, body, {
+    declared,
+    contentType: x.req.header('content-type') || undefined,
+    meta: userMeta(x.req),
+    headers: storedHeaders(x.req),
+    conditions: conditions(x.req),
+  })
+  return new Response(null, { status: 200, headers: writeHeaders(info) })
+}
+
+async function copyObject(x: S3Ctx, bucket: string, key: string, src: { bucket: string; key: string }): Promise<Response> {
+  const directive = (x.req.header('x-amz-metadata-directive') ?? 'COPY').toUpperCase()
+  if (directive !== 'COPY' && directive !== 'REPLACE') throw new AppError(400, 'InvalidArgument', 'Unknown metadata directive.')
+  const replace = directive === 'REPLACE' ? { contentType: x.req.header('content-type') || undefined, meta: userMeta(x.req), headers: storedHeaders(x.req) } : undefined
+  const info = await x.s.copyObject(x.auth.caller, { ...src, conditions: conditions(x.req, 'x-amz-copy-source-') }, { bucket, key, conditions: conditions(x.req) }, replace)
+  const body: Record<string, unknown> = { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) }
+  if (info.checksum) {
+    body[xmlNameOf(info.checksum.algorithm)] = info.checksum.value
+    body.ChecksumType = info.checksum.type
+  }
+  return xmlResponse('CopyObjectResult', body)
+}
+
+export async function getObject(x: S3Ctx, bucket: string, key: string, headOnly: boolean): Promise<Response> {
+  if (x.req.query.has('partNumber')) throw new AppError(501, 'NotImplemented', 'GET/HEAD by partNumber is not supported')
+  const overrides: Record<string, string> = {}
+  for (const [q, h] of Object.entries(RESPONSE_OVERRIDES)) {
+    const v = x.req.query.get(q)
+    if (v === undefined) continue
+    if (x.auth.caller.kind === 'anonymous') throw new AppError(400, 'InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.')
+    overrides[h] = v
+  }
+  const checksum = x.req.header('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED'
+  if (headOnly) {
+    const r = await x.s.headObject(x.auth.caller, bucket, key, conditions(x.req))
+    if (r.status === 304) return downloadResponse({ status: 304, info: r.info })
+    return new Response(null, { status: 200, headers: objectHeaders(r.info, { checksum, overrides }) })
+  }
+  const d = await x.s.getObject(x.auth.caller, bucket, key, { range: x.req.header('range'), conditions: conditions(x.req) })
+  return downloadResponse(d, { checksum, overrides })
+}
+
+export async function deleteObject(x: S3Ctx, bucket: string, key: string): Promise<Response> {
+  await x.s.deleteObject(x.auth.caller, bucket, key)
+  return new Response(null, { status: 204 })
+}
+
+/** POST /bucket?delete — no Content-MD5 required; declared digests are still checked. */
+export async function deleteObjects(x: S3Ctx, bucket: string): Promise<Response> {
+  x.s.bucket(x.auth.caller, bucket)
+  const doc = parseXml(await readSmallBody(x.req, x.auth.sig), 'Delete')
+  const objects = (doc.Object as Array<{ Key?: unknown }> | undefined) ?? []
+  if (objects.length > 1000) throw new AppError(400, 'MalformedXML', 'A Delete request may name at most 1000 objects.')
+  const keys = objects.map((o) => {
+    if (typeof o?.Key !== 'string') throw new AppError(400, 'MalformedXML', 'Every <Object> needs a <Key>.')
+    return o.Key
+  })
+  const quiet = String(doc.Quiet ?? 'false').trim().toLowerCase() === 'true'
+  const results = await x.s.deleteObjects(x.auth.caller, bucket, keys)
+  return xmlResponse('DeleteResult', {
+    Deleted: results.filter((r) => !r.error && !quiet).map((r) => ({ Key: r.key })),
+    Error: results.filter((r) => r.error).map((r) => ({ Key: r.key, Code: r.error!.code, Message: r.error!.message })),
+  })
+}

@@ -1,0 +1,36 @@
+/** S3's XML wire format: response documents, error documents and request bodies (fast-xml-parser). */
+import { XMLBuilder, XMLParser } from 'fast-xml-parser'
+import { AppError } from '../core/errors.ts'
+
+export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/'
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_' })
+const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (name) => name === 'Part' || name === 'Object' })
+
+export const isoDate = (ms: number) => new Date(ms).toISOString()
+
+/** An XML document with the S3 namespace on its root element. */
+export function xmlDoc(root: string, body: Record<string, unknown>, ns = true): string {
+  return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, [root]: ns ? { '@_xmlns': S3_NS, ...body } : body })
+}
+
+export function xmlResponse(root: string, body: Record<string, unknown>, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return new Response(xmlDoc(root, body), { status: init.status ?? 200, headers: { 'Content-Type': 'application/xml', ...init.headers } })
+}
+
+/** The S3 error document. */
+export function errorXml(code: string, message: string, resource: string, requestId: string): string {
+  return xmlDoc('Error', { Code: code, Message: message, Resource: resource, RequestId: requestId }, false)
+}
+
+/** Parses a request document and returns its root element's content. */
+export function parseXml(buf: Buffer, root: string): Record<string, unknown> {
+  let doc: Record<string, unknown>
+  try {
+    doc = parser.parse(buf.toString('utf8'))
+  } catch {
+    throw new AppError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.')
+  }
+  const el = doc?.[root]
+  if (el === undefined) throw new AppError(400, 'MalformedXML', `The XML you provided was not well-formed or did not validate against our published schema (expected <${root}>).`)
+  return (typeof el === 'object' && el !== null ? el : {}) as Record<string, unknown>
+}
