@@ -4,6 +4,12 @@
  * team scoping and events; a driver only makes capsules real on this host.
  * Changes to this file must stay additive: the service and the drivers are
  * written against it independently.
+ *
+ * Additive extensions (process runtime): ExecRequest.user and PtyRequest.user
+ * ('root' | 'user' | a numeric uid inside the capsule); FileEntry.owner, .group
+ * and .symlinkTarget; Runtime.killProcess (signal any process from
+ * listProcesses, not only spawned ones) and Runtime.status (is the capsule
+ * still alive, e.g. after its init was killed from inside).
  */
 import type { Readable } from 'node:stream'
 
@@ -24,6 +30,8 @@ export type ExecRequest = {
   /** Kill the process (SIGKILL) after this long; 0 = never. */
   timeoutMs?: number
   stdin?: Uint8Array
+  /** Who runs it inside the capsule: 'root' (default), 'user' (uid 1000, home /home/user) or a numeric uid. */
+  user?: string
 }
 
 export type ExecResult = { exitCode: number; stdout: Buffer; stderr: Buffer; durationMs: number; timedOut: boolean }
@@ -42,7 +50,7 @@ export interface ProcessHandle {
   writeStdin(data: Uint8Array): void
 }
 
-export type PtyRequest = { cmd: string; args?: string[]; cols: number; rows: number; envs?: Record<string, string>; cwd?: string }
+export type PtyRequest = { cmd: string; args?: string[]; cols: number; rows: number; envs?: Record<string, string>; cwd?: string; user?: string }
 
 export interface PtyHandle {
   readonly pid: number
@@ -53,7 +61,17 @@ export interface PtyHandle {
   kill(signal?: 'SIGTERM' | 'SIGKILL' | 'SIGHUP'): void
 }
 
-export type FileEntry = { name: string; path: string; type: 'file' | 'dir' | 'symlink'; size: number; mode: number; modifiedAt: number }
+export type FileEntry = {
+  name: string
+  path: string
+  type: 'file' | 'dir' | 'symlink'
+  size: number
+  mode: number
+  modifiedAt: number
+  owner?: string
+  group?: string
+  symlinkTarget?: string | null
+}
 
 export type Metrics = {
   /** Cumulative CPU time of every process in the capsule, microseconds. */
@@ -79,6 +97,8 @@ export interface Runtime {
   listProcesses(id: string): Promise<ProcessInfo[]>
   /** A process started by spawn() and still running (or recently exited), by pid or tag. */
   getProcess(id: string, selector: { pid?: number; tag?: string }): ProcessHandle | null
+  /** Signals any process of the capsule by its pid inside; false when there is no such process. */
+  killProcess?(id: string, pid: number, signal: 'SIGTERM' | 'SIGKILL'): Promise<boolean>
   pty(id: string, req: PtyRequest): Promise<PtyHandle>
 
   /** Paths are absolute inside the capsule; `..` and symlinks never escape its root. */
@@ -92,6 +112,8 @@ export interface Runtime {
   metrics(id: string): Promise<Metrics>
   /** After a nestbox restart: which of these capsules still run (re-attached), which kept only their files. */
   recover(ids: string[]): Promise<Record<string, 'running' | 'paused' | 'files-only' | 'gone'>>
+  /** What the driver knows about one capsule now (e.g. 'files-only' once its init died). */
+  status?(id: string): 'running' | 'paused' | 'files-only' | 'gone'
   /** Called on nestbox shutdown. Capsules may keep running and be re-attached later, or be stopped with files kept. */
   shutdown(): Promise<void>
 }

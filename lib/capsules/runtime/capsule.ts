@@ -1,0 +1,195 @@
+/**
+ * One capsule on this host: its records on disk, booting it, stopping every
+ * process it has, freezing it. `meta.json` (slot, spec) lives as long as the
+ * capsule's files; `state.json` (pids of a booted sandbox) as long as it runs, so
+ * a restarted nestbox can tell a running capsule from one that kept only files.
+ */
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from '../../core/logger.ts'
+import type { CapsuleCgroup } from './cgroups.ts'
+import type { EnterTarget } from './enter.ts'
+import type { BackgroundProcess } from './exec.ts'
+import { prepareLayer } from './layer.ts'
+import { pidNamespace, startTicks } from './proc-table.ts'
+import { bootCapsule } from './sandbox.ts'
+import type { CapsuleSpec } from './types.ts'
+
+export type Meta = { id: string; slot: number; spec: CapsuleSpec; createdAt: number }
+type Pids = { pid1: number; pid1Ticks: number; anchor: number; monitor: number; cgroupns: boolean }
+
+export type Capsule = {
+  meta: Meta
+  dir: string
+  layer: string
+  base: number
+  cg: CapsuleCgroup
+  state: 'running' | 'paused' | 'files-only'
+  pids: Pids | null
+  pidns: string | null
+  monitor: ChildProcess | null
+  /** Paused by SIGSTOP because the host has no freezer. */
+  stopped: boolean
+  procs: Map<number, BackgroundProcess>
+  disk: { bytes: number; at: number; pending: Promise<number> | null }
+}
+
+export type HostEnv = {
+  log: Logger
+  range: number
+  pidsMax: number
+  roDirs: string[]
+  hostLinks: string[]
+  hidden: string[]
+  sharedEtc: { passwd: string; group: string }
+  bootTimeoutMs: number
+}
+
+export const readMeta = (dir: string): Meta | null => {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta
+  } catch {
+    return null
+  }
+}
+
+export function newCapsule(meta: Meta, dir: string, base: number, cg: CapsuleCgroup): Capsule {
+  return { meta, dir, layer: join(dir, 'layer'), base, cg, state: 'files-only', pids: null, pidns: null, monitor: null, stopped: false, procs: new Map(), disk: { bytes: 0, at: 0, pending: null } }
+}
+
+export const target = (c: Capsule): EnterTarget => ({ id: c.meta.id, pid1: c.pids!.pid1, procsFiles: c.cg.procsFiles, cgroupns: c.pids!.cgroupns })
+
+/** True while the sandbox's pid 1 is the very process we booted (not a reused pid). */
+export const alive = (c: Capsule) => !!c.pids && startTicks(c.pids.pid1) === c.pids.pid1Ticks
+
+export async function writeMeta(c: Capsule) {
+  await mkdir(c.dir, { recursive: true, mode: 0o700 })
+  await writeFile(join(c.dir, 'meta.json'), JSON.stringify(c.meta))
+}
+
+/** Boots the sandbox over the capsule's layer; `onExit` runs if it ever dies on its own. */
+export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => void) {
+  const spec = c.meta.spec
+  prepareLayer(c.layer, c.base, [...env.roDirs, ...env.hostLinks])
+  const etc = join(c.dir, 'etc')
+  await mkdir(etc, { recursive: true, mode: 0o700 })
+  await writeFile(join(etc, 'hostname'), `${spec.id}\n`)
+  await writeFile(join(etc, 'hosts'), `127.0.0.1\tlocalhost ${spec.id}\n::1\tlocalhost ip6-localhost ip6-loopback\n`)
+  await killAll(c)
+  c.cg.create({ vcpus: spec.vcpus, memoryBytes: spec.memoryMb * 1024 * 1024, pidsMax: env.pidsMax })
+  const etcFiles: Record<string, string> = env.roDirs.includes('/etc')
+    ? { '/etc/passwd': env.sharedEtc.passwd, '/etc/group': env.sharedEtc.group, '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts') }
+    : {}
+  const b = await bootCapsule({
+    id: spec.id,
+    layerDir: c.layer,
+    base: c.base,
+    range: env.range,
+    procsFiles: c.cg.procsFiles,
+    roDirs: env.roDirs,
+    hidden: env.hidden,
+    etcFiles,
+    timeoutMs: env.bootTimeoutMs,
+  })
+  c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, cgroupns: b.cgroupns }
+  c.pidns = pidNamespace(b.pid1)
+  c.monitor = b.monitor
+  c.state = 'running'
+  c.stopped = false
+  // the sandbox's own processes must never be the OOM killer's choice: the program that overran is
+  for (const pid of [b.monitor.pid!, b.pid1, b.anchor]) {
+    try {
+      writeFileSync(`/proc/${pid}/oom_score_adj`, '-1000')
+    } catch {
+      // exited already; the exit handler deals with it
+    }
+  }
+  await writeFile(join(c.dir, 'state.json'), JSON.stringify(c.pids))
+  b.monitor.once('exit', () => {
+    if (c.monitor === b.monitor) onExit(c)
+  })
+}
+
+/** After a restart: re-attaches to a sandbox still running from the recorded pids. */
+export async function reattach(c: Capsule): Promise<boolean> {
+  try {
+    c.pids = JSON.parse(await readFile(join(c.dir, 'state.json'), 'utf8')) as Pids
+  } catch {
+    return false
+  }
+  if (!alive(c)) {
+    c.pids = null
+    return false
+  }
+  c.pidns = pidNamespace(c.pids!.pid1)
+  c.state = (await c.cg.frozen()) ? 'paused' : 'running'
+  return true
+}
+
+/** Every host pid that belongs to the capsule: its cgroup, or (no cgroups) its pid namespace. */
+export async function hostPids(c: Capsule): Promise<number[]> {
+  const fromCg = await c.cg.pids()
+  if (fromCg.length || c.cg.exists()) return fromCg
+  if (!c.pidns) return []
+  return (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => pidNamespace(p) === c.pidns)
+}
+
+/**
+ * Kills every process of the capsule (thawing it first: frozen tasks cannot die)
+ * and waits until none is left; the files stay.
+ */
+export async function killAll(c: Capsule) {
+  c.monitor = null
+  if (c.stopped || (await c.cg.frozen())) {
+    await c.cg.thaw()
+    for (const pid of await hostPids(c)) signal(pid, 'SIGCONT')
+  }
+  if (c.pids && alive(c)) signal(c.pids.pid1, 'SIGKILL') // ends the whole pid namespace
+  if (c.pids) signal(c.pids.monitor, 'SIGKILL')
+  for (let i = 0; i < 600; i++) {
+    const left = await hostPids(c)
+    if (!left.length) break
+    for (const pid of left) signal(pid, 'SIGKILL')
+    await new Promise((r) => setTimeout(r, i < 10 ? 1 : 5))
+  }
+  c.pids = null
+  c.pidns = null
+  c.state = 'files-only'
+  c.stopped = false
+  await rm(join(c.dir, 'state.json'), { force: true })
+}
+
+/** Freezes (cgroup freezer) or, without one, stops every process with SIGSTOP. */
+export async function freeze(c: Capsule) {
+  if (await c.cg.freeze()) return
+  // no freezer: stop the tree; repeat until a pass finds nothing new (forks in flight)
+  const seen = new Set<number>()
+  for (let pass = 0; pass < 5; pass++) {
+    const fresh = (await hostPids(c)).filter((p) => !seen.has(p))
+    if (!fresh.length) break
+    for (const p of fresh) {
+      seen.add(p)
+      signal(p, 'SIGSTOP')
+    }
+  }
+  c.stopped = true
+}
+
+export async function thaw(c: Capsule) {
+  if (c.stopped) {
+    for (const p of await hostPids(c)) signal(p, 'SIGCONT')
+    c.stopped = false
+  } else await c.cg.thaw()
+}
+
+export function signal(pid: number, sig: NodeJS.Signals) {
+  try {
+    process.kill(pid, sig)
+  } catch {
+    // already gone
+  }
+}
+
+export const hasFiles = (c: Capsule) => existsSync(c.layer)

@@ -1,0 +1,156 @@
+/**
+ * A capsule's writable layer: the directory that is its `/` (the host system is
+ * bound read-only over it at boot). Creating it, filling it from a template with
+ * ids shifted into the capsule's range, copying it out as a template, measuring it.
+ *
+ * Templates store ids as seen inside a capsule (0 = capsule root) without setuid
+ * bits, under a directory only host root can enter. Copies never follow symlinks.
+ */
+import { chmodSync, constants, lchownSync, lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync } from 'node:fs'
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, open, readdir, readlink, symlink, utimes } from 'node:fs/promises'
+import { join } from 'node:path'
+
+export const CAPSULE_USER = { uid: 1000, name: 'user', home: '/home/user' }
+
+type Shift = (id: number) => number
+
+/**
+ * The directories every capsule starts with (inside ids) and the mount points of
+ * the host paths bound over it. Run at every boot: entries that exist (a
+ * template's, an earlier boot's) are kept, except that a mount point which is not
+ * a plain directory is moved aside, so no link can redirect a bind.
+ */
+export function prepareLayer(root: string, base: number, hostPaths: string[]) {
+  const own = (p: string, id = 0) => lchownSync(p, base + id, base + id)
+  // Runs as host root on content the capsule controlled: every parent must be a
+  // real directory, or a link could point the mkdir/rename at a host path.
+  const parentsAreDirs = (rel: string) => {
+    const parts = rel.split('/').slice(0, -1)
+    for (let i = 1; i <= parts.length; i++) if (!(lstatSafe(join(root, ...parts.slice(0, i))))?.isDirectory()) return false
+    return true
+  }
+  const ensureDir = (rel: string, mode: number, id = 0, mountPoint = false) => {
+    const p = join(root, rel)
+    if (!(parentsAreDirs(rel))) {
+      if (mountPoint) throw new Error(`the layer has a link above mount point /${rel}`)
+      return
+    }
+    const st = lstatSafe(p)
+    if (st?.isDirectory()) return
+    if (st && !mountPoint) return
+    if (st) renameSync(p, join(root, `.displaced-${rel.replace(/\//g, '_')}-${Date.now()}`))
+    mkdirSync(p, { recursive: true })
+    chmodSync(p, mode)
+    own(p, id)
+  }
+  if (!(lstatSafe(root))) {
+    mkdirSync(root, { mode: 0o755 })
+    chmodSync(root, 0o755)
+    own(root)
+  }
+  ensureDir('dev', 0o755, 0, true)
+  ensureDir('proc', 0o755, 0, true)
+  for (const [rel, mode, id] of [['tmp', 0o1777], ['root', 0o700], ['home', 0o755], ['home/user', 0o755, CAPSULE_USER.uid], ['run', 0o755], ['mnt', 0o755], ['var', 0o755], ['var/tmp', 0o1777]] as const)
+    ensureDir(rel, mode, id)
+  for (const host of hostPaths) {
+    const rel = host.replace(/^\/+/, '')
+    const st = lstatSync(host, { throwIfNoEntry: false })
+    if (st?.isDirectory()) ensureDir(rel, 0o755, 0, true)
+    else if (st?.isSymbolicLink()) {
+      // merged-/usr hosts: /bin -> usr/bin and friends are links, not mounts
+      const p = join(root, rel)
+      if (!(parentsAreDirs(rel))) throw new Error(`the layer has a link above /${rel}`)
+      const target = readlinkSync(host)
+      const cur = readlinkSafe(p)
+      if (cur === target) continue
+      if (lstatSafe(p)) renameSync(p, join(root, `.displaced-${rel.replace(/\//g, '_')}-${Date.now()}`))
+      symlinkSync(target, p)
+      lchownSync(p, base, base)
+    }
+  }
+}
+
+const lstatSafe = (p: string) => lstatSync(p, { throwIfNoEntry: false })
+const readlinkSafe = (p: string) => {
+  try {
+    return readlinkSync(p)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Copies the tree at `src` into `dst` (which must not exist), mapping owners with
+ * `shift`. Only directories, regular files and symlinks are copied.
+ */
+export async function copyTree(src: string, dst: string, shift: Shift, opts: { stripSetid: boolean }) {
+  const st = await lstat(src)
+  if (!st.isDirectory()) throw new Error(`${src} is not a directory`)
+  await copyDir(src, dst, st.mode, shift, opts.stripSetid)
+  await lchown(dst, shift(st.uid), shift(st.gid))
+  await utimes(dst, st.atime, st.mtime)
+}
+
+async function copyDir(src: string, dst: string, mode: number, shift: Shift, strip: boolean) {
+  await mkdir(dst, { mode: 0o700 })
+  for (const e of await readdir(src, { withFileTypes: true })) {
+    const s = join(src, e.name)
+    const d = join(dst, e.name)
+    const st = await lstat(s)
+    const perm = st.mode & (strip ? 0o1777 : 0o7777)
+    if (st.isDirectory()) {
+      await copyDir(s, d, st.mode, shift, strip)
+      await lchown(d, shift(st.uid), shift(st.gid))
+      await chmod(d, perm)
+      await utimes(d, st.atime, st.mtime)
+    } else if (st.isFile()) {
+      // O_NOFOLLOW plus copying from /proc/self/fd: exactly the file lstat saw, never a link's target
+      const fh = await open(s, constants.O_RDONLY | constants.O_NOFOLLOW)
+      try {
+        if (!(await fh.stat()).isFile()) continue
+        await copyFile(`/proc/self/fd/${fh.fd}`, d, constants.COPYFILE_FICLONE)
+      } finally {
+        await fh.close()
+      }
+      await lchown(d, shift(st.uid), shift(st.gid))
+      await chmod(d, perm)
+      await utimes(d, st.atime, st.mtime)
+    } else if (st.isSymbolicLink()) {
+      await symlink(await readlink(s), d)
+      await lchown(d, shift(st.uid), shift(st.gid))
+      await lutimes(d, st.atime, st.mtime)
+    }
+    // devices, sockets and fifos are not part of a template
+  }
+  await chmod(dst, mode & 0o7777)
+}
+
+/** Inside id → host id for a capsule at `base`; ids outside the range become nobody. */
+export const toHost = (base: number, range: number): Shift => (id) => base + (id >= 0 && id < range ? id : 65534)
+/** Host id → inside id; ids from outside the capsule's range become nobody. */
+export const toInside = (base: number, range: number): Shift => (id) => (id >= base && id < base + range ? id - base : 65534)
+
+/** Bytes allocated by the files under `root` (st_blocks), never following symlinks. */
+export async function diskUsage(root: string): Promise<number> {
+  let total = 0
+  const walk = async (dir: string) => {
+    let entries
+    try {
+      entries = await readdir(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      const p = join(dir, e.name)
+      try {
+        const st = await lstat(p)
+        total += st.blocks * 512
+        if (st.isDirectory()) await walk(p)
+      } catch {
+        // removed while walking
+      }
+    }
+  }
+  await walk(root)
+  return total
+}

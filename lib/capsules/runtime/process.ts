@@ -1,0 +1,330 @@
+/**
+ * The `process` runtime: each capsule is a set of Linux namespaces made by
+ * bubblewrap (sandbox.ts) over its own writable layer (layer.ts), in cgroups with
+ * its limits (cgroups.ts), with a uid range of its own (uids.ts). There is no
+ * agent inside: exec, PTY and file operations enter the running capsule through
+ * nsenter (enter.ts), so an idle capsule costs three sleeping processes.
+ */
+import { lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { conflict, invalid, notFound } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
+import { alive, boot, freeze, hasFiles, killAll, newCapsule, readMeta, reattach, signal, target, thaw, writeMeta, type Capsule, type HostEnv } from './capsule.ts'
+import { createCgroups } from './cgroups.ts'
+import { CWD_FAILED, defaultEnv, enterArgv } from './enter.ts'
+import { nsPid, runForeground, startBackground, type BackgroundProcess } from './exec.ts'
+import { createFileOps } from './files.ts'
+import { CAPSULE_USER, copyTree, diskUsage, toHost, toInside } from './layer.ts'
+import { listCapsuleProcs } from './proc-table.ts'
+import { closeInheritedFds, LAYER_MOUNT } from './sandbox.ts'
+import { startPty } from './pty.ts'
+import type { CapsuleSpec, ExecRequest, Runtime } from './types.ts'
+import { createUidSlots } from './uids.ts'
+
+export type ProcessRuntimeOptions = {
+  /** Where this runtime keeps capsule layers and records (created 0700). */
+  dataDir: string
+  log: Logger
+  uidBase?: number
+  uidRange?: number
+  maxCapsules?: number
+  pidsMax?: number
+  cgroupParent?: string
+  cgroupVersion?: 'auto' | 'v1' | 'v2'
+  /** On nestbox shutdown: stop capsules keeping their files, or leave them running to re-attach. */
+  onShutdown?: 'stop' | 'keep'
+  /** Host paths a capsule sees read-only (directories are bound, links recreated). */
+  hostPaths?: string[]
+  /** Host paths hidden under an empty tmpfs when they lie inside an exposed directory. */
+  hidePaths?: string[]
+  bootTimeoutMs?: number
+}
+
+const DEFAULT_HOST_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc']
+const PROC_RETAIN_MS = 60_000
+const DISK_TTL_MS = 10_000
+
+const PASSWD = `root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+bin:x:2:2:bin:/bin:/usr/sbin/nologin
+sys:x:3:3:sys:/dev:/usr/sbin/nologin
+${CAPSULE_USER.name}:x:${CAPSULE_USER.uid}:${CAPSULE_USER.uid}::${CAPSULE_USER.home}:/bin/bash
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+`
+const GROUP = `root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nadm:x:4:\ntty:x:5:\n${CAPSULE_USER.name}:x:${CAPSULE_USER.uid}:\nnogroup:x:65534:\n`
+
+export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
+  const log = opts.log.child({ runtime: 'process' })
+  const dataDir = resolve(opts.dataDir)
+  const capsulesDir = join(dataDir, 'capsules')
+  mkdirSync(capsulesDir, { recursive: true, mode: 0o700 })
+  mkdirSync(join(dataDir, 'etc'), { recursive: true, mode: 0o700 })
+  writeFileSync(join(dataDir, 'etc', 'passwd'), PASSWD)
+  writeFileSync(join(dataDir, 'etc', 'group'), GROUP)
+  mkdirSync(LAYER_MOUNT, { recursive: true, mode: 0o755 })
+  const leaked = closeInheritedFds()
+  if (leaked.length) log.warn('closed descriptors inherited without close-on-exec, so capsules cannot inherit them', { fds: leaked })
+
+  const slots = createUidSlots({ uidBase: opts.uidBase ?? 1_000_000, uidRange: opts.uidRange ?? 65_536, maxCapsules: opts.maxCapsules ?? 4096 })
+  const cgroups = createCgroups({ parent: opts.cgroupParent ?? 'nestbox', prefer: opts.cgroupVersion ?? 'auto', warn: (m, f) => log.warn(m, f) })
+  const hostPaths = (opts.hostPaths ?? DEFAULT_HOST_PATHS).map((p) => resolve(p))
+  const roDirs = hostPaths.filter((p) => isDir(p) && !hostPaths.some((q) => q !== p && p.startsWith(q + '/')))
+  const env: HostEnv = {
+    log,
+    range: slots.range,
+    pidsMax: opts.pidsMax ?? 1024,
+    roDirs,
+    hostLinks: hostPaths.filter((p) => isSymlink(p)),
+    hidden: [dataDir, '/etc/nestbox', ...(opts.hidePaths ?? [])].map((p) => resolve(p)).filter((h) => isDir(h) && roDirs.some((d) => h.startsWith(d + '/'))),
+    sharedEtc: { passwd: join(dataDir, 'etc', 'passwd'), group: join(dataDir, 'etc', 'group') },
+    bootTimeoutMs: opts.bootTimeoutMs ?? 10_000,
+  }
+
+  /** Capsules this runtime knows: booted, paused, or files kept on disk. */
+  const capsules = new Map<string, Capsule>()
+  const load = (id: string): Capsule | null => {
+    const have = capsules.get(id)
+    if (have) return have
+    const dir = join(capsulesDir, id)
+    const meta = readMeta(dir)
+    if (!meta) return null
+    const c = newCapsule(meta, dir, slots.base(meta.slot), cgroups.of(id))
+    capsules.set(id, c)
+    return c
+  }
+  // slots stay taken by every capsule whose files exist, running or not
+  for (const id of readdirSync(capsulesDir)) {
+    const meta = readMeta(join(capsulesDir, id))
+    if (meta) slots.claim(meta.slot)
+  }
+
+  const get = (id: string) => {
+    const c = load(id)
+    if (!c) throw notFound(`capsule ${id} not found in the process runtime`, 'capsule_not_found')
+    return c
+  }
+  /** The capsule, running (not paused, not stopped) and still the sandbox we booted. */
+  const running = (id: string) => {
+    const c = get(id)
+    if (c.state === 'running' && !alive(c)) died(c)
+    if (c.state === 'paused') throw conflict(`capsule ${id} is paused`, 'capsule_paused')
+    if (c.state !== 'running') throw conflict(`capsule ${id} is not running (its files are kept; resume boots it again)`, 'capsule_not_running')
+    return c
+  }
+  const died = (c: Capsule) => {
+    if (c.state === 'files-only') return
+    log.warn('capsule sandbox exited on its own; its files are kept', { capsule: c.meta.id })
+    void killAll(c).catch((err) => log.error('cleanup after capsule exit failed', { capsule: c.meta.id, err }))
+    c.state = 'files-only'
+  }
+  const startSandbox = (c: Capsule) => boot(c, env, died)
+
+  const uidOf = (user: string | undefined) => {
+    if (user === undefined || user === 'root') return 0
+    if (user === CAPSULE_USER.name) return CAPSULE_USER.uid
+    if (/^\d{1,5}$/.test(user) && Number(user) < slots.range) return Number(user)
+    throw invalid(`user must be root, ${CAPSULE_USER.name} or a numeric uid`)
+  }
+  const argvFor = (c: Capsule, req: Pick<ExecRequest, 'cmd' | 'args' | 'envs' | 'cwd' | 'user'>, extraEnv: Record<string, string> = {}) => {
+    const uid = uidOf(req.user)
+    const home = uid === 0 ? '/root' : uid === CAPSULE_USER.uid ? CAPSULE_USER.home : '/'
+    return enterArgv(target(c), { cmd: req.cmd, args: req.args ?? [], env: { ...defaultEnv(c.meta.id, uid), ...extraEnv, ...c.meta.spec.envs, ...req.envs }, cwd: req.cwd ?? home, uid })
+  }
+  const fsOf = (c: Capsule) => createFileOps((cmd, args) => enterArgv(target(c), { cmd, args, env: { PATH: defaultEnv('', 0).PATH, LANG: 'C', HOME: '/root' }, cwd: '/', uid: 0 }))
+
+  const forget = (c: Capsule, p: BackgroundProcess) =>
+    void p.exited.then(() => setTimeout(() => c.procs.get(p.pid) === p && c.procs.delete(p.pid), PROC_RETAIN_MS).unref())
+
+  const runtime: Runtime = {
+    name: 'process',
+
+    async create(spec: CapsuleSpec) {
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/.test(spec.id)) throw invalid('capsule id must be 1-64 letters, digits, ., _ or -')
+      let c = load(spec.id)
+      if (c && c.state !== 'files-only') throw conflict(`capsule ${spec.id} already exists`, 'already_exists')
+      if (!c) {
+        const slot = slots.take()
+        c = newCapsule({ id: spec.id, slot, spec, createdAt: Date.now() }, join(capsulesDir, spec.id), slots.base(slot), cgroups.of(spec.id))
+        capsules.set(spec.id, c)
+        await writeMeta(c)
+        const src = spec.template.rootDir
+        if (src) await copyTree(isDir(join(src, 'fs')) ? join(src, 'fs') : src, c.layer, toHost(c.base, slots.range), { stripSetid: false })
+      } else {
+        c.meta.spec = spec
+        await writeMeta(c)
+      }
+      await startSandbox(c)
+    },
+
+    async destroy(id) {
+      const c = load(id)
+      if (!c) return
+      for (const p of c.procs.values()) p.kill('SIGKILL')
+      await killAll(c)
+      await c.cg.remove()
+      await rm(c.dir, { recursive: true, force: true })
+      slots.release(c.meta.slot)
+      capsules.delete(id)
+    },
+
+    async pause(id) {
+      const c = get(id)
+      if (c.state === 'paused') return
+      await freeze(running(id))
+      c.state = 'paused'
+    },
+
+    async resume(id) {
+      const c = get(id)
+      if (c.state === 'running' && alive(c)) return
+      if (c.state === 'paused' && alive(c)) {
+        await thaw(c)
+        c.state = 'running'
+        return
+      }
+      // stopped with its files kept (restart, or its init died): boot it again over the same layer
+      if (!hasFiles(c)) throw conflict(`capsule ${id} has no files left to resume from`, 'capsule_not_running')
+      await killAll(c)
+      await startSandbox(c)
+    },
+
+    async snapshot(id, destRootDir) {
+      const c = get(id)
+      await mkdir(destRootDir, { recursive: true, mode: 0o700 })
+      // frozen while copied: a consistent tree, and no process can swap a directory
+      // for a link under the copy (which runs as host root)
+      const wasRunning = c.state === 'running' && alive(c)
+      if (wasRunning) await freeze(c)
+      try {
+        await copyTree(c.layer, join(destRootDir, 'fs'), toInside(c.base, slots.range), { stripSetid: true })
+      } finally {
+        if (wasRunning) await thaw(c)
+      }
+      await writeFile(join(destRootDir, 'template.json'), JSON.stringify({ format: 1, ids: 'inside', contents: 'files', source: id, createdAt: new Date().toISOString() }))
+    },
+
+    async exec(id, req) {
+      const c = running(id)
+      const r = await runForeground(argvFor(c, req), { timeoutMs: req.timeoutMs, stdin: req.stdin })
+      if (r.exitCode === 125 && CWD_FAILED.test(r.stderr.toString())) throw invalid(`cwd ${req.cwd} does not exist in capsule ${id}`, 'invalid_cwd')
+      return r
+    },
+
+    async spawn(id, req) {
+      const c = running(id)
+      if (req.tag && [...c.procs.values()].some((p) => p.tag === req.tag)) throw conflict(`a process tagged "${req.tag}" already exists`, 'already_exists')
+      const p = await startBackground(argvFor(c, req), { tag: req.tag ?? null, cmd: req.cmd, args: req.args ?? [] })
+      c.procs.set(p.pid, p)
+      forget(c, p)
+      return p
+    },
+
+    async listProcesses(id) {
+      const c = running(id)
+      const infra = [1, ...(c.pids ? [nsPid(c.pids.anchor) ?? -1] : [])]
+      const entries = await listCapsuleProcs(await c.cg.pids(), c.pidns ?? '', infra)
+      return entries.map((e) => ({ pid: e.pid, tag: c.procs.get(e.pid)?.tag ?? null, cmd: e.cmd, args: e.args, startedAt: e.startedAt }))
+    },
+
+    getProcess(id, sel) {
+      const c = capsules.get(id)
+      if (!c) return null
+      if (sel.pid !== undefined) return c.procs.get(sel.pid) ?? null
+      if (sel.tag !== undefined) return [...c.procs.values()].find((p) => p.tag === sel.tag) ?? null
+      return null
+    },
+
+    async killProcess(id, pid, sig) {
+      const c = running(id)
+      const infra = [1, ...(c.pids ? [nsPid(c.pids.anchor) ?? -1] : [])]
+      const e = (await listCapsuleProcs(await c.cg.pids(), c.pidns ?? '', infra)).find((x) => x.pid === pid)
+      if (!e) return false
+      signal(e.hostPid, sig)
+      return true
+    },
+
+    async pty(id, req) {
+      const c = running(id)
+      return startPty(argvFor(c, req, { TERM: 'xterm-256color' }), { cols: req.cols, rows: req.rows })
+    },
+
+    readFile: (id, path) => fsOf(running(id)).readFile(path),
+    writeFile: (id, path, data, o) => fsOf(running(id)).writeFile(path, data, o),
+    list: (id, path, depth) => fsOf(running(id)).list(path, depth),
+    stat: (id, path) => fsOf(running(id)).stat(path),
+    mkdir: (id, path) => fsOf(running(id)).mkdir(path),
+    remove: (id, path) => fsOf(running(id)).remove(path),
+
+    async metrics(id) {
+      const c = get(id)
+      const usage = c.state === 'files-only' ? { cpuUsec: 0, memBytes: 0 } : await c.cg.usage().catch(() => ({ cpuUsec: 0, memBytes: 0 }))
+      // walking the layer costs in proportion to its files: at most once per TTL, off the sampling path
+      const d = c.disk
+      if (!d.pending && Date.now() - d.at > DISK_TTL_MS) {
+        d.pending = diskUsage(c.layer).then((bytes) => {
+          d.bytes = bytes
+          d.at = Date.now()
+          d.pending = null
+          return bytes
+        })
+        if (!d.at) await d.pending
+      }
+      return { ...usage, diskBytes: d.bytes }
+    },
+
+    async recover(ids) {
+      const out: Record<string, 'running' | 'paused' | 'files-only' | 'gone'> = {}
+      for (const id of ids) {
+        const c = load(id)
+        if (!c) {
+          out[id] = 'gone'
+          continue
+        }
+        if (c.state !== 'files-only' && alive(c)) {
+          out[id] = c.state
+          continue
+        }
+        if (await reattach(c)) {
+          out[id] = c.state
+          log.info('capsule re-attached', { capsule: id, state: c.state })
+          continue
+        }
+        await killAll(c)
+        await c.cg.remove().catch(() => {})
+        out[id] = hasFiles(c) ? 'files-only' : 'gone'
+      }
+      return out
+    },
+
+    async shutdown() {
+      const live = [...capsules.values()].filter((c) => c.state !== 'files-only')
+      if ((opts.onShutdown ?? 'stop') === 'keep') {
+        for (const c of live) {
+          c.monitor?.removeAllListeners('exit')
+          c.monitor?.unref()
+          for (const s of c.monitor?.stdio ?? []) (s as { unref?: () => void } | null)?.unref?.()
+        }
+        return
+      }
+      await Promise.allSettled(
+        live.map(async (c) => {
+          for (const p of c.procs.values()) p.kill('SIGKILL')
+          await killAll(c)
+          await c.cg.remove()
+        }),
+      )
+    },
+
+    status(id) {
+      const c = load(id)
+      if (!c) return 'gone'
+      if (c.state !== 'files-only' && !alive(c)) died(c)
+      return c.state === 'files-only' && !hasFiles(c) ? 'gone' : c.state
+    },
+  }
+  return runtime
+}
+
+const isSymlink = (p: string) => lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ?? false
+const isDir = (p: string) => !isSymlink(p) && (statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false)

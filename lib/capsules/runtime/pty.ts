@@ -1,0 +1,55 @@
+/**
+ * Terminals inside a capsule: node-pty allocates the pseudo-terminal on the host
+ * and starts the same entry chain as exec (enter.ts) on its slave side, so the
+ * shell runs in the capsule's namespaces, cgroups and uid range with the pty as
+ * its controlling terminal.
+ */
+import pty from 'node-pty'
+import { nsPid, programPid } from './exec.ts'
+import type { PtyHandle } from './types.ts'
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
+
+export async function startPty(argv: string[], size: { cols: number; rows: number }): Promise<PtyHandle & { hostPid: number | null }> {
+  const term = pty.spawn('/bin/sh', argv, { name: 'xterm-256color', cols: size.cols, rows: size.rows, cwd: '/', env: {}, encoding: null } as pty.IPtyForkOptions)
+  const listeners = new Set<(d: Buffer) => void>()
+  let running = true
+  term.onData((d) => {
+    const b = typeof d === 'string' ? Buffer.from(d) : Buffer.from(d as unknown as Uint8Array)
+    listeners.forEach((f) => f(b))
+  })
+  const exited = new Promise<number>((resolve) =>
+    term.onExit(({ exitCode, signal }) => {
+      running = false
+      resolve(signal ? 128 + signal : exitCode)
+    }),
+  )
+  const hostPid = await programPid(term.pid, () => running)
+  const kill = (signal: 'SIGTERM' | 'SIGKILL' | 'SIGHUP' = 'SIGKILL') => {
+    if (!running) return
+    for (const pid of [hostPid, signal === 'SIGKILL' ? term.pid : null]) {
+      if (!pid) continue
+      try {
+        process.kill(pid, SIGNALS[signal] ? signal : 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  }
+  return {
+    pid: (hostPid && nsPid(hostPid)) ?? -1,
+    hostPid,
+    exited,
+    onData(fn) {
+      listeners.add(fn)
+      return () => listeners.delete(fn)
+    },
+    write(data) {
+      if (running) term.write(typeof data === 'string' ? data : Buffer.from(data))
+    },
+    resize(cols, rows) {
+      if (running) term.resize(Math.max(1, cols), Math.max(1, rows))
+    },
+    kill,
+  }
+}

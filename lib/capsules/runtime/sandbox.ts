@@ -1,0 +1,172 @@
+/**
+ * Boots one capsule with bubblewrap. The chain, all in one process until bwrap forks:
+ *
+ *   unshare --mount: a private mount namespace where the layer (deep in nestbox's
+ *     0700 data directory) is bound at a path the capsule's uid can reach →
+ *   unshare --user: a new user namespace; it reports and waits while we (host
+ *     root) move it into the capsule's cgroups and write its uid/gid maps
+ *     (0 → base); then it forbids nested user namespaces →
+ *   setpriv: becomes root *inside* (host uid `base`) →
+ *   bwrap: new pid, mount, ipc, uts, net (loopback only) and cgroup namespaces
+ *     owned by that user namespace; the layer as `/`, the host system read-only
+ *     over it, a fresh /proc and minimal /dev; capabilities cut down →
+ *   pid 1 (bwrap's reaper) → the anchor (`sleep infinity`), which says it is ready.
+ *
+ * Every fd handed to the chain is consumed or closed before the capsule runs, so
+ * nothing inside holds a descriptor that leads out of its root.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import type { Readable, Writable } from 'node:stream'
+import { writeIdMaps } from './uids.ts'
+
+/** What root inside a capsule may do (all within its own namespaces): Docker's defaults minus raw sockets, mknod, setpcap, setfcap, audit. */
+export const CAPSULE_CAPS = ['chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'net_bind_service', 'sys_chroot']
+
+export const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+export type BootSpec = {
+  id: string
+  layerDir: string
+  base: number
+  range: number
+  procsFiles: string[]
+  /** Host directories bound read-only at the same path. */
+  roDirs: string[]
+  /** Paths (inside those directories) covered by an empty tmpfs. */
+  hidden: string[]
+  /** Files copied read-only over paths in /etc (passwd, group, hosts, hostname). */
+  etcFiles: Record<string, string>
+  timeoutMs: number
+}
+
+export type Booted = { monitor: ChildProcess; pid1: number; anchor: number; cgroupns: boolean }
+
+/** Where the layer is bound inside the boot chain's private mount namespace (never on the host's). */
+export const LAYER_MOUNT = '/run/nestbox/capsule-root'
+
+// One script, re-entered at each stage through $NESTBOX_BOOT (the chain's only variable besides PATH).
+const BOOT = `case $1 in
+mount) mount --bind -- "$2" "$3" || exit 1; shift 3
+  exec unshare --user --keep-caps -- /bin/sh -c "$NESTBOX_BOOT" nestbox-boot user "$@" ;;
+user) shift; echo r >&4; read _ <&3; exec 3<&- 4>&-
+  echo 0 > /proc/sys/user/max_user_namespaces || exit 1
+  exec setpriv --reuid=0 --regid=0 --clear-groups -- bwrap "$@" ;;
+esac`
+// closed by a bare `exec` first: dash would keep a copy of fd 6 if it were closed on the command itself
+const ANCHOR = 'echo >&6; exec 6>&- </dev/null >/dev/null 2>&1; exec /bin/sleep infinity'
+
+export function bootCapsule(s: BootSpec): Promise<Booted> {
+  const fds: number[] = []
+  const fdArgs: (string | number)[] = []
+  const stdio: (string | number)[] = ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe']
+  const pass = (path: string, flags = 'r') => {
+    const fd = openSync(path, flags)
+    fds.push(fd)
+    stdio.push(fd)
+    return stdio.length - 1
+  }
+  fdArgs.push('--bind', LAYER_MOUNT, '/')
+  for (const d of s.roDirs) fdArgs.push('--ro-bind', d, d)
+  for (const h of s.hidden) fdArgs.push('--tmpfs', h)
+  for (const [dest, src] of Object.entries(s.etcFiles)) fdArgs.push('--perms', '0644', '--ro-bind-data', pass(src), dest)
+  const bwrapArgs = [
+    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--unshare-cgroup-try',
+    '--hostname', s.id,
+    ...fdArgs.map(String),
+    '--proc', '/proc', '--dev', '/dev',
+    '--cap-drop', 'ALL', ...CAPSULE_CAPS.flatMap((c) => ['--cap-add', `CAP_${c.toUpperCase()}`]),
+    '--clearenv', '--setenv', 'PATH', SAFE_PATH,
+    '--chdir', '/',
+    '--info-fd', '5',
+    '--', '/bin/sh', '-c', ANCHOR,
+  ]
+  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.layerDir, LAYER_MOUNT, ...bwrapArgs], {
+    stdio: stdio as never,
+    detached: true,
+    env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT },
+  })
+  for (const fd of fds) closeSync(fd)
+
+  return new Promise<Booted>((resolve, reject) => {
+    let stderr = ''
+    let info = ''
+    let done = false
+    const io = child.stdio as unknown as [null, null, Readable, Writable, Readable, Readable, Readable]
+    const fail = (why: string) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+      reject(new Error(`capsule ${s.id} did not boot: ${why}${stderr ? `: ${stderr.trim().slice(0, 500)}` : ''}`))
+    }
+    const timer = setTimeout(() => fail(`no answer within ${s.timeoutMs} ms`), s.timeoutMs)
+    io[2].on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', (err) => fail(err.message))
+    child.on('exit', (code, sig) => fail(`bwrap exited (${sig ?? code})`))
+    io[4].once('data', () => {
+      try {
+        // blocked on its read now: whatever it forks from here on is born in the capsule's cgroups
+        for (const f of s.procsFiles) writeFileSync(f, String(child.pid))
+        writeIdMaps(child.pid!, s.base, s.range)
+        io[3].end('go\n')
+      } catch (err) {
+        fail(`writing the uid map: ${(err as Error).message}`)
+      }
+    })
+    io[5].on('data', (d: Buffer) => (info += d.toString()))
+    io[6].once('data', () => {
+      if (done) return
+      try {
+        const pid1 = JSON.parse(info)['child-pid'] as number
+        const anchor = Number(readFileSync(`/proc/${pid1}/task/${pid1}/children`, 'utf8').trim().split(/\s+/)[0])
+        const cgroupns = readLinkSafe(`/proc/${pid1}/ns/cgroup`) !== readLinkSafe('/proc/self/ns/cgroup')
+        done = true
+        clearTimeout(timer)
+        for (const s of [io[3], io[4], io[5], io[6]]) s.destroy()
+        child.removeAllListeners('exit')
+        // bwrap's monitor and pid 1 keep this socket as stderr: close our end, so the
+        // one descriptor the capsule's pid 1 holds leads nowhere
+        io[2].destroy()
+        resolve({ monitor: child, pid1, anchor, cgroupns })
+      } catch (err) {
+        fail(`reading its pids: ${(err as Error).message}`)
+      }
+    })
+  })
+}
+
+function readLinkSafe(p: string): string {
+  try {
+    return readlinkSync(p)
+  } catch {
+    return ''
+  }
+}
+
+/**
+ * Closes descriptors this process inherited without close-on-exec (fd > 2): every
+ * child would inherit them, down to the programs inside capsules, and one that
+ * refers to a host file or directory would be a way out. Everything node and its
+ * addons open is close-on-exec, so only inherited leftovers are affected.
+ */
+export function closeInheritedFds(): number[] {
+  const closed: number[] = []
+  for (const name of readdirSync('/proc/self/fdinfo')) {
+    const fd = Number(name)
+    if (!(fd > 2)) continue
+    try {
+      const flags = parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '2000000', 8)
+      if (flags & 0o2000000) continue
+      closeSync(fd)
+      closed.push(fd)
+    } catch {
+      // the fd was the directory listing itself, or closed meanwhile
+    }
+  }
+  return closed
+}

@@ -1,0 +1,48 @@
+/**
+ * Shared setup for the tests that drive the process runtime directly: a runtime
+ * over a temporary data directory, capsule specs, and a shell helper.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { silentLogger } from '../../lib/core/logger.ts'
+import { createProcessRuntime, type ProcessRuntimeOptions } from '../../lib/capsules/runtime/process.ts'
+import type { CapsuleSpec, Runtime } from '../../lib/capsules/runtime/types.ts'
+
+let seq = 0
+/** A capsule id unique to this test process. */
+export const capsuleId = () => `sb-t${process.pid.toString(16)}${(seq++).toString(16)}`
+
+export const spec = (over: Partial<CapsuleSpec> = {}): CapsuleSpec => ({
+  id: capsuleId(),
+  template: { name: 'minimal', rootDir: null },
+  vcpus: 1,
+  memoryMb: 256,
+  ...over,
+})
+
+export type TestRuntime = { rt: Runtime; dataDir: string; uidBase: number; close: () => Promise<void> }
+
+/** Each test file gets its own uid ranges (by pid), so files running side by side never share one. */
+export function testRuntime(opts: Partial<ProcessRuntimeOptions> & { dataDir?: string } = {}): TestRuntime {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nestbox-rt-'))
+  const uidBase = opts.uidBase ?? 500_000_000 + (process.pid % 1000) * 16 * 65_536
+  const rt = createProcessRuntime({ log: silentLogger, cgroupParent: 'nestbox-test', maxCapsules: 16, ...opts, uidBase, dataDir: join(dataDir, 'runtime') })
+  return {
+    rt,
+    dataDir,
+    uidBase,
+    close: async () => {
+      await rt.shutdown()
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Runs a shell script inside a capsule as root and returns its exit code and text output. */
+export async function sh(rt: Runtime, id: string, script: string, opts: { user?: string; timeoutMs?: number } = {}) {
+  const r = await rt.exec(id, { cmd: '/bin/sh', args: ['-c', script], user: opts.user, timeoutMs: opts.timeoutMs ?? 20_000 })
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString(), timedOut: r.timedOut }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
