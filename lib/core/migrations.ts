@@ -11,6 +11,7 @@ export const MIGRATIONS = [
   '0002_accounts.sql',
   '0003_oauth.sql',
   '0010_storage.sql',
+  '0020_capsules.sql',
 ] as const
 
 export class MigrationError extends Error {

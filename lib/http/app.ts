@@ -2,6 +2,7 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { identityRoutesV1 } from '../identity/routes.v1.ts'
+import { capsuleRoutesV1, templateRoutesV1 } from '../capsules/routes.v1.ts'
 import { oauthRoutesWrenn } from '../identity/routes.oauth.ts'
 import { workspaceAuthRoutes, workspaceRoutes } from '../identity/routes.api.ts'
 import { auditRoutesV1 } from '../events/routes.v1.ts'
@@ -40,6 +41,10 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   const v1 = new Hono<AppEnv>()
   v1.use(accountAuth(s.identity, 'wrenn'))
   v1.route('/', identityRoutesV1(s))
+  v1.route('/capsules', capsuleRoutesV1(s.capsules, 'team'))
+  v1.route('/snapshots', templateRoutesV1(s.capsules, 'team'))
+  v1.route('/admin/capsules', capsuleRoutesV1(s.capsules, 'admin'))
+  v1.route('/admin/templates', templateRoutesV1(s.capsules, 'admin'))
   v1.route('/', auditRoutesV1(s.audit))
   app.route('/v1', v1)
   app.route('/auth/oauth', oauthRoutesWrenn(s))

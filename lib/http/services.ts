@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.ts'
 import type { Scheduler } from '../core/jobs.ts'
 import { createIdentityService } from '../identity/service.ts'
 import { createAuditLog } from '../events/audit.ts'
+import { setupCapsules } from '../capsules/setup.ts'
 import { createStorage } from '../storage/wire.ts'
 
 /** Start hooks run after migrations and bootstrap, before listening; stop hooks run after HTTP has closed, before the database does (in reverse order). */
@@ -19,6 +20,7 @@ export function createServices(core: Core) {
   const identity = createIdentityService({ db: core.db, clock: core.clock, ids: core.ids, audit, bus: core.bus, log: core.log, config: core.config.identity, dataDir: core.dataDir, jobs: core.jobs })
   // Each domain adds its service here, one line each.
   const storage = createStorage(core)
-  return { ...core, audit, identity, storage }
+  const capsules = setupCapsules(core, audit)
+  return { ...core, audit, identity, storage, capsules }
 }
 export type Services = ReturnType<typeof createServices>

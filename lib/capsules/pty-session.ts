@@ -1,0 +1,111 @@
+/**
+ * PTY sessions that outlive their WebSocket: the terminal keeps running when a
+ * client disconnects, keeps its recent output, and a client that connects again
+ * by tag gets that output replayed before the live stream.
+ */
+import type { PtyHandle } from './runtime/types.ts'
+
+export type PtyClient = { output: (data: Buffer) => void; exit: (code: number) => void }
+
+export type PtySession = {
+  readonly tag: string
+  readonly capsuleId: string
+  readonly pid: number
+  readonly handle: PtyHandle
+  /** Attaches a client: replays recent output to it, then streams. Returns detach. */
+  attach(client: PtyClient): () => void
+  readonly clients: number
+}
+
+/** The last `cap` bytes of output, as a list of chunks (no copy per write). */
+function replayBuffer(cap: number) {
+  let chunks: Buffer[] = []
+  let size = 0
+  return {
+    push(b: Buffer) {
+      if (cap === 0) return
+      chunks.push(b)
+      size += b.length
+      while (size > cap && chunks.length) {
+        const over = size - cap
+        if (chunks[0].length <= over) size -= chunks.shift()!.length
+        else {
+          chunks[0] = chunks[0].subarray(over)
+          size -= over
+        }
+      }
+    },
+    read: () => (chunks.length ? Buffer.concat(chunks) : Buffer.alloc(0)),
+    clear() {
+      chunks = []
+      size = 0
+    },
+  }
+}
+
+export function createPtySessions(opts: { replayBytes: number }) {
+  const sessions = new Map<string, PtySession>()
+
+  return {
+    /** Registers a started terminal under `tag`; the session ends when its process exits. */
+    add(capsuleId: string, tag: string, handle: PtyHandle): PtySession {
+      const replay = replayBuffer(opts.replayBytes)
+      const clients = new Set<PtyClient>()
+      handle.onData((d) => {
+        replay.push(d)
+        for (const c of clients) c.output(d)
+      })
+      const s: PtySession = {
+        tag,
+        capsuleId,
+        pid: handle.pid,
+        handle,
+        attach(client) {
+          const past = replay.read()
+          if (past.length) client.output(past)
+          clients.add(client)
+          return () => clients.delete(client)
+        },
+        get clients() {
+          return clients.size
+        },
+      }
+      sessions.set(tag, s)
+      handle.exited.then(
+        (code) => {
+          sessions.delete(tag)
+          for (const c of clients) c.exit(code)
+          clients.clear()
+          replay.clear()
+        },
+        () => sessions.delete(tag),
+      )
+      return s
+    },
+
+    get(capsuleId: string, tag: string): PtySession | null {
+      const s = sessions.get(tag)
+      return s && s.capsuleId === capsuleId ? s : null
+    },
+
+    has: (tag: string) => sessions.has(tag),
+
+    /** Ends every terminal of a capsule (it is being destroyed). */
+    closeCapsule(capsuleId: string) {
+      for (const s of sessions.values()) {
+        if (s.capsuleId !== capsuleId) continue
+        sessions.delete(s.tag)
+        try {
+          s.handle.kill('SIGKILL')
+        } catch {
+          // already gone with the capsule
+        }
+      }
+    },
+
+    get size() {
+      return sessions.size
+    },
+  }
+}
+export type PtySessions = ReturnType<typeof createPtySessions>

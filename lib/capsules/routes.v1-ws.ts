@@ -1,0 +1,180 @@
+/**
+ * Wrenn WebSocket endpoints (frames per seed 003 and shared/seeds/INDEX.md):
+ * exec stream, process output stream and PTY. Access and state are checked
+ * before the upgrade, so refusals are plain HTTP statuses.
+ */
+import { Hono } from 'hono'
+import { StringDecoder } from 'node:string_decoder'
+import type { WebSocket } from 'ws'
+import { isAppError } from '../core/errors.ts'
+import type { AppEnv } from '../http/types.ts'
+import { acceptWebSocket } from '../http/websocket.ts'
+import { parseExec } from './processes.ts'
+import type { PtyClient, PtySession } from './pty-session.ts'
+import type { ProcessHandle } from './runtime/types.ts'
+import type { CapsuleView } from './service.ts'
+
+const PING_EVERY_MS = 30_000
+/** After {"type":"stop"}, SIGTERM; then SIGKILL if it is still there. */
+const STOP_GRACE_MS = 2_000
+
+const sender = (ws: WebSocket) => (msg: Record<string, unknown>) => {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg))
+}
+const messageOf = (err: unknown) => (isAppError(err) ? err.message : 'internal error')
+
+/** Forwards a process's stdout/stderr as text frames; returns the unsubscribe function. */
+function follow(h: ProcessHandle, send: (m: Record<string, unknown>) => void) {
+  const out = new StringDecoder('utf8')
+  const err = new StringDecoder('utf8')
+  const offs = [h.onStdout((b) => send({ type: 'stdout', data: out.write(b) })), h.onStderr((b) => send({ type: 'stderr', data: err.write(b) }))]
+  return () => offs.forEach((off) => off())
+}
+
+function parse(data: unknown): Record<string, unknown> | null {
+  try {
+    const m = JSON.parse(String(data))
+    return m && typeof m === 'object' && !Array.isArray(m) ? m : null
+  } catch {
+    return null
+  }
+}
+
+export function capsuleSocketRoutesV1(v: CapsuleView) {
+  const r = new Hono<AppEnv>()
+
+  r.get('/:id/exec/stream', async (c) => {
+    const p = c.var.principal
+    const id = c.req.param('id')
+    await v.processes.assertExecutable(p, id)
+    return acceptWebSocket(c, (ws) => {
+      const send = sender(ws)
+      let h: ProcessHandle | null = null
+      let exited = false
+      let starting = false
+      ws.on('message', async (data, isBinary) => {
+        const m = isBinary ? null : parse(data)
+        if (!m) return send({ type: 'error', data: 'messages must be JSON objects' })
+        if (m.type === 'start' && !h && !starting) {
+          starting = true
+          try {
+            const input = parseExec({ cmd: m.cmd, args: m.args, envs: m.envs, cwd: m.cwd })
+            h = await v.processes.spawn(p, id, { ...input, tag: null })
+          } catch (err) {
+            send({ type: 'error', data: messageOf(err) })
+            return ws.close(1000)
+          }
+          send({ type: 'start', pid: h.pid })
+          const off = follow(h, send)
+          h.exited.then((code) => {
+            exited = true
+            off()
+            send({ type: 'exit', exit_code: code })
+            ws.close(1000)
+          })
+        } else if (m.type === 'stop' && h) {
+          const proc = h
+          proc.kill('SIGTERM')
+          setTimeout(() => !exited && proc.kill('SIGKILL'), STOP_GRACE_MS).unref()
+        } else send({ type: 'error', data: h || starting ? `unexpected message type "${String(m.type)}"` : 'the first message must be {"type":"start","cmd":...}' })
+      })
+      ws.on('close', () => {
+        if (h && !exited) h.kill('SIGKILL') // the stream owned the process
+      })
+    })
+  })
+
+  r.get('/:id/processes/:selector/stream', async (c) => {
+    const h = await v.processes.process(c.var.principal, c.req.param('id'), c.req.param('selector'))
+    return acceptWebSocket(c, (ws) => {
+      const send = sender(ws)
+      send({ type: 'start', pid: h.pid })
+      const off = follow(h, send)
+      h.exited.then((code) => {
+        off()
+        send({ type: 'exit', exit_code: code })
+        ws.close(1000)
+      })
+      ws.on('close', off)
+    })
+  })
+
+  r.get('/:id/pty', async (c) => {
+    const p = c.var.principal
+    const id = c.req.param('id')
+    await v.assertRunning(p, id, 'write')
+    // Terminal bytes go out as binary frames; a client that sends base64 JSON
+    // input (the older protocol), or asks with ?frames=json, gets JSON output frames.
+    let json = c.req.query('frames') === 'json'
+    return acceptWebSocket(c, (ws) => {
+      const send = sender(ws)
+      let session: PtySession | null = null
+      let detach: (() => void) | null = null
+      const client: PtyClient = {
+        output: (d) => {
+          if (ws.readyState !== ws.OPEN) return
+          if (json) send({ type: 'output', data: d.toString('base64') })
+          else ws.send(d, { binary: true })
+        },
+        exit: (code) => {
+          send({ type: 'exit', exit_code: code })
+          ws.close(1000)
+        },
+      }
+      const fatal = (msg: string) => {
+        send({ type: 'error', data: msg, fatal: true })
+        ws.close(1000)
+      }
+      const pinger = setInterval(() => send({ type: 'ping' }), PING_EVERY_MS)
+      pinger.unref()
+
+      const handle = async (data: Buffer, isBinary: boolean) => {
+        if (isBinary) return session ? session.handle.write(data) : fatal('start or connect to a terminal first')
+        const m = parse(data)
+        if (!m) return send({ type: 'error', data: 'text messages must be JSON objects', fatal: false })
+        if (!session) {
+          try {
+            if (m.type === 'start') session = await v.startPty(p, id, m)
+            else if (m.type === 'connect') {
+              session = await v.findPty(p, id, m.tag)
+              if (!session) return fatal(`no terminal session tagged "${String(m.tag).slice(0, 64)}" in capsule ${id}`)
+            } else return fatal('the first message must be {"type":"start"} or {"type":"connect","tag":...}')
+          } catch (err) {
+            return fatal(messageOf(err))
+          }
+          send({ type: 'started', tag: session.tag, pid: session.pid })
+          if (ws.readyState === ws.OPEN) detach = session.attach(client)
+          return
+        }
+        switch (m.type) {
+          case 'input':
+            json = true
+            return session.handle.write(Buffer.from(String(m.data ?? ''), 'base64'))
+          case 'resize': {
+            const { cols, rows } = m
+            if (!Number.isInteger(cols) || !Number.isInteger(rows) || (cols as number) < 1 || (rows as number) < 1 || (cols as number) > 1000 || (rows as number) > 1000)
+              return send({ type: 'error', data: 'resize needs integer cols and rows between 1 and 1000', fatal: false })
+            return session.handle.resize(cols as number, rows as number)
+          }
+          case 'kill':
+            return session.handle.kill('SIGKILL')
+          case 'ping':
+          case 'pong':
+            return
+          default:
+            return send({ type: 'error', data: `unknown message type "${String(m.type).slice(0, 32)}"`, fatal: false })
+        }
+      }
+      // Messages are handled in order: input sent right after "start" waits for the terminal.
+      let chain = Promise.resolve()
+      ws.on('message', (data, isBinary) => {
+        chain = chain.then(() => handle(data as Buffer, isBinary)).catch(() => {})
+      })
+      ws.on('close', () => {
+        clearInterval(pinger)
+        detach?.() // the terminal keeps running; reconnect with {"type":"connect","tag"}
+      })
+    })
+  })
+  return r
+}
