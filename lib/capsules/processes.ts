@@ -28,6 +28,14 @@ export function parseExec(body: unknown): ExecInput {
  */
 export const argv = (cmd: string, args?: string[]) => (args && args.length ? { cmd, args } : { cmd: '/bin/sh', args: ['-c', cmd] })
 
+/**
+ * A command that waits for one line on stdin before it starts, so a stream can
+ * subscribe to its output first (the runtime drops output nobody listens to yet).
+ */
+const gated = (a: { cmd: string; args: string[] }) => ({ cmd: '/bin/sh', args: ['-c', 'read -r _ || true; exec "$0" "$@"', a.cmd, ...a.args] })
+/** Lets a gated command start. */
+export const releaseGate = (h: ProcessHandle) => h.writeStdin(new Uint8Array([10]))
+
 /** A process selector from a URL: digits are a pid, anything else a tag. */
 export const parseSelector = (sel: string): { pid?: number; tag?: string } => (/^\d{1,9}$/.test(sel) ? { pid: Number(sel) } : { tag: parseTag(sel) ?? '' })
 
@@ -55,13 +63,14 @@ export function createProcessOps(ctx: CapsuleContext) {
     },
 
     /** Starts a background process; its tag (given or generated) finds it later. */
-    async spawn(p: Principal, id: string, input: Omit<ExecInput, 'timeoutSec' | 'background'>): Promise<ProcessHandle> {
+    async spawn(p: Principal, id: string, input: Omit<ExecInput, 'timeoutSec' | 'background'>, opts: { gated?: boolean } = {}): Promise<ProcessHandle> {
       const row = await ctx.requireRunning(await ctx.load(p, scope, id, 'write'))
       ctx.touch(row.id)
       const tag = input.tag ?? ctx.ids.id('proc-', 8)
       if (input.tag && runtime.getProcess(row.id, { tag })) throw conflict(`a process tagged "${tag}" already exists in capsule ${row.id}`, 'already_exists')
       try {
-        return await runtime.spawn(row.id, { ...argv(input.cmd, input.args), envs: input.envs, cwd: input.cwd, tag })
+        const a = argv(input.cmd, input.args)
+        return await runtime.spawn(row.id, { ...(opts.gated ? gated(a) : a), envs: input.envs, cwd: input.cwd, tag })
       } catch (err) {
         throw ctx.runtimeError(err, 'spawn')
       }

@@ -12,6 +12,8 @@ export type PtySession = {
   readonly capsuleId: string
   readonly pid: number
   readonly handle: PtyHandle
+  /** Terminal input; counts as activity for the capsule's idle timeout. */
+  write(data: Uint8Array): void
   /** Attaches a client: replays recent output to it, then streams. Returns detach. */
   attach(client: PtyClient): () => void
   readonly clients: number
@@ -43,7 +45,7 @@ function replayBuffer(cap: number) {
   }
 }
 
-export function createPtySessions(opts: { replayBytes: number }) {
+export function createPtySessions(opts: { replayBytes: number; onInput: (capsuleId: string) => void }) {
   const sessions = new Map<string, PtySession>()
 
   return {
@@ -60,6 +62,10 @@ export function createPtySessions(opts: { replayBytes: number }) {
         capsuleId,
         pid: handle.pid,
         handle,
+        write(data) {
+          opts.onInput(capsuleId)
+          handle.write(data)
+        },
         attach(client) {
           const past = replay.read()
           if (past.length) client.output(past)

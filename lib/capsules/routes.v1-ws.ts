@@ -9,7 +9,7 @@ import type { WebSocket } from 'ws'
 import { isAppError } from '../core/errors.ts'
 import type { AppEnv } from '../http/types.ts'
 import { acceptWebSocket } from '../http/websocket.ts'
-import { parseExec } from './processes.ts'
+import { parseExec, releaseGate } from './processes.ts'
 import type { PtyClient, PtySession } from './pty-session.ts'
 import type { ProcessHandle } from './runtime/types.ts'
 import type { CapsuleView } from './service.ts'
@@ -59,13 +59,14 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
           starting = true
           try {
             const input = parseExec({ cmd: m.cmd, args: m.args, envs: m.envs, cwd: m.cwd })
-            h = await v.processes.spawn(p, id, { ...input, tag: null })
+            h = await v.processes.spawn(p, id, { ...input, tag: null }, { gated: true })
           } catch (err) {
             send({ type: 'error', data: messageOf(err) })
             return ws.close(1000)
           }
           send({ type: 'start', pid: h.pid })
           const off = follow(h, send)
+          releaseGate(h)
           h.exited.then((code) => {
             exited = true
             off()
@@ -129,7 +130,7 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
       pinger.unref()
 
       const handle = async (data: Buffer, isBinary: boolean) => {
-        if (isBinary) return session ? session.handle.write(data) : fatal('start or connect to a terminal first')
+        if (isBinary) return session ? session.write(data) : fatal('start or connect to a terminal first')
         const m = parse(data)
         if (!m) return send({ type: 'error', data: 'text messages must be JSON objects', fatal: false })
         if (!session) {
@@ -149,7 +150,7 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
         switch (m.type) {
           case 'input':
             json = true
-            return session.handle.write(Buffer.from(String(m.data ?? ''), 'base64'))
+            return session.write(Buffer.from(String(m.data ?? ''), 'base64'))
           case 'resize': {
             const { cols, rows } = m
             if (!Number.isInteger(cols) || !Number.isInteger(rows) || (cols as number) < 1 || (rows as number) < 1 || (cols as number) > 1000 || (rows as number) > 1000)

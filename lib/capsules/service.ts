@@ -28,7 +28,7 @@ const dim = (v: unknown, def: number, name: string) => {
 export function createCapsuleService(d: CapsuleDeps) {
   const ctx = createCapsuleContext(d)
   const sampler = createMetricsSampler({ db: d.db, runtime: d.runtime, clock: d.clock, log: d.log, intervalMs: d.config.metricsIntervalMs })
-  const ptys = createPtySessions({ replayBytes: d.config.ptyReplayBytes })
+  const ptys = createPtySessions({ replayBytes: d.config.ptyReplayBytes, onInput: (id) => ctx.touch(id) })
   const lifecycle = createLifecycle(ctx, {
     running: (row) => sampler.track(row.id, row.team_id, row.vcpus),
     stopped: (row) => sampler.untrack(row.id),

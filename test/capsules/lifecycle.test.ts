@@ -122,4 +122,28 @@ test('a restart loses no capsule files: running and paused capsules come back', 
   }
 })
 
+test('with onShutdown=keep, running capsules keep running across a restart and are re-attached', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-keep-'))
+  const set = { 'capsules.process.onShutdown': 'keep' }
+  try {
+    let a = await startTestNestbox({ dataDir, set })
+    const id = await createCapsule(a)
+    await exec(a, id, { cmd: 'echo kept-running > /root/k' })
+    await exec(a, id, { cmd: 'sleep 300', background: true, tag: 'lives-on' })
+    await a.close()
+    a = await startTestNestbox({ dataDir, set })
+    try {
+      assert.is((await (await a.api(`/v1/capsules/${id}`)).json()).status, 'running')
+      assert.is((await exec(a, id, { cmd: 'cat /root/k' })).body.stdout, 'kept-running\n')
+      const procs = await (await a.api(`/v1/capsules/${id}/processes`)).json()
+      assert.ok(procs.processes.some((p: { cmd: string; args: string[] }) => [p.cmd, ...p.args].join(' ').includes('sleep 300')), JSON.stringify(procs))
+      assert.is((await a.api(`/v1/capsules/${id}`, { method: 'DELETE' })).status, 202)
+    } finally {
+      await a.close()
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+})
+
 test.run()
