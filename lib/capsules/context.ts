@@ -9,7 +9,7 @@ import { AppError, conflict, notFound } from '../core/errors.ts'
 import type { EventBus } from '../core/events.ts'
 import type { Clock, IdGen } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
-import type { Principal } from '../core/principal.ts'
+import { actorOf, type Principal } from '../core/principal.ts'
 import type { AuditLog } from '../events/audit.ts'
 import { assertScope, assertVisible, type Need, type Scope } from './access.ts'
 import { createKeyedLock } from './locks.ts'
@@ -115,7 +115,8 @@ export function createCapsuleContext(d: CapsuleDeps) {
 
     /** An action event (capsule.create/.pause/.resume/.destroy) on the bus and its audit entry. */
     async action(actor: Principal, action: 'create' | 'pause' | 'resume' | 'destroy', row: CapsuleRow, outcome: 'success' | 'error', extra: Record<string, unknown> = {}) {
-      publish(`capsule.${action}`, row, { outcome, ...extra })
+      const a = actorOf(actor)
+      publish(`capsule.${action}`, row, { outcome, actor: { type: a.actorType, id: a.actorId, name: a.actorName }, ...extra })
       try {
         await d.audit.record(actor, { teamId: row.team_id, resourceType: 'capsule', resourceId: row.id, action, status: outcome === 'success' ? 'success' : 'failure', metadata: extra })
       } catch (err) {

@@ -42,8 +42,16 @@ function receiveUpload(c: Context<AppEnv>, maxBytes: number | null, write: (path
     bb.on('field', (name, val) => {
       if (name === 'path') path = val
     })
+    let current: Readable | null = null
+    // A client that goes away mid-upload: the runtime sees a failed stream and keeps nothing.
+    incoming.on('close', () => {
+      if (settled || incoming.complete) return
+      current?.destroy(new Error('upload aborted by the client'))
+      fail(invalid('upload aborted', 'upload_aborted'))
+    })
     bb.on('file', (name, file) => {
       if (name !== 'file' || work) return void file.resume()
+      current = file
       if (!path) {
         file.resume()
         return fail(invalid('the "path" field must come before the "file" part (or pass ?path=)', 'invalid_upload'))

@@ -58,6 +58,36 @@ test('files/write is capped (413, nothing left behind); the streaming variant is
   assert.is((await upload('/tmp/ok-big.bin', big, 'stream/write')).status, 204)
 })
 
+test('an upload the client aborts leaves no file and no writer behind', async () => {
+  const boundary = 'nestboxabort'
+  const head = Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="path"\r\n\r\n/tmp/aborted.bin\r\n--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="a"\r\ncontent-type: application/octet-stream\r\n\r\n`)
+  const ac = new AbortController()
+  let sent = 0
+  const body = new ReadableStream({
+    async pull(ctrl) {
+      if (sent === 0) ctrl.enqueue(new Uint8Array(head))
+      if (sent < 4) ctrl.enqueue(new Uint8Array(256 * 1024))
+      sent++
+      if (sent === 5) setTimeout(() => ac.abort(), 200)
+      await new Promise((r) => setTimeout(r, 50))
+    },
+  })
+  const res = await fetch(`${nb.url}/v1/capsules/${id}/files/stream/write`, {
+    method: 'POST',
+    body,
+    signal: ac.signal,
+    headers: { 'x-api-key': nb.apiKey, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    duplex: 'half',
+  } as RequestInit).catch((e) => e)
+  assert.ok(res instanceof Error, 'the client aborted')
+  await new Promise((r) => setTimeout(r, 500))
+  assert.is((await post('read', { path: '/tmp/aborted.bin' })).status, 404)
+  const ls = await (await post('list', { path: '/tmp' })).json()
+  assert.ok(!ls.entries.some((e: { name: string }) => e.name.includes('aborted')), JSON.stringify(ls.entries.map((e: { name: string }) => e.name)))
+  const procs = await (await nb.api(`/v1/capsules/${id}/processes`)).json()
+  assert.equal(procs.processes.filter((p: { cmd: string; args: string[] }) => [p.cmd, ...p.args].join(' ').includes('aborted')), [])
+})
+
 test('upload needs path before file, multipart, a file part', async () => {
   const fd = new FormData()
   fd.append('file', new Blob(['x']))
