@@ -127,6 +127,18 @@ test('pause and resume: 409 rules, exec on a paused capsule refused, files kept'
   assert.is(cat.body.stdout, 'kept\n')
 })
 
+test('memory_mb is a limit: a process that exceeds it is killed inside, the capsule and nestbox carry on', async () => {
+  const r = await nb.api('/v1/capsules', { method: 'POST', json: { memory_mb: 64 } })
+  const small = (await r.json()).id
+  await waitStatus(nb, small, 'running')
+  const hog = await exec(nb, small, { cmd: 'python3', args: ['-c', 'b = bytearray(300 * 1024 * 1024); print(len(b))'], timeout_sec: 30 })
+  assert.is(hog.status, 200)
+  assert.is.not(hog.body.exit_code, 0, 'the allocation did not survive')
+  assert.ok(!hog.body.stdout.includes('314572800'))
+  assert.is((await exec(nb, small, { cmd: 'echo alive' })).body.stdout, 'alive\n')
+  assert.is((await nb.api(`/v1/capsules/${small}`, { method: 'DELETE' })).status, 202)
+})
+
 test('stats and usage: shapes, ranges, 400 on bad input', async () => {
   const s = await (await nb.api('/v1/capsules/stats?range=5m')).json()
   assert.is(s.range, '5m')
