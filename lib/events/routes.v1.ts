@@ -28,7 +28,7 @@ function toWrennPage(p: Page) {
 
 export function auditRoutesV1(audit: AuditLog) {
   const r = new Hono<AppEnv>()
-  r.get('/audit-logs', async (c) => c.json(toWrennPage(await audit.listTeam(c.var.principal, c.req.query()))))
-  r.get('/admin/audit-logs', async (c) => c.json(toWrennPage(await audit.listAll(c.var.principal, c.req.query()))))
+  r.get('/audit-logs', async (c) => c.json(toWrennPage(await audit.listTeam(c.get('principal'), c.req.query()))))
+  r.get('/admin/audit-logs', async (c) => c.json(toWrennPage(await audit.listAll(c.get('principal'), c.req.query()))))
   return r
 }

@@ -8,6 +8,7 @@ import type { Principal } from '../core/principal.ts'
 import { hashPassword, sha256hex, verifyPassword } from '../core/secrets.ts'
 import { requireAccount, requireUser } from './access.ts'
 import { defaultTeamName, newSecret, parseEmail, parseName, parsePassword, type ClientInfo, type IdentityDeps } from './deps.ts'
+import { createTtlCache } from './cache.ts'
 import { createRateLimiter } from './rate-limit.ts'
 import type { IssuedSession, SessionService } from './sessions.ts'
 import { deleteApiKeysOfUser } from './store.keys.ts'
@@ -30,6 +31,8 @@ export function createAccountService(d: IdentityDeps, sessions: SessionService) 
     signupIp: createRateLimiter({ limit: rl.signupPerIp, windowMs, clock: d.clock }),
     signupEmail: createRateLimiter({ limit: rl.signupPerEmail, windowMs, clock: d.clock }),
   }
+  type Profile = { id: string; name: string; email: string; hasPassword: boolean; isAdmin: boolean; providers: string[] }
+  const profiles = createTtlCache<Profile>({ ttlMs: 5_000, max: 10_000, clock: d.clock })
   const limited = (sec: number) => {
     if (sec > 0) throw new AppError(429, 'rate_limited', 'too many attempts; try again later', { headers: { 'Retry-After': String(Math.max(1, Math.ceil(sec))) } })
   }
@@ -61,6 +64,8 @@ export function createAccountService(d: IdentityDeps, sessions: SessionService) 
 
   return {
     limits,
+    /** Forgets cached profiles; called after any audited change to users. */
+    invalidateProfiles: () => profiles.clear(),
     openSession,
     activateUser,
 
@@ -135,10 +140,15 @@ export function createAccountService(d: IdentityDeps, sessions: SessionService) 
     /** The caller's profile. */
     async me(p: Principal) {
       requireAccount(p)
-      const u = await findUserById(d.db, p.userId)
-      if (!u) throw notFound('user not found')
-      const providers = (await listOAuthIdentitiesOfUser(d.db, u.id)).map((i) => i.provider)
-      return { id: u.id, name: u.name, email: u.email, hasPassword: u.password_hash != null, isAdmin: !!u.is_admin, teamId: p.teamId, role: p.role, providers }
+      let profile = profiles.get(p.userId)
+      if (!profile) {
+        const u = await findUserById(d.db, p.userId)
+        if (!u) throw notFound('user not found')
+        const providers = (await listOAuthIdentitiesOfUser(d.db, u.id)).map((i) => i.provider)
+        profile = { id: u.id, name: u.name, email: u.email, hasPassword: u.password_hash != null, isAdmin: !!u.is_admin, providers }
+        profiles.set(u.id, profile)
+      }
+      return { ...profile, teamId: p.teamId, role: p.role }
     },
 
     async updateName(p: Principal, input: { name?: unknown }) {

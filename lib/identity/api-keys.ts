@@ -6,8 +6,9 @@
  */
 import { invalid, notFound } from '../core/errors.ts'
 import type { Principal, Role } from '../core/principal.ts'
-import { sha256hex } from '../core/secrets.ts'
+import { hash } from 'node:crypto'
 import { activeTeam, requireRole } from './access.ts'
+import { createTtlCache } from './cache.ts'
 import type { IdentityDeps } from './deps.ts'
 import { API_KEY_RE, newApiKey } from './keys.ts'
 import { deleteApiKey, findApiKeyByHash, findApiKeyInTeam, listApiKeysOfTeam, touchApiKey } from './store.keys.ts'
@@ -21,21 +22,29 @@ const TOUCH_EVERY_MS = 60_000
 const CACHE_MS = 5_000
 const CACHE_MAX = 10_000
 
+/** SHA-256 hex of a key (one-shot crypto.hash: cheaper than a Hash object per request). */
+const keyHash = (key: string) => hash('sha256', key, 'hex')
+
 export function createApiKeyService(d: IdentityDeps) {
   const lastTouched = new Map<string, number>()
-  const cache = new Map<string, { p: KeyPrincipal; at: number }>()
+  const cache = createTtlCache<KeyPrincipal>({ ttlMs: CACHE_MS, max: CACHE_MAX, clock: d.clock })
 
   return {
     /** Forgets every cached key resolution; called after any change to keys, memberships, users or teams. */
     invalidate: () => cache.clear(),
 
+    /** The cached principal for a key, synchronously (the hot path of every keyed request); undefined = ask authenticate(). */
+    peek(key: string): KeyPrincipal | undefined {
+      return API_KEY_RE.test(key) ? cache.get(keyHash(key)) : undefined
+    },
+
     /** The principal for an API key, or null when the key is malformed, unknown, or its team/user is gone. */
     async authenticate(key: string): Promise<KeyPrincipal | null> {
       if (!API_KEY_RE.test(key)) return null
-      const hash = sha256hex(key)
+      const hash = keyHash(key)
       const now = d.clock.now()
       const hit = cache.get(hash)
-      if (hit && now - hit.at < CACHE_MS) return hit.p
+      if (hit) return hit
       const row = await findApiKeyByHash(d.db, hash)
       if (!row || !row.role || row.team_deleted_at != null || row.user_deleted_at != null || !row.is_active) {
         cache.delete(hash)
@@ -46,8 +55,7 @@ export function createApiKeyService(d: IdentityDeps) {
         await touchApiKey(d.db, row.id, now)
       }
       const p: KeyPrincipal = { kind: 'api_key', keyId: row.id, keyName: row.name, userId: row.created_by, teamId: row.team_id, role: row.role as Role, isAdmin: false }
-      if (cache.size >= CACHE_MAX) cache.clear()
-      cache.set(hash, { p, at: now })
+      cache.set(hash, p)
       return p
     },
 

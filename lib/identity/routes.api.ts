@@ -48,7 +48,7 @@ export function workspaceAuthRoutes(s: Services) {
   })
 
   r.post('/logout', async (c) => {
-    const p = c.var.principal
+    const p = c.get('principal')
     requireUser(p)
     await sessions.logout(p)
     clearSessionCookies(c, s.config, 'workspace')
@@ -56,7 +56,7 @@ export function workspaceAuthRoutes(s: Services) {
   })
 
   r.get('/me', async (c) => {
-    const me = await accounts.me(c.var.principal)
+    const me = await accounts.me(c.get('principal'))
     return c.json({ id: me.id, email: me.email, username: me.email, name: me.name, is_admin: me.isAdmin, has_password: me.hasPassword, providers: me.providers })
   })
 
@@ -69,33 +69,33 @@ export function workspaceRoutes(s: Services) {
   const { teams } = s.identity
   const r = new Hono<AppEnv>()
 
-  r.get('/', async (c) => c.json((await teams.list(c.var.principal)).map(toWorkspace)))
+  r.get('/', async (c) => c.json((await teams.list(c.get('principal'))).map(toWorkspace)))
   r.post('/', async (c) => {
-    requireAccount(c.var.principal)
-    return c.json(toWorkspace(await teams.create(c.var.principal, await readJson(c))), 201)
+    requireAccount(c.get('principal'))
+    return c.json(toWorkspace(await teams.create(c.get('principal'), await readJson(c))), 201)
   })
   r.get('/:id', async (c) => {
-    const t = await teams.get(c.var.principal, c.req.param('id'), WP)
+    const t = await teams.get(c.get('principal'), c.req.param('id'), WP)
     return c.json({ ...toWorkspace({ ...t.team, role: t.role }), members: t.members.map(toMember) })
   })
   r.delete('/:id', async (c) => {
-    await teams.remove(c.var.principal, c.req.param('id'), WP)
+    await teams.remove(c.get('principal'), c.req.param('id'), WP)
     return c.body(null, 204)
   })
 
-  r.get('/:id/members', async (c) => c.json((await teams.members(c.var.principal, c.req.param('id'), WP)).map(toMember)))
+  r.get('/:id/members', async (c) => c.json((await teams.members(c.get('principal'), c.req.param('id'), WP)).map(toMember)))
   r.post('/:id/members', async (c) => {
     const b = await readJson(c)
-    const m = await teams.addMember(c.var.principal, c.req.param('id'), { email: b.email, userId: b.user_id, role: parseWireRole(b.role) ?? 'member' }, WP)
+    const m = await teams.addMember(c.get('principal'), c.req.param('id'), { email: b.email, userId: b.user_id, role: parseWireRole(b.role) ?? 'member' }, WP)
     return c.json(toMember(m), 201)
   })
   r.put('/:id/members/:userId', async (c) => {
     const b = await readJson(c)
-    await teams.setMemberRole(c.var.principal, c.req.param('id'), c.req.param('userId'), { role: parseWireRole(b.role ?? '') }, WP)
+    await teams.setMemberRole(c.get('principal'), c.req.param('id'), c.req.param('userId'), { role: parseWireRole(b.role ?? '') }, WP)
     return c.body(null, 204)
   })
   r.delete('/:id/members/:userId', async (c) => {
-    await teams.removeMember(c.var.principal, c.req.param('id'), c.req.param('userId'), WP)
+    await teams.removeMember(c.get('principal'), c.req.param('id'), c.req.param('userId'), WP)
     return c.body(null, 204)
   })
   return r

@@ -32,7 +32,7 @@ export function accountRoutesV1(s: Services) {
   })
 
   r.post('/auth/logout', async (c) => {
-    const p = c.var.principal
+    const p = c.get('principal')
     requireUser(p)
     await sessions.logout(p)
     clearSessionCookies(c, s.config, 'wrenn')
@@ -40,7 +40,7 @@ export function accountRoutesV1(s: Services) {
   })
 
   r.post('/auth/logout-all', async (c) => {
-    const p = c.var.principal
+    const p = c.get('principal')
     requireUser(p)
     await sessions.logoutAll(p)
     clearSessionCookies(c, s.config, 'wrenn')
@@ -48,7 +48,7 @@ export function accountRoutesV1(s: Services) {
   })
 
   r.post('/auth/switch-team', async (c) => {
-    const p = c.var.principal
+    const p = c.get('principal')
     requireUser(p)
     const b = await readJson(c)
     const issued = await sessions.switchTeam(p, typeof b.team_id === 'string' ? b.team_id : '', clientInfo(c, s.config))
@@ -57,23 +57,23 @@ export function accountRoutesV1(s: Services) {
   })
 
   r.get('/me', async (c) => {
-    const me = await accounts.me(c.var.principal)
+    const me = await accounts.me(c.get('principal'))
     return c.json({ id: me.id, name: me.name, email: me.email, has_password: me.hasPassword, is_admin: me.isAdmin, team_id: me.teamId, role: me.role, providers: me.providers })
   })
 
   r.patch('/me', async (c) => {
-    await accounts.updateName(c.var.principal, await readJson(c))
+    await accounts.updateName(c.get('principal'), await readJson(c))
     return c.body(null, 204)
   })
 
   r.delete('/me', async (c) => {
-    await accounts.deleteAccount(c.var.principal, await readJson(c))
+    await accounts.deleteAccount(c.get('principal'), await readJson(c))
     clearSessionCookies(c, s.config, 'wrenn')
     return c.body(null, 204)
   })
 
   r.post('/me/password', async (c) => {
-    await accounts.changePassword(c.var.principal, await readJson(c))
+    await accounts.changePassword(c.get('principal'), await readJson(c))
     clearSessionCookies(c, s.config, 'wrenn') // compat(wrenn 003): a password change logs out everywhere
     return c.body(null, 204)
   })
@@ -89,7 +89,7 @@ export function accountRoutesV1(s: Services) {
   })
 
   r.get('/me/sessions', async (c) => {
-    const p = c.var.principal
+    const p = c.get('principal')
     requireUser(p)
     const list = await sessions.list(p)
     return c.json({
@@ -98,7 +98,7 @@ export function accountRoutesV1(s: Services) {
   })
 
   r.delete('/me/sessions/:id', async (c) => {
-    const p = c.var.principal
+    const p = c.get('principal')
     requireUser(p)
     await sessions.revoke(p, c.req.param('id'))
     if (c.req.param('id') === p.sessionId) clearSessionCookies(c, s.config, 'wrenn')
@@ -106,7 +106,7 @@ export function accountRoutesV1(s: Services) {
   })
 
   r.get('/me/providers/:provider/connect', async (c) => {
-    const p = c.var.principal
+    const p = c.get('principal')
     requireAccount(p)
     const name = c.req.param('provider')
     const info = clientInfo(c, s.config)
@@ -118,7 +118,7 @@ export function accountRoutesV1(s: Services) {
   })
 
   r.delete('/me/providers/:provider', async (c) => {
-    await oauth.unlink(c.var.principal, c.req.param('provider'))
+    await oauth.unlink(c.get('principal'), c.req.param('provider'))
     return c.body(null, 204)
   })
 

@@ -11,7 +11,7 @@ export function adminRoutesV1(s: Services) {
 
   r.get('/admin/users', async (c) =>
     c.json(
-      (await admin.listUsers(c.var.principal)).map((u) => ({
+      (await admin.listUsers(c.get('principal'))).map((u) => ({
         id: u.id,
         email: u.email,
         name: u.name,
@@ -25,17 +25,17 @@ export function adminRoutesV1(s: Services) {
     ),
   )
   r.put('/admin/users/:id/active', async (c) => {
-    await admin.setActive(c.var.principal, c.req.param('id'), await readJson(c))
+    await admin.setActive(c.get('principal'), c.req.param('id'), await readJson(c))
     return c.body(null, 204)
   })
   r.put('/admin/users/:id/admin', async (c) => {
-    await admin.setAdmin(c.var.principal, c.req.param('id'), await readJson(c))
+    await admin.setAdmin(c.get('principal'), c.req.param('id'), await readJson(c))
     return c.body(null, 204)
   })
 
   r.get('/admin/teams', async (c) =>
     c.json(
-      (await admin.listTeams(c.var.principal)).map((t) => ({
+      (await admin.listTeams(c.get('principal'))).map((t) => ({
         id: t.id,
         name: t.name,
         slug: t.slug,
@@ -48,11 +48,11 @@ export function adminRoutesV1(s: Services) {
     ),
   )
   r.put('/admin/teams/:id/byoc', async (c) => {
-    await admin.setByoc(c.var.principal, c.req.param('id'), await readJson(c))
+    await admin.setByoc(c.get('principal'), c.req.param('id'), await readJson(c))
     return c.body(null, 204)
   })
   r.delete('/admin/teams/:id', async (c) => {
-    await admin.deleteTeam(c.var.principal, c.req.param('id'))
+    await admin.deleteTeam(c.get('principal'), c.req.param('id'))
     return c.body(null, 204)
   })
 

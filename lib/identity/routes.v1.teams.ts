@@ -9,50 +9,50 @@ export function teamRoutesV1(s: Services) {
   const { keys, teams } = s.identity
   const r = new Hono<AppEnv>()
 
-  r.post('/api-keys', async (c) => c.json(toApiKey(await keys.create(c.var.principal, await readJson(c))), 201))
-  r.get('/api-keys', async (c) => c.json((await keys.list(c.var.principal)).map(toApiKey)))
+  r.post('/api-keys', async (c) => c.json(toApiKey(await keys.create(c.get('principal'), await readJson(c))), 201))
+  r.get('/api-keys', async (c) => c.json((await keys.list(c.get('principal'))).map(toApiKey)))
   r.delete('/api-keys/:id', async (c) => {
-    await keys.remove(c.var.principal, c.req.param('id'))
+    await keys.remove(c.get('principal'), c.req.param('id'))
     return c.body(null, 204)
   })
 
   r.get('/users/search', async (c) => {
-    const rows = await teams.searchUsers(c.var.principal, c.req.query('email'))
+    const rows = await teams.searchUsers(c.get('principal'), c.req.query('email'))
     return c.json(rows.map((u) => ({ user_id: u.id, email: u.email })))
   })
 
-  r.get('/teams', async (c) => c.json((await teams.list(c.var.principal)).map(toTeamWithRole)))
-  r.post('/teams', async (c) => c.json(toTeamWithRole(await teams.create(c.var.principal, await readJson(c))), 201))
+  r.get('/teams', async (c) => c.json((await teams.list(c.get('principal'))).map(toTeamWithRole)))
+  r.post('/teams', async (c) => c.json(toTeamWithRole(await teams.create(c.get('principal'), await readJson(c))), 201))
 
   r.get('/teams/:id', async (c) => {
-    const t = await teams.get(c.var.principal, c.req.param('id'), W)
+    const t = await teams.get(c.get('principal'), c.req.param('id'), W)
     return c.json({ team: toTeam(t.team), members: t.members.map(toMember) })
   })
   r.patch('/teams/:id', async (c) => {
-    await teams.rename(c.var.principal, c.req.param('id'), await readJson(c), W)
+    await teams.rename(c.get('principal'), c.req.param('id'), await readJson(c), W)
     return c.body(null, 204)
   })
   r.delete('/teams/:id', async (c) => {
-    await teams.remove(c.var.principal, c.req.param('id'), W)
+    await teams.remove(c.get('principal'), c.req.param('id'), W)
     return c.body(null, 204)
   })
 
-  r.get('/teams/:id/members', async (c) => c.json((await teams.members(c.var.principal, c.req.param('id'), W)).map(toMember)))
+  r.get('/teams/:id/members', async (c) => c.json((await teams.members(c.get('principal'), c.req.param('id'), W)).map(toMember)))
   r.post('/teams/:id/members', async (c) => {
     const b = await readJson(c)
-    const m = await teams.addMember(c.var.principal, c.req.param('id'), { email: b.email ?? '' }, W)
+    const m = await teams.addMember(c.get('principal'), c.req.param('id'), { email: b.email ?? '' }, W)
     return c.json(toMember(m), 201)
   })
   r.patch('/teams/:id/members/:uid', async (c) => {
-    await teams.setMemberRole(c.var.principal, c.req.param('id'), c.req.param('uid'), await readJson(c), W)
+    await teams.setMemberRole(c.get('principal'), c.req.param('id'), c.req.param('uid'), await readJson(c), W)
     return c.body(null, 204)
   })
   r.delete('/teams/:id/members/:uid', async (c) => {
-    await teams.removeMember(c.var.principal, c.req.param('id'), c.req.param('uid'), W)
+    await teams.removeMember(c.get('principal'), c.req.param('id'), c.req.param('uid'), W)
     return c.body(null, 204)
   })
   r.post('/teams/:id/leave', async (c) => {
-    await teams.leave(c.var.principal, c.req.param('id'), W)
+    await teams.leave(c.get('principal'), c.req.param('id'), W)
     return c.body(null, 204)
   })
 

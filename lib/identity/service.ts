@@ -26,8 +26,8 @@ import { createTeamService } from './teams.ts'
 
 /** Deleted accounts are removed for good after this long. compat(wrenn 003) */
 const PURGE_AFTER_MS = 15 * 86_400_000
-/** Audited changes to these resources can change what a cached API key may do. */
-const KEY_AFFECTING = new Set(['api_key', 'member', 'team', 'user'])
+/** Audited changes to these resources can change a cached key resolution or profile. */
+const CACHE_AFFECTING = new Set(['api_key', 'member', 'team', 'user'])
 
 export type IdentityInput = {
   db: Db
@@ -56,7 +56,10 @@ export function createIdentityService(input: IdentityInput) {
   const oauth = createOAuthService(d, accounts, providers)
 
   d.bus.subscribe((e) => {
-    if (e.type === 'audit' && e.resourceType && KEY_AFFECTING.has(e.resourceType)) keys.invalidate()
+    if (e.type === 'audit' && e.resourceType && CACHE_AFFECTING.has(e.resourceType)) {
+      keys.invalidate()
+      accounts.invalidateProfiles()
+    }
   })
 
   /** Expired sessions, tokens and OAuth states; accounts deleted more than 15 days ago. */
