@@ -148,6 +148,22 @@ test('account deletion: confirmation, blocked while owning a team with members, 
   assert.is((await new Browser(nb.url).post('/v1/auth/signup', { email: 'del-owner@example.com', password: PASSWORD, name: 'Again' })).status, 201)
 })
 
+test('deleted accounts are purged for good after 15 days by the sweep job', async () => {
+  const { b, user_id } = await newUser(nb, 'purge@example.com')
+  assert.is((await b.del('/v1/me', { confirmation: 'purge@example.com' })).status, 204)
+  await nb.services.identity.sweep()
+  assert.ok(await nb.services.db.selectFrom('users').select('id').where('id', '=', user_id).executeTakeFirst(), 'kept within 15 days')
+  await nb.services.db.updateTable('users').set({ deleted_at: Date.now() - 16 * 86_400_000 }).where('id', '=', user_id).execute()
+  await nb.services.jobs.runNow('identity.sweep')
+  assert.is(await nb.services.db.selectFrom('users').select('id').where('id', '=', user_id).executeTakeFirst(), undefined)
+})
+
+test('cookies get Secure when the client came over https', async () => {
+  const r = await new Browser(nb.url).post('/v1/auth/login', { email: 'ann@example.com', password: PASSWORD }, { headers: { 'x-forwarded-proto': 'https' } })
+  assert.is(r.status, 200)
+  for (const c of r.headers.getSetCookie()) assert.match(c, /; Secure/i)
+})
+
 test('passwords are stored as scrypt hashes', async () => {
   const row = await nb.services.db.selectFrom('users').select('password_hash').where('email', '=', 'ann@example.com').executeTakeFirstOrThrow()
   assert.match(row.password_hash!, /^scrypt\$16384\$8\$1\$/)
