@@ -1,31 +1,44 @@
 /** Wires the capsule domain into a nestbox: runtime driver, service, jobs, start/stop hooks. */
 import { join } from 'node:path'
+import { unavailable } from '../core/errors.ts'
 import type { Core } from '../http/services.ts'
 import type { AuditLog } from '../events/audit.ts'
-import { createProcessRuntime } from './runtime/process.ts'
+import type { Runtime } from './runtime/types.ts'
 import { createCapsuleService } from './service.ts'
 
 export function setupCapsules(core: Core, audit: AuditLog) {
   const log = core.log.child({ mod: 'capsules' })
-  const p = core.config.capsules.process
-  const runtime = createProcessRuntime({
-    dataDir: join(core.dataDir, 'runtime'),
-    // the whole data dir (database, buckets, templates) stays invisible inside capsules
-    hidePaths: [core.dataDir],
-    log,
-    uidBase: p.uidBase,
-    uidRange: p.uidRange,
-    maxCapsules: p.maxCapsules,
-    pidsMax: p.pidsMax,
-    cgroupParent: p.cgroupParent,
-    onShutdown: p.onShutdown,
+  // The driver (and the native PTY addon it pulls in) loads when nestbox starts
+  // serving, not when the CLI merely imports the app (`nestbox version`, `migrate`).
+  let driver: Runtime | null = null
+  const runtime = new Proxy({} as Runtime, {
+    get: (_t, key) => {
+      if (!driver) throw unavailable('the capsule runtime is not started', 'runtime_unavailable')
+      return driver[key as keyof Runtime]
+    },
   })
   const svc = createCapsuleService({ db: core.db, runtime, bus: core.bus, audit, clock: core.clock, ids: core.ids, log, config: core.config.capsules, dataDir: core.dataDir })
   svc.registerJobs(core.jobs)
   // Capsules come back before HTTP listens; on stop, after HTTP has closed.
   core.lifecycle.onStart(async () => {
+    const { createProcessRuntime } = await import('./runtime/process.ts')
+    const p = core.config.capsules.process
+    driver = createProcessRuntime({
+      dataDir: join(core.dataDir, 'runtime'),
+      // the whole data dir (database, buckets, templates) stays invisible inside capsules
+      hidePaths: [core.dataDir],
+      log,
+      uidBase: p.uidBase,
+      uidRange: p.uidRange,
+      maxCapsules: p.maxCapsules,
+      pidsMax: p.pidsMax,
+      cgroupParent: p.cgroupParent,
+      onShutdown: p.onShutdown,
+    })
     await svc.recover()
   })
-  core.lifecycle.onStop(() => svc.shutdown())
+  core.lifecycle.onStop(async () => {
+    if (driver) await svc.shutdown()
+  })
   return svc
 }
