@@ -124,6 +124,13 @@ export function createCapsuleContext(d: CapsuleDeps) {
       }
     },
 
+    /** An audit entry for a state change the system made (recovery, a sandbox that exited). */
+    async recordAudit(actor: Principal, action: string, row: CapsuleRow, metadata: Record<string, unknown>) {
+      await d.audit
+        .record(actor, { teamId: row.team_id, resourceType: 'capsule', resourceId: row.id, action, metadata })
+        .catch((err) => d.log.error('audit record failed', { err, capsule: row.id, action }))
+    },
+
     /** A clean message for an unexpected runtime failure; AppErrors pass through. */
     runtimeError(err: unknown, what: string): AppError {
       if (err instanceof AppError) return err

@@ -80,6 +80,7 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
     if (cur.status === 'paused') {
       hooks.stopped(cur)
       ctx.log.warn('capsule sandbox exited by itself; now paused with its files', { capsule: row.id })
+      await ctx.recordAudit(system, 'exited', cur, { from: 'running', to: 'paused' })
     }
     return cur
   }
@@ -233,6 +234,7 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
           await ctx.transition(row, [row.status], 'error', { error: "the capsule's files were not found after a restart" }, 'recovered')
           out[row.id] = 'error'
         }
+        if (out[row.id] !== row.status && out[row.id] !== 'stopped') await ctx.recordAudit(system, 'recover', row, { from: row.status, to: out[row.id], runtime: state })
       } catch (err) {
         ctx.log.error('capsule recovery failed', { capsule: row.id, err })
       }

@@ -37,6 +37,7 @@ export function toWrennTemplate(t: TemplateRow) {
     size_bytes: t.size_bytes,
     created_at: iso(t.created_at),
     platform: t.team_id === null,
+    team_id: t.team_id,
     metadata: JSON.parse(t.metadata) as Record<string, string>,
     ...(t.type === 'snapshot' ? { note: SNAPSHOT_NOTE } : {}),
   }

@@ -113,6 +113,8 @@ test('a restart loses no capsule files: running and paused capsules come back', 
       assert.is((await (await a.api(`/v1/capsules/${paused}`)).json()).status, 'paused')
       assert.is((await a.api(`/v1/capsules/${paused}/resume`, { method: 'POST' })).status, 202)
       assert.is((await exec(a, paused, { cmd: 'cat /root/note' })).body.stdout, 'also\n')
+      const recovered = await a.services.db.selectFrom('audit_logs').select(['resource_id', 'actor_type']).where('action', '=', 'recover').execute()
+      assert.ok(got.status === 'paused' ? recovered.some((r) => r.resource_id === run && r.actor_type === 'system') : true, 'recovery is audited')
       for (const id of [run, paused]) assert.is((await a.api(`/v1/capsules/${id}`, { method: 'DELETE' })).status, 202)
     } finally {
       await a.close()
