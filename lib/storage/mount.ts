@@ -28,9 +28,24 @@ async function serveS3(c: Context<AppEnv>, s: StorageService, req: ReturnType<ty
   return res
 }
 
+/**
+ * A request answered before its body was read (an early 413, 403, ...) must not
+ * leave the connection in use: the client may still be sending. Close it.
+ */
+const closeUnreadBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next()
+  const incoming = c.env?.incoming
+  const hasBody = incoming && (Number(incoming.headers['content-length'] ?? 0) > 0 || incoming.headers['transfer-encoding'] !== undefined)
+  if (hasBody && !incoming.complete) {
+    c.res = new Response(c.res.body, { status: c.res.status, headers: c.res.headers })
+    c.res.headers.set('Connection', 'close')
+  }
+}
+
 /** Mounted at /storage on the main listener. */
 export function storageRoutes(s: StorageService, o: MountOptions) {
   const r = new Hono<AppEnv>()
+  r.use(closeUnreadBodies)
   r.all('*', async (c) => {
     const req = parseStorageRequest(c, { prefix: '/storage', virtualHostDomain: o.virtualHostDomain })
     const s3 = isS3Request(req)
@@ -51,6 +66,7 @@ export function storageRoutes(s: StorageService, o: MountOptions) {
 export function s3RootRoutes(s: StorageService, o: MountOptions, middleware: MiddlewareHandler<AppEnv>) {
   const app = new Hono<AppEnv>()
   app.use(middleware)
+  app.use(closeUnreadBodies)
   app.all('*', async (c) => {
     const req = parseStorageRequest(c, { prefix: '', virtualHostDomain: o.virtualHostDomain })
     return serveS3(c, s, req, o.publicUrl.replace(/\/$/, '') || origin(c))
