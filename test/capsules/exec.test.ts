@@ -154,11 +154,21 @@ test('scenario table: exec and processes per caller', async () => {
     const r = await call(nb, caller, path, { method, json: body })
     assert.is(r.status, status, `${caller.name} ${method} ${path}`)
   }
+  const headersOf = (c: Caller) => Object.fromEntries(Object.entries(c.headers).filter(([, v]) => v))
   for (const [caller, status] of [[who.anonymous, 401], [who.otherTeam, 404], [who.viewer, 403]] as const) {
-    const s = openSocket(nb, `/v1/capsules/${id}/exec/stream`, Object.fromEntries(Object.entries(caller.headers).filter(([, v]) => v)))
+    const s = openSocket(nb, `/v1/capsules/${id}/exec/stream`, headersOf(caller))
     const err = await s.opened.catch((e) => e)
     assert.is(err.status, status, `${caller.name} exec stream`)
   }
+  await exec(nb, id, { cmd: 'sleep 1; echo watched', background: true, tag: 'watched' })
+  for (const [caller, status] of [[who.anonymous, 401], [who.otherTeam, 404]] as const) {
+    const s = openSocket(nb, `/v1/capsules/${id}/processes/watched/stream`, headersOf(caller))
+    assert.is((await s.opened.catch((e) => e)).status, status, `${caller.name} process stream`)
+  }
+  const viewerStream = openSocket(nb, `/v1/capsules/${id}/processes/watched/stream`, headersOf(who.viewer))
+  await viewerStream.opened
+  await viewerStream.closed
+  assert.ok(viewerStream.messages.some((m) => m.text.type === 'stdout' && m.text.data.includes('watched')), 'viewers may follow output')
 })
 
 test.run()
