@@ -10,13 +10,52 @@ export type Logger = {
 
 const rank: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 
+let pending: string[] = []
+let flushScheduled = false
+let exitHooked = false
+function flushStderr(): void {
+  flushScheduled = false
+  if (!pending.length) return
+  const text = pending.join('')
+  pending = []
+  process.stderr.write(text)
+}
+
+/**
+ * Lines logged during one event-loop turn leave in one write (under load, one
+ * syscall for many requests instead of one each). stderr is synchronous for files
+ * and pipes on Linux, so the flush at exit loses nothing.
+ */
+function writeStderr(line: string): void {
+  pending.push(line)
+  if (flushScheduled) return
+  flushScheduled = true
+  setImmediate(flushStderr)
+  if (!exitHooked) {
+    exitHooked = true
+    process.on('exit', flushStderr)
+  }
+}
+
+let lastMs = 0
+let lastIso = ''
+/** The ISO timestamp, formatted once per millisecond: under load many lines share one. */
+function isoNow(): string {
+  const ms = Date.now()
+  if (ms !== lastMs) {
+    lastMs = ms
+    lastIso = new Date(ms).toISOString()
+  }
+  return lastIso
+}
+
 export function createLogger(opts: { level?: Level; write?: (line: string) => void; base?: Record<string, unknown> } = {}): Logger {
   const min = rank[opts.level ?? 'info']
-  const write = opts.write ?? ((line: string) => process.stderr.write(line))
+  const write = opts.write ?? writeStderr
   const base = opts.base ?? {}
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (rank[level] < min) return
-    const rec: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...base, ...fields }
+    const rec: Record<string, unknown> = { time: isoNow(), level, msg, ...base, ...fields }
     const err = rec.err
     if (err instanceof Error) rec.err = { name: err.name, message: err.message, stack: err.stack }
     write(JSON.stringify(rec) + '\n')

@@ -13,7 +13,7 @@ import { tooLarge, notFound } from '../core/errors.ts'
 import { accountAuth } from './auth.ts'
 import { createErrorHandler, plainError, wrennError, type SurfaceErrors } from './errors.ts'
 import { healthRoutes } from './health.ts'
-import { requestContext } from './middleware.ts'
+import { limitBodies, requestContext } from './middleware.ts'
 import type { Services } from './services.ts'
 import type { AppEnv } from './types.ts'
 
@@ -33,7 +33,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   const limit = bodyLimit({ maxSize: s.config.http.bodyLimitMb * 1024 * 1024, onError: () => { throw tooLarge() } })
 
   app.use(requestContext(s.log))
-  app.use(async (c, next) => (STREAMING_UPLOADS.some((re) => re.test(c.req.path)) ? next() : limit(c, next)))
+  app.use(limitBodies(limit, STREAMING_UPLOADS))
 
   app.route('/', healthRoutes({ version: VERSION, startedAt: s.startedAt, dbOk: s.dbOk }))
 

@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../core/logger.ts'
@@ -11,21 +12,36 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/
  * logger, an anonymous principal until auth says otherwise, and one access log
  * line per request. The query string is never logged: presigned URLs carry
  * signatures there.
+ *
+ * This runs on every request, so it avoids the costly paths: the two headers go
+ * onto Node's ServerResponse, which merges them into whatever response is written
+ * (touching `c.res.headers` would turn @hono/node-server's lightweight response
+ * into a full one); the request id header is read from Node's parsed headers; the
+ * principal is read with c.get (c.var builds an object per access).
  */
 export function requestContext(log: Logger) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const t0 = performance.now()
-    const sent = c.req.header('x-request-id')
-    const rid = sent && REQUEST_ID_RE.test(sent) ? sent : randomUUID()
+    const incoming = c.env?.incoming
+    const sent = incoming ? incoming.headers['x-request-id'] : c.req.header('x-request-id')
+    const rid = typeof sent === 'string' && REQUEST_ID_RE.test(sent) ? sent : randomUUID()
+    const outgoing = c.env?.outgoing
+    if (outgoing) {
+      outgoing.setHeader('X-Request-Id', rid)
+      outgoing.setHeader('X-Content-Type-Options', 'nosniff')
+    }
     c.set('requestId', rid)
     c.set('log', log.child({ rid }))
     c.set('principal', anonymous)
     try {
       await next()
     } finally {
-      c.res.headers.set('X-Request-Id', rid)
-      c.res.headers.set('X-Content-Type-Options', 'nosniff')
-      const p = c.var.principal
+      if (!outgoing) {
+        // In-memory app.request() calls and WebSocket upgrades have no ServerResponse.
+        c.res.headers.set('X-Request-Id', rid)
+        c.res.headers.set('X-Content-Type-Options', 'nosniff')
+      }
+      const p = c.get('principal')
       log.info('request', {
         rid,
         method: c.req.method,
@@ -35,5 +51,22 @@ export function requestContext(log: Logger) {
         principal: p.kind === 'anonymous' ? undefined : p.kind,
       })
     }
+  })
+}
+
+/**
+ * Applies `limit` (hono's bodyLimit) only to requests that carry a body: its check
+ * reads the request body stream, which makes @hono/node-server build a full Request
+ * even for a GET. A request has a body exactly when it sends Content-Length (non-zero)
+ * or Transfer-Encoding.
+ */
+export function limitBodies(limit: MiddlewareHandler, skip: RegExp[]) {
+  // Not async: on the common path it hands back next()'s promise without another await.
+  return createMiddleware<AppEnv>((c, next) => {
+    const h = c.env?.incoming?.headers
+    const cl = h ? h['content-length'] : c.req.header('content-length')
+    const te = h ? h['transfer-encoding'] : c.req.header('transfer-encoding')
+    if (((!cl || cl === '0') && !te) || skip.some((re) => re.test(c.req.path))) return next()
+    return limit(c, next) as Promise<void>
   })
 }
