@@ -57,6 +57,8 @@ export function createProcessOps(ctx: CapsuleContext) {
       const a = argv(input.cmd, input.args)
       try {
         return await runtime.exec(row.id, { ...a, envs: input.envs, cwd: input.cwd, timeoutMs: input.timeoutSec * 1000 })
+      } catch (err) {
+        throw ctx.runtimeError(err, 'exec')
       } finally {
         ctx.touch(row.id)
       }

@@ -29,6 +29,9 @@ test('foreground exec: shell line, argv form, exit code, stderr, duration', asyn
   assert.is(c.body.stdout, 'a b|$HOME|', 'args are argv, not shell words')
   const env = await exec(nb, id, { cmd: 'echo $GREETING; pwd', envs: { GREETING: 'hello' }, cwd: '/tmp' })
   assert.is(env.body.stdout, 'hello\n/tmp\n')
+  const badCwd = await exec(nb, id, { cmd: 'pwd', cwd: '/no/such/dir' })
+  assert.is(badCwd.status, 400)
+  assert.match(badCwd.body.error.message, /no\/such\/dir/)
 })
 
 test('binary output comes back base64 with encoding=base64', async () => {
