@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto'
 import { AppError } from '../core/errors.ts'
 import { EMPTY_SHA256, hexHmac, sameSignature } from './sigv4.ts'
+import type { ByteSource } from './types.ts'
 
 export type ChunkSigning = { signingKey: Buffer; amzDate: string; scope: string; seedSignature: string }
 
@@ -25,8 +26,8 @@ const MAX_LINE = 4096
 const bad = (m: string) => new AppError(400, 'IncompleteBody', m)
 const badSig = () => new AppError(403, 'SignatureDoesNotMatch', 'A chunk signature of the aws-chunked body does not match.')
 
-export async function* decodeAwsChunked(source: AsyncIterable<Uint8Array>, o: ChunkedOptions): AsyncGenerator<Uint8Array> {
-  const it = source[Symbol.asyncIterator]()
+export async function* decodeAwsChunked(source: ByteSource, o: ChunkedOptions): AsyncGenerator<Uint8Array> {
+  const it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
   let buf: Buffer = Buffer.alloc(0)
   let ended = false
   let prevSig = o.signing?.seedSignature ?? ''
