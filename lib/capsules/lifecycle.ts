@@ -243,11 +243,25 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
     return out
   }
 
+  /** A deleted team's capsules go with it. */
+  async function destroyTeam(teamId: string): Promise<string[]> {
+    const gone: string[] = []
+    for (const row of await listCapsules(db, teamId)) {
+      try {
+        await ctx.withLock(row.id, async () => destroyNow(system, await ctx.reload(row.id), 'team_deleted'))
+        gone.push(row.id)
+      } catch (err) {
+        ctx.log.error('destroying a deleted team capsule failed', { capsule: row.id, err })
+      }
+    }
+    return gone
+  }
+
   async function shutdown() {
     await Promise.allSettled([...ctx.starting.values()])
     for (const [id, at] of ctx.lastActive) await updateCapsule(db, id, { last_active_at: at }).catch(() => {})
     await runtime.shutdown()
   }
 
-  return { view, reap, recover, shutdown, destroyNow }
+  return { view, reap, recover, shutdown, destroyTeam }
 }

@@ -113,6 +113,12 @@ export function createCapsuleService(d: CapsuleDeps) {
       jobs.add({ name: 'capsules.metrics', everyMs: d.config.metricsIntervalMs, run: () => sampler.tick() })
     },
     recover: lifecycle.recover,
+    /** Stops and removes everything of a deleted team (capsules, then its snapshot templates). */
+    async removeTeam(teamId: string) {
+      const gone = await lifecycle.destroyTeam(teamId)
+      await templates.removeTeam(teamId)
+      d.log.info('capsules of a deleted team removed', { teamId, capsules: gone.length })
+    },
     async shutdown() {
       await sampler.flush().catch((err) => d.log.error('metrics flush failed', { err }))
       await lifecycle.shutdown()

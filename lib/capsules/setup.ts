@@ -19,6 +19,9 @@ export function setupCapsules(core: Core, audit: AuditLog) {
   })
   const svc = createCapsuleService({ db: core.db, runtime, bus: core.bus, audit, clock: core.clock, ids: core.ids, log, config: core.config.capsules, dataDir: core.dataDir })
   svc.registerJobs(core.jobs)
+  core.bus.subscribe((e) => {
+    if (e.type === 'team.delete' && e.teamId && driver) void svc.removeTeam(e.teamId).catch((err) => log.error('team cleanup failed', { teamId: e.teamId, err }))
+  })
   // Capsules come back before HTTP listens; on stop, after HTTP has closed.
   core.lifecycle.onStart(async () => {
     const { createProcessRuntime } = await import('./runtime/process.ts')

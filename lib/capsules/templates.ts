@@ -5,7 +5,7 @@
 import { lstat, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError, conflict, forbidden, invalid, notFound } from '../core/errors.ts'
-import type { Principal } from '../core/principal.ts'
+import { system, type Principal } from '../core/principal.ts'
 import { assertScope, callerTeam, type Scope } from './access.ts'
 import type { CapsuleContext } from './context.ts'
 import { NAME_RE } from './input.ts'
@@ -110,5 +110,13 @@ export function createTemplateOps(ctx: CapsuleContext) {
       await event('template.snapshot.delete', p, tpl, 'success')
     },
   })
-  return { view }
+  /** A deleted team's snapshot templates and their files go with it (after its capsules). */
+  async function removeTeam(teamId: string): Promise<void> {
+    for (const t of (await listTemplates(db, teamId)).filter((x) => x.team_id === teamId)) {
+      await deleteTemplate(db, t.id)
+      if (t.root_dir) await rm(t.root_dir, { recursive: true, force: true })
+      await event('template.snapshot.delete', system, t, 'success')
+    }
+  }
+  return { view, removeTeam }
 }

@@ -108,4 +108,26 @@ test('admin create on behalf of a team (201), snapshot any capsule, manage templ
   assert.is((await call(nb, other, `/v1/capsules/${made.id}`)).status, 404)
 })
 
+test('deleting a team destroys its capsules and snapshot templates', async () => {
+  const { addMember } = await import('./fixtures.ts')
+  const doomed = await addMember(nb, 'owner')
+  const owner: Caller = { name: 'doomed owner', headers: { 'x-api-key': doomed.key } }
+  const cap = await createCapsule(nb, {}, owner)
+  assert.is((await call(nb, owner, '/v1/snapshots', { method: 'POST', json: { sandbox_id: cap, name: 'doomed-snap' } })).status, 201)
+  const tplDir = (await nb.services.db.selectFrom('capsule_templates').select('root_dir').where('name', '=', 'doomed-snap').executeTakeFirstOrThrow()).root_dir!
+  const del = await call(nb, owner, `/v1/teams/${doomed.teamId}`, { method: 'DELETE' })
+  assert.is(del.status, 204, await del.clone().text())
+  const fs = await import('node:fs')
+  for (let i = 0; i < 100; i++) {
+    const all = await (await call(nb, admin, '/v1/admin/capsules')).json()
+    if (!all.some((c: { id: string }) => c.id === cap) && !fs.existsSync(tplDir)) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const all = await (await call(nb, admin, '/v1/admin/capsules')).json()
+  assert.ok(!all.some((c: { id: string }) => c.id === cap), 'the capsule is gone')
+  const tpls = await (await call(nb, admin, '/v1/admin/templates')).json()
+  assert.ok(!tpls.some((t: { name: string }) => t.name === 'doomed-snap'), 'the template is gone')
+  assert.ok(!fs.existsSync(tplDir), 'its files are gone')
+})
+
 test.run()
