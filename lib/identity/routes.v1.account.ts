@@ -113,6 +113,7 @@ export function accountRoutesV1(s: Services) {
     const flow = await oauth.begin(name, 'wrenn', `${info.apiUrl}/auth/oauth/${name}/callback`, p)
     const secure = isHttps(c, s.config)
     setCookie(c, COOKIE.oauthState, flow.state, { path: '/auth/oauth', httpOnly: true, sameSite: 'Lax', secure, maxAge: 600 })
+    // compat(wrenn 003): the link cookie is only a marker; which account to link is kept server-side with the state.
     setCookie(c, COOKIE.oauthLink, '1', { path: '/auth/oauth', httpOnly: true, sameSite: 'Lax', secure, maxAge: 600 })
     return c.json({ auth_url: flow.url })
   })
