@@ -48,6 +48,13 @@ test('signups per client address', async () => {
   assert.equal(statuses, [201, 201, 201, 429])
 })
 
+test('signups per email address, from any client address', async () => {
+  const b = new Browser(nb.url)
+  const statuses = []
+  for (let i = 0; i < 4; i++) statuses.push((await b.post('/v1/auth/signup', { email: 'same@example.com', password: PASSWORD, name: 'S' }, { headers: { 'x-forwarded-for': `10.8.0.${i}` } })).status)
+  assert.equal(statuses, [201, 409, 409, 429])
+})
+
 test('password reset answers 204 for known and unknown emails alike', async () => {
   const b = new Browser(nb.url)
   const known = await b.post('/v1/me/password/reset', { email: nb.bootstrap.admin_email }, { headers: { 'x-forwarded-for': '10.5.5.1' } })

@@ -37,6 +37,7 @@ test('register / login / me / logout with the workspace cookie, errors in the pl
   // Cross-site state changes are refused for cookie sessions.
   const cross = await s.post('/api/workspaces', { name: 'Evil' }, { headers: { origin: 'https://evil.example' } })
   assert.is(cross.status, 403)
+  assert.is((await s.post('/api/workspaces', { name: 'Evil' }, { headers: { 'sec-fetch-site': 'cross-site' } })).status, 403)
   assert.is((await s.post('/api/workspaces', { name: 'Fine' }, { headers: { origin: nb.url } })).status, 201)
   assert.is((await s.post('/api/auth/logout')).status, 204)
   assert.is((await s.get('/api/auth/me')).status, 401)
