@@ -54,8 +54,8 @@ export function createFileOps(ctx: CapsuleContext) {
     },
 
     async read(p: Principal, id: string, rawPath: unknown): Promise<{ size: number; stream: Readable }> {
-      const path = parseCapsulePath(rawPath)
       const cid = await running(p, scope, id, 'read')
+      const path = parseCapsulePath(rawPath)
       const st = await run(path, () => runtime.stat(cid, path))
       if (!st) throw notFound(`${path}: no such file or directory`, 'file_not_found')
       if (st.type === 'dir') throw invalid(`${path} is a directory`, 'is_a_directory')
@@ -64,17 +64,17 @@ export function createFileOps(ctx: CapsuleContext) {
 
     /** Streams `data` into the file (created or replaced). */
     async write(p: Principal, id: string, rawPath: unknown, data: Readable): Promise<{ size: number }> {
-      const path = parseCapsulePath(rawPath)
       const cid = await running(p, scope, id, 'write')
+      const path = parseCapsulePath(rawPath)
       return run(path, () => runtime.writeFile(cid, path, data))
     },
 
     /** Entries under a directory; depth 0 and 1 both mean its immediate children. */
     async list(p: Principal, id: string, rawPath: unknown, rawDepth: unknown): Promise<FileEntry[]> {
+      const cid = await running(p, scope, id, 'read')
       const path = parseCapsulePath(rawPath)
       const depth = rawDepth ?? 1
       if (typeof depth !== 'number' || !Number.isInteger(depth) || depth < 0 || depth > MAX_LIST_DEPTH) throw invalid(`depth must be an integer between 0 and ${MAX_LIST_DEPTH}`)
-      const cid = await running(p, scope, id, 'read')
       const st = await run(path, () => runtime.stat(cid, path))
       if (!st) throw notFound(`${path}: no such file or directory`, 'file_not_found')
       if (st.type !== 'dir') throw invalid(`${path} is not a directory`, 'not_a_directory')
@@ -83,8 +83,8 @@ export function createFileOps(ctx: CapsuleContext) {
 
     /** compat(wrenn): 409 already_exists when anything exists at the path. */
     async mkdir(p: Principal, id: string, rawPath: unknown): Promise<FileEntry> {
-      const path = parseCapsulePath(rawPath)
       const cid = await running(p, scope, id, 'write')
+      const path = parseCapsulePath(rawPath)
       if (await run(path, () => runtime.stat(cid, path))) throw conflict(`${path} already exists`, 'already_exists')
       await run(path, () => runtime.mkdir(cid, path))
       const st = await run(path, () => runtime.stat(cid, path))
@@ -93,9 +93,9 @@ export function createFileOps(ctx: CapsuleContext) {
     },
 
     async remove(p: Principal, id: string, rawPath: unknown): Promise<void> {
+      const cid = await running(p, scope, id, 'write')
       const path = parseCapsulePath(rawPath)
       if (path.replace(/\/+$/, '') === '') throw invalid('refusing to remove the root directory', 'invalid_path')
-      const cid = await running(p, scope, id, 'write')
       if (!(await run(path, () => runtime.stat(cid, path)))) throw notFound(`${path}: no such file or directory`, 'file_not_found')
       await run(path, () => runtime.remove(cid, path))
     },

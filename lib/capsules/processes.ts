@@ -49,7 +49,16 @@ export function createProcessOps(ctx: CapsuleContext) {
     return h
   }
 
-  const view = (scope: Scope) => ({
+  const view = (scope: Scope) => {
+    const v = {
+    /** A Wrenn exec request: foreground (output and exit code) or background (a handle), after the access check. */
+    async run(p: Principal, id: string, body: unknown): Promise<{ input: ExecInput } & ({ result: ExecResult } | { handle: ProcessHandle })> {
+      await ctx.load(p, scope, id, 'write')
+      const input = parseExec(body)
+      if (input.background) return { input, handle: await v.spawn(p, id, input) }
+      return { input, result: await v.exec(p, id, input) }
+    },
+
     /** Runs a command to completion (timeout_sec, default 30) and returns its output and exit code. */
     async exec(p: Principal, id: string, input: ExecInput): Promise<ExecResult> {
       const row = await ctx.requireRunning(await ctx.load(p, scope, id, 'write'))
@@ -84,9 +93,9 @@ export function createProcessOps(ctx: CapsuleContext) {
     },
 
     async kill(p: Principal, id: string, selector: string, signal: string | undefined): Promise<void> {
+      const row = await ctx.requireRunning(await ctx.load(p, scope, id, 'write'))
       const sig = signal ?? 'SIGKILL'
       if (sig !== 'SIGKILL' && sig !== 'SIGTERM') throw invalid('signal must be SIGKILL or SIGTERM')
-      const row = await ctx.requireRunning(await ctx.load(p, scope, id, 'write'))
       const sel = parseSelector(selector)
       const h = runtime.getProcess(row.id, sel)
       if (h) return h.kill(sig)
@@ -105,6 +114,8 @@ export function createProcessOps(ctx: CapsuleContext) {
     async assertExecutable(p: Principal, id: string): Promise<void> {
       await ctx.requireRunning(await ctx.load(p, scope, id, 'write'))
     },
-  })
+    }
+    return v
+  }
   return { view }
 }

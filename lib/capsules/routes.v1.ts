@@ -6,7 +6,6 @@
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../http/types.ts'
 import type { Scope } from './access.ts'
-import { parseExec } from './processes.ts'
 import type { CapsuleService } from './service.ts'
 import { toWrennCapsule, toWrennExec, toWrennMetricPoint, toWrennProcess, toWrennTemplate } from './wire.v1.ts'
 import { capsuleFileRoutesV1 } from './routes.v1-files.ts'
@@ -61,13 +60,9 @@ export function capsuleRoutesV1(svc: CapsuleService, scope: Scope) {
 
   r.post('/:id/exec', async (c) => {
     const id = c.req.param('id')
-    const input = parseExec(await jsonBody(c))
-    if (input.background) {
-      const h = await v.processes.spawn(c.var.principal, id, input)
-      return c.json({ sandbox_id: id, cmd: input.cmd, pid: h.pid, tag: h.tag ?? '' }, 202)
-    }
-    const res = await v.processes.exec(c.var.principal, id, input)
-    return c.json(toWrennExec(id, input.cmd, res))
+    const out = await v.processes.run(c.var.principal, id, await jsonBody(c))
+    if ('handle' in out) return c.json({ sandbox_id: id, cmd: out.input.cmd, pid: out.handle.pid, tag: out.handle.tag ?? '' }, 202)
+    return c.json(toWrennExec(id, out.input.cmd, out.result))
   })
   r.get('/:id/processes', async (c) => c.json({ processes: (await v.processes.list(c.var.principal, c.req.param('id'))).map(toWrennProcess) }))
   r.delete('/:id/processes/:selector', async (c) => {

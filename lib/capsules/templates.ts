@@ -41,6 +41,7 @@ export function createTemplateOps(ctx: CapsuleContext) {
   const view = (scope: Scope) => ({
     /** Saves a running capsule's filesystem as a team template (409 when the name is taken). */
     async snapshot(p: Principal, capsuleId: unknown, rawName: unknown): Promise<TemplateRow> {
+      assertScope(p, scope, 'write')
       if (typeof capsuleId !== 'string' || !capsuleId) throw invalid('sandbox_id is required')
       if (rawName !== undefined && rawName !== null && (typeof rawName !== 'string' || !NAME_RE.test(rawName)))
         throw invalid('name must match [a-zA-Z0-9][a-zA-Z0-9._-]{0,63}', 'invalid_name')
