@@ -26,7 +26,7 @@ export type TestRuntime = { rt: Runtime; dataDir: string; uidBase: number; close
 /** Each test file gets its own uid ranges (by pid), so files running side by side never share one. */
 export function testRuntime(opts: Partial<ProcessRuntimeOptions> & { dataDir?: string } = {}): TestRuntime {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nestbox-rt-'))
-  const uidBase = opts.uidBase ?? 500_000_000 + (process.pid % 1000) * 16 * 65_536
+  const uidBase = opts.uidBase ?? 500_000_000 + (process.pid % 1000) * 32 * 65_536
   const rt = createProcessRuntime({ log: silentLogger, cgroupParent: 'nestbox-test', maxCapsules: 16, ...opts, uidBase, dataDir: join(dataDir, 'runtime') })
   return {
     rt,

@@ -5,7 +5,7 @@
  * a restarted nestbox can tell a running capsule from one that kept only files.
  */
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/logger.ts'
@@ -18,7 +18,7 @@ import { bootCapsule } from './sandbox.ts'
 import type { CapsuleSpec } from './types.ts'
 
 export type Meta = { id: string; slot: number; spec: CapsuleSpec; createdAt: number }
-type Pids = { pid1: number; pid1Ticks: number; anchor: number; monitor: number; cgroupns: boolean }
+type Pids = { pid1: number; pid1Ticks: number; anchor: number; monitor: number; monitorTicks: number; cgroupns: boolean }
 
 export type Capsule = {
   meta: Meta
@@ -42,7 +42,8 @@ export type HostEnv = {
   pidsMax: number
   roDirs: string[]
   hostLinks: string[]
-  hidden: string[]
+  /** Host paths inside the exposed directories to cover with an empty tmpfs (those that exist at boot). */
+  hide: string[]
   sharedEtc: { passwd: string; group: string }
   bootTimeoutMs: number
 }
@@ -89,11 +90,11 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     range: env.range,
     procsFiles: c.cg.procsFiles,
     roDirs: env.roDirs,
-    hidden: env.hidden,
+    hidden: env.hide.filter((h) => statSync(h, { throwIfNoEntry: false })?.isDirectory()),
     etcFiles,
     timeoutMs: env.bootTimeoutMs,
   })
-  c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, cgroupns: b.cgroupns }
+  c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, monitorTicks: startTicks(b.monitor.pid!) ?? -1, cgroupns: b.cgroupns }
   c.pidns = pidNamespace(b.pid1)
   c.monitor = b.monitor
   c.state = 'running'
@@ -138,7 +139,9 @@ export async function hostPids(c: Capsule): Promise<number[]> {
 
 /**
  * Kills every process of the capsule (thawing it first: frozen tasks cannot die)
- * and waits until none is left; the files stay.
+ * and waits until none is left, reaped included; the files stay. Killing pid 1
+ * ends the pid namespace; bwrap's monitor then reaps it and exits, and is reaped
+ * by us (or, after a restart, by the host's init).
  */
 export async function killAll(c: Capsule) {
   c.monitor = null
@@ -146,13 +149,20 @@ export async function killAll(c: Capsule) {
     await c.cg.thaw()
     for (const pid of await hostPids(c)) signal(pid, 'SIGCONT')
   }
-  if (c.pids && alive(c)) signal(c.pids.pid1, 'SIGKILL') // ends the whole pid namespace
-  if (c.pids) signal(c.pids.monitor, 'SIGKILL')
-  for (let i = 0; i < 600; i++) {
-    const left = await hostPids(c)
-    if (!left.length) break
+  const p = c.pids
+  // a zombie is dead already; only its parent's wait() is missing
+  const running = (pid: number, ticks: number) => startTicks(pid) === ticks && !isZombie(pid)
+  if (p && running(p.pid1, p.pid1Ticks)) signal(p.pid1, 'SIGKILL')
+  for (let i = 0; i < 1000; i++) {
+    // While pid 1 tears the namespace down, the host-side processes (bwrap's
+    // monitor, nsenter) are left alone: each must live to reap its child, or the
+    // zombie goes to the host's init, which may reap late, and pid 1 waits for it.
+    const pid1Up = !!p && running(p.pid1, p.pid1Ticks)
+    const left = pid1Up ? [] : await hostPids(c)
     for (const pid of left) signal(pid, 'SIGKILL')
-    await new Promise((r) => setTimeout(r, i < 10 ? 1 : 5))
+    if (!pid1Up && !left.length && !(p && running(p.monitor, p.monitorTicks))) break
+    if (p && i === 400) signal(p.monitor, 'SIGKILL')
+    await new Promise((r) => setTimeout(r, i < 20 ? 1 : 5))
   }
   c.pids = null
   c.pidns = null
@@ -182,6 +192,15 @@ export async function thaw(c: Capsule) {
     for (const p of await hostPids(c)) signal(p, 'SIGCONT')
     c.stopped = false
   } else await c.cg.thaw()
+}
+
+const isZombie = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat[stat.lastIndexOf(')') + 2] === 'Z'
+  } catch {
+    return true
+  }
 }
 
 export function signal(pid: number, sig: NodeJS.Signals) {

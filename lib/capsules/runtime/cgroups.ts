@@ -12,6 +12,8 @@ export type Controller = 'cpu' | 'cpuacct' | 'memory' | 'pids' | 'freezer' | 'de
 type Hierarchy = { mount: string; version: 1 | 2 }
 export type CgroupLayout = { controllers: Partial<Record<Controller, Hierarchy>>; unified: string | null }
 
+/** 'none' ignores cgroups entirely (no limits; pause stops processes with SIGSTOP): for hosts without them, and tests. */
+export type CgroupPreference = 'auto' | 'v1' | 'v2' | 'none'
 export type Limits = { vcpus: number; memoryBytes: number; pidsMax: number }
 export type Usage = { cpuUsec: number; memBytes: number }
 
@@ -20,9 +22,10 @@ const WANTED: Controller[] = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer', 'de
 const DEVICE_ALLOW = ['c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm']
 
 /** Reads /proc/self/mountinfo: which hierarchy serves each controller (v1 first, then v2). */
-export function detectCgroups(mountinfo: string, prefer: 'auto' | 'v1' | 'v2' = 'auto', readText = (p: string) => readFileSync(p, 'utf8')): CgroupLayout {
+export function detectCgroups(mountinfo: string, prefer: CgroupPreference = 'auto', readText = (p: string) => readFileSync(p, 'utf8')): CgroupLayout {
   const controllers: CgroupLayout['controllers'] = {}
   let unified: string | null = null
+  if (prefer === 'none') return { controllers, unified }
   for (const line of mountinfo.split('\n')) {
     const [pre, post] = line.split(' - ')
     if (!post) continue
@@ -48,7 +51,7 @@ export function detectCgroups(mountinfo: string, prefer: 'auto' | 'v1' | 'v2' = 
   return { controllers, unified }
 }
 
-export function createCgroups(opts: { parent: string; prefer?: 'auto' | 'v1' | 'v2'; warn: (msg: string, f?: Record<string, unknown>) => void }) {
+export function createCgroups(opts: { parent: string; prefer?: CgroupPreference; warn: (msg: string, f?: Record<string, unknown>) => void }) {
   const layout = detectCgroups(readFileSync('/proc/self/mountinfo', 'utf8'), opts.prefer ?? 'auto')
   const { controllers } = layout
   const hierarchies = [...new Map(Object.values(controllers).map((h) => [h.mount, h])).values()]
@@ -74,7 +77,12 @@ export function createCgroups(opts: { parent: string; prefer?: 'auto' | 'v1' | '
     if (prepared) return
     for (const h of hierarchies) {
       mkdirSync(join(h.mount, opts.parent), { recursive: true })
-      if (h.version === 2) enableV2(h.mount)
+      try {
+        if (h.version === 2) enableV2(h.mount)
+      } catch (err) {
+        // e.g. a delegated subtree whose root still holds processes: run without those limits
+        opts.warn('could not enable cgroup v2 controllers for capsules; their limits are not enforced', { err })
+      }
     }
     prepared = true
   }

@@ -16,7 +16,19 @@ import { invalid } from '../../core/errors.ts'
 import { CAPSULE_CAPS, SAFE_PATH } from './sandbox.ts'
 
 export type EnterTarget = { id: string; pid1: number; procsFiles: string[]; cgroupns: boolean }
-export type EnterSpec = { cmd: string; args: string[]; env: Record<string, string>; cwd: string; uid: number }
+export type EnterSpec = {
+  cmd: string
+  args: string[]
+  env: Record<string, string>
+  cwd: string
+  uid: number
+  /**
+   * Start the program in a session (and process group) of its own, so it and
+   * everything it starts can be signalled together without touching nsenter,
+   * which must stay to reap it (false for terminals: the pty is their session).
+   */
+  session: boolean
+}
 
 const JOIN = 'p=$$; while [ "$1" != -- ]; do echo $p > "$1" || { echo "nestbox: cannot join the capsule cgroup" >&2; exit 255; }; shift; done; shift; exec "$@"'
 const BOUNDING = `--bounding-set=-all,${CAPSULE_CAPS.map((c) => `+${c}`).join(',')}`
@@ -44,6 +56,7 @@ export function enterArgv(t: EnterTarget, s: EnterSpec): string[] {
     '-c', JOIN, 'nestbox-enter', ...t.procsFiles, '--',
     '/usr/bin/nsenter', ...ns, '--',
     '/usr/bin/setpriv', ...priv, '--',
+    ...(s.session ? ['/usr/bin/setsid', '--'] : []),
     '/usr/bin/env', '-i', '-C', s.cwd, '--', ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
     ...prog,
   ]

@@ -2,9 +2,9 @@
  * Running programs inside a capsule: foreground exec (collect output, timeout)
  * and background processes whose output fans out to any number of readers.
  *
- * Each run is a host process group (the entry chain of enter.ts, started in its
- * own session); the program itself is the chain's forked child, whose host pid we
- * read from /proc to signal it and to learn its pid inside the capsule.
+ * The program is the forked child of the entry chain's nsenter (enter.ts), in a
+ * process group of its own; its host pid, read from /proc, is how we signal it
+ * and learn its pid inside the capsule.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -18,8 +18,9 @@ const DRAIN_MS = 100
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
 const exitCodeOf = (code: number | null, sig: NodeJS.Signals | null) => code ?? 128 + (sig ? (SIGNALS[sig] ?? 9) : 9)
 
-export function startEntered(argv: string[]): ChildProcess {
-  return spawn('/bin/sh', argv, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: {} })
+/** Starts an entry chain; `extraPipe` adds fd 3 (a side channel to the program). */
+export function startEntered(argv: string[], extraPipe = false): ChildProcess {
+  return spawn('/bin/sh', argv, { stdio: extraPipe ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'], detached: true, env: {} })
 }
 
 /** The program's host pid: the only child of the nsenter process, once it has forked. */
@@ -47,11 +48,30 @@ export function nsPid(hostPid: number): number | null {
   }
 }
 
-const killGroup = (pgid: number, sig: NodeJS.Signals) => {
+/**
+ * Signals the program (and, being a group leader, everything in its group) but
+ * never the nsenter above it: nsenter must live to reap it, or the program's
+ * zombie would go to the host's init, which may reap late, and the capsule's pid 1
+ * would wait for it when the capsule is destroyed.
+ */
+export function signalProgram(chainPid: number, sig: NodeJS.Signals, programHostPid?: number | null) {
+  let pid = programHostPid
+  if (!pid) {
+    try {
+      pid = Number(readFileSync(`/proc/${chainPid}/task/${chainPid}/children`, 'utf8').trim().split(/\s+/)[0]) || null
+    } catch {
+      pid = null
+    }
+  }
+  if (!pid) return
   try {
-    process.kill(-pgid, sig)
+    process.kill(-pid, sig)
   } catch {
-    // the group is gone
+    try {
+      process.kill(pid, sig)
+    } catch {
+      // gone
+    }
   }
 }
 
@@ -78,7 +98,7 @@ export function runForeground(argv: string[], opts: { timeoutMs?: number; stdin?
     const timer = opts.timeoutMs
       ? setTimeout(() => {
           timedOut = true
-          killGroup(child.pid!, 'SIGKILL')
+          signalProgram(child.pid!, 'SIGKILL')
         }, opts.timeoutMs)
       : null
     child.on('error', (e) => {
@@ -154,15 +174,7 @@ export async function startBackground(argv: string[], meta: { tag: string | null
       return () => errs.delete(fn)
     },
     kill(signal = 'SIGKILL') {
-      if (!running) return
-      if (hostPid) {
-        try {
-          process.kill(hostPid, signal)
-        } catch {
-          // already gone
-        }
-      }
-      if (signal === 'SIGKILL') killGroup(child.pid!, 'SIGKILL')
+      if (running) signalProgram(child.pid!, signal, hostPid)
     },
     writeStdin(data) {
       if (running && child.stdin!.writable) child.stdin!.write(Buffer.from(data))

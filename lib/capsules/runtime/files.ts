@@ -8,12 +8,13 @@
  * stream through pipes with backpressure; nothing is buffered whole.
  *
  * Uploads go to a temporary file next to the target and are renamed over it
- * only once the whole body arrived: an aborted upload leaves nothing behind.
+ * only when we say so on a side channel after the whole body went through: an
+ * aborted upload leaves nothing behind.
  */
 import { posix } from 'node:path'
-import type { Readable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 import { invalid } from '../../core/errors.ts'
-import { runForeground, startEntered } from './exec.ts'
+import { runForeground, signalProgram, startEntered } from './exec.ts'
 import type { FileEntry } from './types.ts'
 
 /** find(1) -printf: type, size, mode, mtime, owner, group, link target, path — NUL separated. */
@@ -24,7 +25,7 @@ const SCRIPT = `
 op=$1; p=$2
 case $op in
 stat) [ -e "$p" ] || [ -L "$p" ] || exit 44; exec find "$p" -maxdepth 0 -printf '${FMT}' ;;
-list) exec find "$p" -mindepth 1 -maxdepth "$3" -printf '${FMT}' ;;
+list) exec find -H "$p" -mindepth 1 -maxdepth "$3" -printf '${FMT}' ;;
 mkdir) exec mkdir -p -- "$p" ;;
 remove) exec rm -rf -- "$p" ;;
 read)
@@ -36,8 +37,8 @@ write)
   [ -d "$p" ] && { echo "$p: Is a directory" >&2; exit 1; }
   d=$(dirname -- "$p"); mkdir -p -- "$d" || exit 1
   t=$(mktemp "$d/.nestbox-upload.XXXXXX") || exit 1
-  echo "TMP $t" >&2
-  cat > "$t" && chmod "$3" "$t" && mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 1; }
+  # fd 3 says "commit" only once the whole body went through; anything else leaves no trace
+  cat > "$t" && read ok <&3 && [ "$ok" = commit ] && chmod "$3" "$t" && mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 1; }
   stat -c %s -- "$p" ;;
 esac`
 
@@ -145,7 +146,7 @@ export function createFileOps(enter: (cmd: string, args: string[]) => string[]) 
           const stream = child.stdout!
           // a reader that stops early must not leave cat running in the capsule
           stream.once('close', () => {
-            if (child.exitCode === null) killTree(child.pid!)
+            if (child.exitCode === null) signalProgram(child.pid!, 'SIGKILL')
           })
           resolve({ size: Number(m[1]), stream })
         }
@@ -162,7 +163,8 @@ export function createFileOps(enter: (cmd: string, args: string[]) => string[]) 
     writeFile(path: string, data: Readable, opts?: { mode?: number }): Promise<{ size: number }> {
       const p = capsulePath(path)
       const mode = ((opts?.mode ?? 0o644) & 0o7777).toString(8)
-      const child = startEntered(argv('write', p, mode))
+      const child = startEntered(argv('write', p, mode), true)
+      const commit = child.stdio[3] as Writable
       return new Promise((resolve, reject) => {
         let out = ''
         let err = ''
@@ -170,33 +172,21 @@ export function createFileOps(enter: (cmd: string, args: string[]) => string[]) 
         child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
         child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
         child.stdin!.on('error', () => {})
+        commit.on('error', () => {})
         data.on('error', (e) => {
           aborted = e
-          // killed before its stdin closes, so it can never take a cut body for the whole
-          killTree(child.pid!)
+          commit.destroy()
           child.stdin!.destroy()
         })
+        data.on('end', () => commit.end('commit\n'))
         data.pipe(child.stdin!)
         child.on('error', reject)
         child.on('close', (code) => {
-          const tmp = /^TMP (.+)$/m.exec(err)?.[1]
-          if (aborted) {
-            // the killed upload's temporary file goes too
-            if (tmp) void runForeground(argv('remove', tmp), {}).catch(() => {})
-            return reject(aborted)
-          }
-          if (code !== 0) return reject(fsError(err.replace(/^TMP .*\n/m, ''), p))
+          if (aborted) return reject(aborted)
+          if (code !== 0) return reject(fsError(err, p))
           resolve({ size: Number(out.trim()) })
         })
       })
     },
-  }
-}
-
-function killTree(pgid: number) {
-  try {
-    process.kill(-pgid, 'SIGKILL')
-  } catch {
-    // gone
   }
 }

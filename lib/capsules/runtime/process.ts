@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import { alive, boot, freeze, hasFiles, killAll, newCapsule, readMeta, reattach, signal, target, thaw, writeMeta, type Capsule, type HostEnv } from './capsule.ts'
-import { createCgroups } from './cgroups.ts'
+import { createCgroups, type CgroupPreference } from './cgroups.ts'
 import { CWD_FAILED, defaultEnv, enterArgv } from './enter.ts'
 import { nsPid, runForeground, startBackground, type BackgroundProcess } from './exec.ts'
 import { createFileOps } from './files.ts'
@@ -31,7 +31,7 @@ export type ProcessRuntimeOptions = {
   maxCapsules?: number
   pidsMax?: number
   cgroupParent?: string
-  cgroupVersion?: 'auto' | 'v1' | 'v2'
+  cgroupVersion?: CgroupPreference
   /** On nestbox shutdown: stop capsules keeping their files, or leave them running to re-attach. */
   onShutdown?: 'stop' | 'keep'
   /** Host paths a capsule sees read-only (directories are bound, links recreated). */
@@ -76,7 +76,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     pidsMax: opts.pidsMax ?? 1024,
     roDirs,
     hostLinks: hostPaths.filter((p) => isSymlink(p)),
-    hidden: [dataDir, '/etc/nestbox', ...(opts.hidePaths ?? [])].map((p) => resolve(p)).filter((h) => isDir(h) && roDirs.some((d) => h.startsWith(d + '/'))),
+    hide: [dataDir, '/etc/nestbox', ...(opts.hidePaths ?? [])].map((p) => resolve(p)).filter((h) => roDirs.some((d) => h.startsWith(d + '/'))),
     sharedEtc: { passwd: join(dataDir, 'etc', 'passwd'), group: join(dataDir, 'etc', 'group') },
     bootTimeoutMs: opts.bootTimeoutMs ?? 10_000,
   }
@@ -126,12 +126,12 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     if (/^\d{1,5}$/.test(user) && Number(user) < slots.range) return Number(user)
     throw invalid(`user must be root, ${CAPSULE_USER.name} or a numeric uid`)
   }
-  const argvFor = (c: Capsule, req: Pick<ExecRequest, 'cmd' | 'args' | 'envs' | 'cwd' | 'user'>, extraEnv: Record<string, string> = {}) => {
+  const argvFor = (c: Capsule, req: Pick<ExecRequest, 'cmd' | 'args' | 'envs' | 'cwd' | 'user'>, terminal = false) => {
     const uid = uidOf(req.user)
     const home = uid === 0 ? '/root' : uid === CAPSULE_USER.uid ? CAPSULE_USER.home : '/'
-    return enterArgv(target(c), { cmd: req.cmd, args: req.args ?? [], env: { ...defaultEnv(c.meta.id, uid), ...extraEnv, ...c.meta.spec.envs, ...req.envs }, cwd: req.cwd ?? home, uid })
+    return enterArgv(target(c), { cmd: req.cmd, args: req.args ?? [], env: { ...defaultEnv(c.meta.id, uid), ...(terminal ? { TERM: 'xterm-256color' } : {}), ...c.meta.spec.envs, ...req.envs }, cwd: req.cwd ?? home, uid, session: !terminal })
   }
-  const fsOf = (c: Capsule) => createFileOps((cmd, args) => enterArgv(target(c), { cmd, args, env: { PATH: defaultEnv('', 0).PATH, LANG: 'C', HOME: '/root' }, cwd: '/', uid: 0 }))
+  const fsOf = (c: Capsule) => createFileOps((cmd, args) => enterArgv(target(c), { cmd, args, env: { PATH: defaultEnv('', 0).PATH, LANG: 'C', HOME: '/root' }, cwd: '/', uid: 0, session: true }))
 
   const forget = (c: Capsule, p: BackgroundProcess) =>
     void p.exited.then(() => setTimeout(() => c.procs.get(p.pid) === p && c.procs.delete(p.pid), PROC_RETAIN_MS).unref())
@@ -246,7 +246,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async pty(id, req) {
       const c = running(id)
-      return startPty(argvFor(c, req, { TERM: 'xterm-256color' }), { cols: req.cols, rows: req.rows })
+      return startPty(argvFor(c, req, true), { cols: req.cols, rows: req.rows })
     },
 
     readFile: (id, path) => fsOf(running(id)).readFile(path),

@@ -25,15 +25,13 @@ export async function startPty(argv: string[], size: { cols: number; rows: numbe
     }),
   )
   const hostPid = await programPid(term.pid, () => running)
+  // only the shell: nsenter above it must stay to reap it (see signalProgram)
   const kill = (signal: 'SIGTERM' | 'SIGKILL' | 'SIGHUP' = 'SIGKILL') => {
-    if (!running) return
-    for (const pid of [hostPid, signal === 'SIGKILL' ? term.pid : null]) {
-      if (!pid) continue
-      try {
-        process.kill(pid, SIGNALS[signal] ? signal : 'SIGKILL')
-      } catch {
-        // already gone
-      }
+    if (!running || !hostPid) return
+    try {
+      process.kill(hostPid, SIGNALS[signal] ? signal : 'SIGKILL')
+    } catch {
+      // already gone
     }
   }
   return {

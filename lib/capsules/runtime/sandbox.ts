@@ -68,7 +68,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
   }
   fdArgs.push('--bind', LAYER_MOUNT, '/')
   for (const d of s.roDirs) fdArgs.push('--ro-bind', d, d)
-  for (const h of s.hidden) fdArgs.push('--tmpfs', h)
+  for (const h of s.hidden) fdArgs.push('--perms', '0555', '--tmpfs', h, '--remount-ro', h)
   for (const [dest, src] of Object.entries(s.etcFiles)) fdArgs.push('--perms', '0644', '--ro-bind-data', pass(src), dest)
   const bwrapArgs = [
     '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--unshare-cgroup-try',
