@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Provider from 'oidc-provider'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
-import { Browser } from './helpers.ts'
+import { Browser, newUser } from './helpers.ts'
 
 let op: Server
 let issuer: string
@@ -119,6 +119,19 @@ test('a tampered code fails the exchange; the state is single use', async () => 
   const r = await b.get(bad)
   assert.is(new URL(r.headers.get('location')!).searchParams.get('error'), 'exchange_failed')
   assert.is((await b.get('/v1/me')).status, 401)
+})
+
+test('a signed-in account links the OIDC identity, then signs in with it', async () => {
+  const u = await newUser(nb, 'carol@example.com', 'Carol')
+  const r = await u.b.get('/v1/me/providers/oidc/connect')
+  assert.is(r.status, 200)
+  const cb = await atProvider((await r.json()).auth_url, 'carol')
+  assert.is((await u.b.get(cb)).headers.get('location'), `${APP}/auth/oidc/callback`)
+  assert.equal((await (await u.b.get('/v1/me')).json()).providers, ['oidc'])
+  const other = new Browser(nb.url)
+  const s = await other.get('/auth/oauth/oidc')
+  assert.is((await other.get(await atProvider(s.headers.get('location')!, 'carol'))).headers.get('location'), `${APP}/auth/oidc/callback`)
+  assert.is((await (await other.get('/v1/me')).json()).id, u.user_id, 'the OIDC email differs, yet the link finds the account')
 })
 
 test('workspace surface: /api/auth/oidc/generic logs in with the workspace cookie', async () => {
