@@ -19,6 +19,22 @@ const layerOf = (dataDir: string, id: string) => join(dataDir, 'runtime', 'capsu
 
 test.after(() => t.close())
 
+/** Live (not zombie) host processes owned by a uid of the range starting at `base`. */
+function survivors(base: number): string[] {
+  const out: string[] = []
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8')
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1])
+      if (uid >= base && uid < base + 65_536 && !/^State:\s+Z/m.test(status)) out.push(`${p} ${/^Name:\s+(.*)$/m.exec(status)?.[1]}`)
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out
+}
+const baseOf = async (r: Runtime, id: string) => Number((await sh(r, id, 'cat /proc/self/uid_map')).out.trim().split(/\s+/)[1])
+
 /** Pause must stop a busy counter dead, exec must be refused meanwhile, resume must restart it. */
 async function assertPauseFreezes(r: Runtime, dataDir: string, id: string) {
   await r.spawn(id, { cmd: '/bin/sh', args: ['-c', 'while :; do echo tick >> /tmp/counter; done'], tag: 'counter' })
@@ -62,6 +78,7 @@ test('pause on cgroup v2 (cgroup.freeze) where a unified hierarchy is mounted', 
   const v2 = testRuntime({ cgroupVersion: 'v2', uidBase: t.uidBase + 8 * 65_536 })
   const c = spec()
   await v2.rt.create(c)
+  const base = await baseOf(v2.rt, c.id)
   try {
     assert.ok(existsSync(join(layout.unified!, 'nestbox-test', c.id, 'cgroup.freeze')))
     await assertPauseFreezes(v2.rt, v2.dataDir, c.id)
@@ -71,18 +88,24 @@ test('pause on cgroup v2 (cgroup.freeze) where a unified hierarchy is mounted', 
     await v2.close()
   }
   assert.not.ok(existsSync(join(layout.unified!, 'nestbox-test', c.id)))
+  assert.equal(survivors(base), [])
 })
 
 test('pause without cgroups stops the whole tree with SIGSTOP', async () => {
   const bare = testRuntime({ cgroupVersion: 'none', uidBase: t.uidBase + 12 * 65_536 })
   const c = spec()
   await bare.rt.create(c)
+  const base = await baseOf(bare.rt, c.id)
   try {
     await assertPauseFreezes(bare.rt, bare.dataDir, c.id)
+    // stopped and continued processes (and the nsenter above them) must not keep a destroy waiting
+    await bare.rt.spawn(c.id, { cmd: '/bin/sh', args: ['-c', 'kill -STOP $$'] })
+    await sleep(100)
   } finally {
     await bare.rt.destroy(c.id)
     await bare.close()
   }
+  assert.equal(survivors(base), [])
 })
 
 test('snapshot keeps files, owners and modes (no setuid); a new capsule starts from it in its own uid range', async () => {
@@ -119,21 +142,13 @@ test('snapshot keeps files, owners and modes (no setuid); a new capsule starts f
 test('destroy removes processes, cgroups, files and the uid range from the host', async () => {
   const c = spec()
   await rt.create(c)
-  const base = Number((await sh(rt, c.id, 'cat /proc/self/uid_map')).out.trim().split(/\s+/)[1])
+  const base = await baseOf(rt, c.id)
   await rt.spawn(c.id, { cmd: '/bin/sleep', args: ['300'] })
+  await rt.spawn(c.id, { cmd: '/bin/sh', args: ['-c', 'kill -STOP $$'] })
   await sh(rt, c.id, 'sleep 300 >/dev/null 2>&1 &')
   await rt.pause(c.id)
   await rt.destroy(c.id)
-  const owners = readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .map((p) => {
-      try {
-        return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1])
-      } catch {
-        return -1
-      }
-    })
-  assert.not.ok(owners.some((u) => u >= base && u < base + 65_536), 'no process of the capsule survives')
+  assert.equal(survivors(base), [], 'no process of the capsule survives')
   const layout = detectCgroups(readFileSync('/proc/self/mountinfo', 'utf8'))
   for (const h of Object.values(layout.controllers)) assert.not.ok(existsSync(join(h.mount, 'nestbox-test', c.id)), h.mount)
   assert.not.ok(existsSync(join(t.dataDir, 'runtime', 'capsules', c.id)))

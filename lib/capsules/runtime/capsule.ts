@@ -5,7 +5,7 @@
  * a restarted nestbox can tell a running capsule from one that kept only files.
  */
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/logger.ts'
@@ -129,12 +129,25 @@ export async function reattach(c: Capsule): Promise<boolean> {
   return true
 }
 
-/** Every host pid that belongs to the capsule: its cgroup, or (no cgroups) its pid namespace. */
+/**
+ * Every host pid that belongs to the capsule: its cgroup members, or (no cgroups)
+ * the processes in its pid namespace plus the nsenters entering it.
+ */
 export async function hostPids(c: Capsule): Promise<number[]> {
   const fromCg = await c.cg.pids()
   if (fromCg.length || c.cg.exists()) return fromCg
   if (!c.pidns) return []
-  return (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => pidNamespace(p) === c.pidns)
+  const forChildren = (pid: number) => {
+    try {
+      return readlinkSync(`/proc/${pid}/ns/pid_for_children`)
+    } catch {
+      return null
+    }
+  }
+  return (await readdir('/proc'))
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((p) => pidNamespace(p) === c.pidns || forChildren(p) === c.pidns)
 }
 
 /**
@@ -158,10 +171,14 @@ export async function killAll(c: Capsule) {
     // monitor, nsenter) are left alone: each must live to reap its child, or the
     // zombie goes to the host's init, which may reap late, and pid 1 waits for it.
     const pid1Up = !!p && running(p.pid1, p.pid1Ticks)
-    const left = pid1Up ? [] : await hostPids(c)
+    const all = await hostPids(c)
+    // nsenter stops itself when its child is stopped (job control): wake it, so it can reap
+    if (pid1Up) for (const pid of all) if (pidNamespace(pid) !== c.pidns) signal(pid, 'SIGCONT')
+    const left = pid1Up ? [] : all
     for (const pid of left) signal(pid, 'SIGKILL')
     if (!pid1Up && !left.length && !(p && running(p.monitor, p.monitorTicks))) break
     if (p && i === 400) signal(p.monitor, 'SIGKILL')
+    if (i === 999) throw new Error(`capsule ${c.meta.id}: processes still alive after 5 s of SIGKILL`)
     await new Promise((r) => setTimeout(r, i < 20 ? 1 : 5))
   }
   c.pids = null
@@ -177,7 +194,7 @@ export async function freeze(c: Capsule) {
   // no freezer: stop the tree; repeat until a pass finds nothing new (forks in flight)
   const seen = new Set<number>()
   for (let pass = 0; pass < 5; pass++) {
-    const fresh = (await hostPids(c)).filter((p) => !seen.has(p))
+    const fresh = (await hostPids(c)).filter((p) => !seen.has(p) && pidNamespace(p) === c.pidns)
     if (!fresh.length) break
     for (const p of fresh) {
       seen.add(p)
