@@ -161,6 +161,24 @@ test('destroy removes processes, cgroups, files and the uid range from the host'
   await rt.destroy(next.id)
 })
 
+test('two nestbox instances on one host never hand out the same uid range', async () => {
+  const uidBase = t.uidBase + 20 * 65_536
+  const one = testRuntime({ uidBase })
+  const two = testRuntime({ uidBase })
+  const a = spec()
+  const b = spec()
+  await one.rt.create(a)
+  await two.rt.create(b)
+  try {
+    assert.is.not(await baseOf(one.rt, a.id), await baseOf(two.rt, b.id))
+  } finally {
+    await one.rt.destroy(a.id)
+    await two.rt.destroy(b.id)
+    await one.close()
+    await two.close()
+  }
+})
+
 test('restart: running capsules are re-attached (keep), or come back with their files (stop)', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-rt-restart-'))
   const uidBase = t.uidBase + 4 * 65_536

@@ -66,7 +66,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const leaked = closeInheritedFds()
   if (leaked.length) log.warn('closed descriptors inherited without close-on-exec, so capsules cannot inherit them', { fds: leaked })
 
-  const slots = createUidSlots({ uidBase: opts.uidBase ?? 1_000_000, uidRange: opts.uidRange ?? 65_536, maxCapsules: opts.maxCapsules ?? 4096 })
+  const slots = createUidSlots({ uidBase: opts.uidBase ?? 1_000_000, uidRange: opts.uidRange ?? 65_536, maxCapsules: opts.maxCapsules ?? 4096, owner: dataDir })
   const cgroups = createCgroups({ parent: opts.cgroupParent ?? 'nestbox', prefer: opts.cgroupVersion ?? 'auto', warn: (m, f) => log.warn(m, f) })
   const hostPaths = (opts.hostPaths ?? DEFAULT_HOST_PATHS).map((p) => resolve(p))
   const roDirs = hostPaths.filter((p) => isDir(p) && !hostPaths.some((q) => q !== p && p.startsWith(q + '/')))
