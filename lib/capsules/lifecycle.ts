@@ -3,7 +3,7 @@
  * stopping → stopped, error. Every transition is persisted (store.transitionCapsule)
  * and published; actions are audited.
  */
-import { invalid } from '../core/errors.ts'
+import { AppError, invalid } from '../core/errors.ts'
 import { system, type Principal } from '../core/principal.ts'
 import { assertScope, callerTeam, type Scope } from './access.ts'
 import type { CapsuleContext } from './context.ts'
@@ -35,10 +35,10 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
     } catch (err) {
       ctx.log.error('capsule create failed', { capsule: row.id, err })
       await runtime.destroy(row.id).catch((e) => ctx.log.error('cleanup after failed create failed', { capsule: row.id, err: e }))
-      const failed = await ctx
-        .transition(row, ['starting'], 'error', { error: 'the runtime could not start this capsule' }, 'cleanup_after_create_error')
-        .catch(() => row)
-      await ctx.action(actor, 'create', failed, 'error', { error: 'the runtime could not start this capsule' })
+      // AppError messages are written for users (e.g. the host is full); anything else stays in the log.
+      const why = err instanceof AppError ? err.message : 'the runtime could not start this capsule'
+      const failed = await ctx.transition(row, ['starting'], 'error', { error: why }, 'cleanup_after_create_error').catch(() => row)
+      await ctx.action(actor, 'create', failed, 'error', { error: why })
     }
   }
 
