@@ -15,6 +15,18 @@ import type { ProcessHandle } from './runtime/types.ts'
 import type { CapsuleView } from './service.ts'
 
 const PING_EVERY_MS = 30_000
+/** A socket that never says what it wants is closed. */
+const FIRST_MESSAGE_MS = 60_000
+
+function closeUnlessStarted(ws: WebSocket, started: () => boolean, send: (m: Record<string, unknown>) => void) {
+  const t = setTimeout(() => {
+    if (started()) return
+    send({ type: 'error', data: `no start message within ${FIRST_MESSAGE_MS / 1000} s`, fatal: true })
+    ws.close(1000)
+  }, FIRST_MESSAGE_MS)
+  t.unref()
+  ws.on('close', () => clearTimeout(t))
+}
 /** After {"type":"stop"}, SIGTERM; then SIGKILL if it is still there. */
 const STOP_GRACE_MS = 2_000
 
@@ -52,6 +64,7 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
       let h: ProcessHandle | null = null
       let exited = false
       let starting = false
+      closeUnlessStarted(ws, () => starting, send)
       ws.on('message', async (data, isBinary) => {
         const m = isBinary ? null : parse(data)
         if (!m) return send({ type: 'error', data: 'messages must be JSON objects' })
@@ -128,12 +141,15 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
       }
       const pinger = setInterval(() => send({ type: 'ping' }), PING_EVERY_MS)
       pinger.unref()
+      let asked = false
+      closeUnlessStarted(ws, () => asked, send)
 
       const handle = async (data: Buffer, isBinary: boolean) => {
         if (isBinary) return session ? session.write(data) : fatal('start or connect to a terminal first')
         const m = parse(data)
         if (!m) return send({ type: 'error', data: 'text messages must be JSON objects', fatal: false })
         if (!session) {
+          asked = true
           try {
             if (m.type === 'start') session = await v.startPty(p, id, m)
             else if (m.type === 'connect') {
