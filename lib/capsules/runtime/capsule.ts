@@ -5,8 +5,8 @@
  * a restarted nestbox can tell a running capsule from one that kept only files.
  */
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/logger.ts'
 import type { CapsuleCgroup } from './cgroups.ts'
@@ -65,9 +65,10 @@ export const target = (c: Capsule): EnterTarget => ({ id: c.meta.id, pid1: c.pid
 /** True while the sandbox's pid 1 is the very process we booted (not a reused pid). */
 export const alive = (c: Capsule) => !!c.pids && startTicks(c.pids.pid1) === c.pids.pid1Ticks
 
-export async function writeMeta(c: Capsule) {
-  await mkdir(c.dir, { recursive: true, mode: 0o700 })
-  await writeFile(join(c.dir, 'meta.json'), JSON.stringify(c.meta))
+/** Small records are written synchronously: a few µs each, off the thread pool that file copies keep busy. */
+export function writeMeta(c: Capsule) {
+  mkdirSync(c.dir, { recursive: true, mode: 0o700 })
+  writeFileSync(join(c.dir, 'meta.json'), JSON.stringify(c.meta))
 }
 
 /** Boots the sandbox over the capsule's layer; `onExit` runs if it ever dies on its own. */
@@ -75,10 +76,11 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
   const spec = c.meta.spec
   prepareLayer(c.layer, c.base, [...env.roDirs, ...env.hostLinks])
   const etc = join(c.dir, 'etc')
-  await mkdir(etc, { recursive: true, mode: 0o700 })
-  await writeFile(join(etc, 'hostname'), `${spec.id}\n`)
-  await writeFile(join(etc, 'hosts'), `127.0.0.1\tlocalhost ${spec.id}\n::1\tlocalhost ip6-localhost ip6-loopback\n`)
-  await killAll(c)
+  mkdirSync(etc, { recursive: true, mode: 0o700 })
+  writeFileSync(join(etc, 'hostname'), `${spec.id}\n`)
+  writeFileSync(join(etc, 'hosts'), `127.0.0.1\tlocalhost ${spec.id}\n::1\tlocalhost ip6-localhost ip6-loopback\n`)
+  // leftovers of an earlier boot (a crash, a dead init) go before the new sandbox
+  if (c.pids || c.cg.exists()) await killAll(c)
   c.cg.create({ vcpus: spec.vcpus, memoryBytes: spec.memoryMb * 1024 * 1024, pidsMax: env.pidsMax })
   const etcFiles: Record<string, string> = env.roDirs.includes('/etc')
     ? { '/etc/passwd': env.sharedEtc.passwd, '/etc/group': env.sharedEtc.group, '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts') }
@@ -107,7 +109,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
       // exited already; the exit handler deals with it
     }
   }
-  await writeFile(join(c.dir, 'state.json'), JSON.stringify(c.pids))
+  writeFileSync(join(c.dir, 'state.json'), JSON.stringify(c.pids))
   b.monitor.once('exit', () => {
     if (c.monitor === b.monitor) onExit(c)
   })

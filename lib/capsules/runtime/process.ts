@@ -147,12 +147,12 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
         const slot = slots.take()
         c = newCapsule({ id: spec.id, slot, spec, createdAt: Date.now() }, join(capsulesDir, spec.id), slots.base(slot), cgroups.of(spec.id))
         capsules.set(spec.id, c)
-        await writeMeta(c)
+        writeMeta(c)
         const src = spec.template.rootDir
         if (src) await copyTree(isDir(join(src, 'fs')) ? join(src, 'fs') : src, c.layer, toHost(c.base, slots.range), { stripSetid: false })
       } else {
         c.meta.spec = spec
-        await writeMeta(c)
+        writeMeta(c)
       }
       await startSandbox(c)
     },

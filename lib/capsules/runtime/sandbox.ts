@@ -10,7 +10,7 @@
  *   bwrap: new pid, mount, ipc, uts, net (loopback only) and cgroup namespaces
  *     owned by that user namespace; the layer as `/`, the host system read-only
  *     over it, a fresh /proc and minimal /dev; capabilities cut down →
- *   pid 1 (bwrap's reaper) → the anchor (`sleep infinity`), which says it is ready.
+ *   pid 1 (bwrap's reaper) → the anchor (`sleep infinity`), forked once all is set up.
  *
  * Every fd handed to the chain is consumed or closed before the capsule runs, so
  * nothing inside holds a descriptor that leads out of its root.
@@ -53,13 +53,11 @@ user) shift; echo r >&4; read _ <&3; exec 3<&- 4>&-
   echo 0 > /proc/sys/user/max_user_namespaces || exit 1
   exec setpriv --reuid=0 --regid=0 --clear-groups -- bwrap "$@" ;;
 esac`
-// closed by a bare `exec` first: dash would keep a copy of fd 6 if it were closed on the command itself
-const ANCHOR = 'echo >&6; exec 6>&- </dev/null >/dev/null 2>&1; exec /bin/sleep infinity'
 
 export function bootCapsule(s: BootSpec): Promise<Booted> {
   const fds: number[] = []
   const fdArgs: (string | number)[] = []
-  const stdio: (string | number)[] = ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe']
+  const stdio: (string | number)[] = ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe']
   const pass = (path: string, flags = 'r') => {
     const fd = openSync(path, flags)
     fds.push(fd)
@@ -79,7 +77,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     '--clearenv', '--setenv', 'PATH', SAFE_PATH,
     '--chdir', '/',
     '--info-fd', '5',
-    '--', '/bin/sh', '-c', ANCHOR,
+    '--', '/bin/sleep', 'infinity',
   ]
   const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.layerDir, LAYER_MOUNT, ...bwrapArgs], {
     stdio: stdio as never,
@@ -92,7 +90,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     let stderr = ''
     let info = ''
     let done = false
-    const io = child.stdio as unknown as [null, null, Readable, Writable, Readable, Readable, Readable]
+    const io = child.stdio as unknown as [null, null, Readable, Writable, Readable, Readable]
     const fail = (why: string) => {
       if (done) return
       done = true
@@ -118,21 +116,34 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
         fail(`writing the uid map: ${(err as Error).message}`)
       }
     })
-    io[5].on('data', (d: Buffer) => (info += d.toString()))
-    io[6].once('data', () => {
-      if (done) return
+    const children = (pid: number) => {
       try {
-        const pid1 = JSON.parse(info)['child-pid'] as number
-        const anchor = Number(readFileSync(`/proc/${pid1}/task/${pid1}/children`, 'utf8').trim().split(/\s+/)[0])
-        const cgroupns = readLinkSafe(`/proc/${pid1}/ns/cgroup`) !== readLinkSafe('/proc/self/ns/cgroup')
-        done = true
-        clearTimeout(timer)
-        for (const s of [io[3], io[4], io[5], io[6]]) s.destroy()
-        child.removeAllListeners('exit')
-        // bwrap's monitor and pid 1 keep this socket as stderr: close our end, so the
-        // one descriptor the capsule's pid 1 holds leads nowhere
-        io[2].destroy()
-        resolve({ monitor: child, pid1, anchor, cgroupns })
+        return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()
+      } catch {
+        return ''
+      }
+    }
+    // bwrap's pid 1 forks the anchor only once the mount namespace is complete:
+    // from then on, nsenter lands in the finished capsule
+    const ready = (pid1: number, tries: number) => {
+      if (done) return
+      const kids = children(pid1)
+      if (!kids) return void (tries < 50 ? setImmediate(ready, pid1, tries + 1) : setTimeout(ready, 1, pid1, tries + 1))
+      done = true
+      clearTimeout(timer)
+      for (const x of [io[3], io[4], io[5]]) x.destroy()
+      child.removeAllListeners('exit')
+      // bwrap's monitor and pid 1 keep this socket as stderr: close our end, so the
+      // one descriptor the capsule's pid 1 holds leads nowhere
+      io[2].destroy()
+      const cgroupns = readLinkSafe(`/proc/${pid1}/ns/cgroup`) !== readLinkSafe('/proc/self/ns/cgroup')
+      resolve({ monitor: child, pid1, anchor: Number(kids.split(/\s+/)[0]), cgroupns })
+    }
+    io[5].on('data', (d: Buffer) => {
+      info += d.toString()
+      if (!info.includes('}')) return
+      try {
+        ready(JSON.parse(info)['child-pid'] as number, 0)
       } catch (err) {
         fail(`reading its pids: ${(err as Error).message}`)
       }

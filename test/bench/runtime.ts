@@ -1,0 +1,166 @@
+/**
+ * The process runtime driven directly (no HTTP): create → first `echo ok`, exec
+ * round trip, pause + resume, 20 concurrent creates, host memory of idle
+ * capsules, and one metrics sampling pass over all of them.
+ * Baselines measured in the same run: a host spawn of `sh -c 'echo ok'` (what any
+ * exec costs at least) and a bare bubblewrap sandbox running `true` (namespaces,
+ * no uid range, no cgroups, no entry into a running capsule).
+ * Usage: node test/bench/runtime.ts [--idle 200] [--quick]
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { detectCgroups } from '../../lib/capsules/runtime/cgroups.ts'
+import { createProcessRuntime } from '../../lib/capsules/runtime/process.ts'
+import type { CapsuleSpec } from '../../lib/capsules/runtime/types.ts'
+import { silentLogger } from '../../lib/core/logger.ts'
+import { median, printTable } from './lib/measure.ts'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const IDLE = Number(args[args.indexOf('--idle') + 1]) || (quick ? 50 : 200)
+const N = quick ? 15 : 40
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
+const time = async (fn: () => Promise<unknown>) => {
+  const t0 = performance.now()
+  await fn()
+  return performance.now() - t0
+}
+const ms = (x: number) => x.toFixed(1)
+const meminfo = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024
+const memAvailable = () => meminfo('MemAvailable')
+/** Kernel-side memory a capsule adds: slab (namespaces, cgroups, mounts), page tables, kernel stacks. */
+const kernelMem = () => meminfo('Slab') + meminfo('PageTables') + meminfo('KernelStack')
+const memCg = detectCgroups(readFileSync('/proc/self/mountinfo', 'utf8')).controllers.memory
+/** What the memory cgroups of these capsules are charged (their processes, kernel objects, page cache they touched). */
+const cgroupCharge = (ids: string[]) =>
+  memCg
+    ? ids.reduce((sum, id) => sum + Number(readFileSync(join(memCg.mount, 'nestbox-bench', id, memCg.version === 1 ? 'memory.usage_in_bytes' : 'memory.current'), 'utf8')), 0)
+    : NaN
+const run = (cmd: string, argv: string[]) => new Promise<void>((res) => spawn(cmd, argv, { stdio: 'ignore' }).on('close', () => res()))
+
+/** Proportional set size of every process below this one (the capsules' monitors, inits and anchors). */
+function descendantsPss(): { count: number; bytes: number } {
+  const kids = new Map<number, number[]>()
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)])
+    } catch {
+      // gone
+    }
+  }
+  let count = 0
+  let bytes = 0
+  const walk = (pid: number) => {
+    for (const k of kids.get(pid) ?? []) {
+      try {
+        bytes += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${k}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024
+        count++
+      } catch {
+        // gone
+      }
+      walk(k)
+    }
+  }
+  walk(process.pid)
+  return { count, bytes }
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-bench-rt-'))
+const rt = createProcessRuntime({ dataDir: join(dataDir, 'runtime'), log: silentLogger, uidBase: 1_500_000_000, cgroupParent: 'nestbox-bench' })
+let seq = 0
+const spec = (): CapsuleSpec => ({ id: `sb-bench${(seq++).toString(16).padStart(4, '0')}`, template: { name: 'minimal', rootDir: null }, vcpus: 1, memoryMb: 256 })
+const echo = (id: string) => rt.exec(id, { cmd: '/bin/sh', args: ['-c', 'echo ok'] })
+
+try {
+  // warm up: first boot creates cgroup parents, the page cache holds the binaries
+  const warm = spec()
+  await rt.create(warm)
+  for (let i = 0; i < 5; i++) await echo(warm.id)
+
+  const hostSpawn: number[] = []
+  const bareBwrap: number[] = []
+  for (let i = 0; i < N; i++) {
+    hostSpawn.push(await time(() => run('/bin/sh', ['-c', 'echo ok'])))
+    bareBwrap.push(await time(() => run('bwrap', ['--unshare-all', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '--', '/bin/sh', '-c', 'echo ok'])))
+  }
+
+  const createFirst: number[] = []
+  const createOnly: number[] = []
+  for (let i = 0; i < N; i++) {
+    const s = spec()
+    const t0 = performance.now()
+    await rt.create(s)
+    createOnly.push(performance.now() - t0)
+    const r = await echo(s.id)
+    if (r.stdout.toString() !== 'ok\n') throw new Error(`first exec failed: ${r.stderr}`)
+    createFirst.push(performance.now() - t0)
+    await rt.destroy(s.id)
+  }
+
+  const execRt: number[] = []
+  for (let i = 0; i < N * 3; i++) execRt.push(await time(() => echo(warm.id)))
+
+  const pauseResume: number[] = []
+  for (let i = 0; i < N; i++) pauseResume.push(await time(async () => {
+    await rt.pause(warm.id)
+    await rt.resume(warm.id)
+  }))
+
+  const concurrent = Array.from({ length: 20 }, spec)
+  const t20 = performance.now()
+  const each = await Promise.allSettled(concurrent.map((s) => time(async () => {
+    await rt.create(s)
+    await echo(s.id)
+  })))
+  const wall20 = performance.now() - t20
+  const ok20 = each.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value)
+  for (const s of concurrent) await rt.destroy(s.id).catch(() => {})
+
+  printTable('process runtime, driver level (ms)', [
+    ['operation', 'p50', 'p95', 'baseline', 'baseline p50', 'ratio p50', 'target p50'],
+    ['create → first exec echo ok', ms(median(createFirst)), ms(pct(createFirst, 95)), 'bare bwrap sandbox', ms(median(bareBwrap)), (median(createFirst) / median(bareBwrap)).toFixed(1), '≤ 60'],
+    ['  of which create', ms(median(createOnly)), ms(pct(createOnly, 95)), '', '', '', ''],
+    ['exec round trip echo ok', ms(median(execRt)), ms(pct(execRt, 95)), 'host spawn sh -c', ms(median(hostSpawn)), (median(execRt) / median(hostSpawn)).toFixed(1), '≤ 10'],
+    ['pause + resume', ms(median(pauseResume)), ms(pct(pauseResume, 95)), '', '', '', '≤ 20'],
+    [`20 concurrent creates (${ok20.length}/20 ok, wall ${ms(wall20)})`, ms(median(ok20)), ms(pct(ok20, 95)), '', '', '', 'all ok'],
+  ])
+
+  const before = memAvailable()
+  const kernelBefore = kernelMem()
+  const pssBefore = descendantsPss()
+  const idle = Array.from({ length: IDLE }, spec)
+  const tIdle = performance.now()
+  for (const s of idle) await rt.create(s)
+  const createIdle = performance.now() - tIdle
+  await new Promise((r) => setTimeout(r, 2000))
+  const after = memAvailable()
+  const kernelAfter = kernelMem()
+  const pssAfter = descendantsPss()
+  const charged = cgroupCharge(idle.map((s) => s.id))
+  const sample = await time(() => Promise.all(idle.map((s) => rt.metrics(s.id))))
+  const sample2 = await time(() => Promise.all(idle.map((s) => rt.metrics(s.id))))
+  printTable(`${IDLE} idle capsules`, [
+    ['measure', 'value', 'target'],
+    ['memory cgroup charge per capsule, MiB', (charged / IDLE / 2 ** 20).toFixed(2), '≤ 3'],
+    ['PSS of capsule processes per capsule, MiB', ((pssAfter.bytes - pssBefore.bytes) / IDLE / 2 ** 20).toFixed(2), ''],
+    ['kernel slab + page tables + stacks per capsule, MiB', ((kernelAfter - kernelBefore) / IDLE / 2 ** 20).toFixed(2), ''],
+    ['PSS + kernel per capsule, MiB', ((pssAfter.bytes - pssBefore.bytes + kernelAfter - kernelBefore) / IDLE / 2 ** 20).toFixed(2), '≤ 3'],
+    ['host MemAvailable drop per capsule (noisy: shared machine), MiB', ((before - after) / IDLE / 2 ** 20).toFixed(2), ''],
+    ['processes per capsule', ((pssAfter.count - pssBefore.count) / IDLE).toFixed(1), ''],
+    [`creating all ${IDLE} one after another, s`, (createIdle / 1000).toFixed(1), ''],
+    ['metrics pass over all (first, walks every layer), ms', ms(sample), ''],
+    ['metrics pass over all (cached disk), ms', ms(sample2), ''],
+  ])
+  console.log('\nNote: the machine is shared with other work; figures are noisy.')
+  for (const s of idle) await rt.destroy(s.id)
+  await rt.destroy(warm.id)
+} finally {
+  await rt.shutdown()
+  rmSync(dataDir, { recursive: true, force: true })
+}
