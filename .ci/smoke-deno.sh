@@ -6,7 +6,7 @@ dir=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 node_modules/.bin/deno run -A main.ts serve --data-dir "$dir" --port "$port" --host 127.0.0.1 >"$dir/out.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health/liveliness" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$port/health/liveliness" | grep -q "alive" || { cat "$dir/out.log"; exit 1; }
 key=$(grep '^api_key=' "$dir/bootstrap.txt" | cut -d= -f2)
