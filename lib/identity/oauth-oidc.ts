@@ -3,18 +3,21 @@
  * issuer, authorization code with PKCE, state and nonce checked by the library,
  * ID token validated against the issuer's keys.
  */
-import * as oidc from 'openid-client'
+import type * as Oidc from 'openid-client'
 import type { Config } from '../core/config/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { OAuthProvider } from './oauth-provider.ts'
 
 export function oidcProvider(cfg: Config['identity']['oauth']['oidc'], log: Logger): OAuthProvider | null {
   if (!cfg.issuer || !cfg.clientId) return null
-  let discovered: Promise<oidc.Configuration> | undefined
+  // openid-client is loaded with the provider's first use, not at start-up.
+  let lib: Promise<typeof Oidc> | undefined
+  let oidc: typeof Oidc
+  let discovered: Promise<Oidc.Configuration> | undefined
   // Discovery is lazy and retried after a failure, so a provider that is down at start-up does not stay broken.
   const config = () =>
-    (discovered ??= oidc
-      .discovery(new URL(cfg.issuer), cfg.clientId, cfg.clientSecret || undefined, undefined, cfg.allowInsecure ? { execute: [oidc.allowInsecureRequests] } : undefined)
+    (discovered ??= (lib ??= import('openid-client'))
+      .then((m) => (oidc = m).discovery(new URL(cfg.issuer), cfg.clientId, cfg.clientSecret || undefined, undefined, cfg.allowInsecure ? { execute: [m.allowInsecureRequests] } : undefined))
       .catch((err) => {
         discovered = undefined
         log.warn('oidc discovery failed', { issuer: cfg.issuer, err })
