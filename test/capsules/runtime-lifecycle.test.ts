@@ -108,7 +108,8 @@ test('pause without cgroups stops the whole tree with SIGSTOP', async () => {
   assert.equal(survivors(base), [])
 })
 
-test('snapshot keeps files, owners and modes (no setuid); a new capsule starts from it in its own uid range', async () => {
+/** Snapshot a capsule, start another from it, change that one, snapshot it too. `shared`: through overlayfs, else copied. */
+async function snapshotRoundTrip(rt: Runtime, dataDir: string, shared: boolean) {
   const src = spec()
   await rt.create(src)
   await sh(rt, src.id, 'mkdir -p /srv/app && echo v1 > /srv/app/data && ln -s data /srv/app/link && echo mine > /home/user/notes && chown user:user /home/user/notes && chmod 600 /home/user/notes && cp /usr/bin/id /root/suid && chmod 4755 /root/suid')
@@ -127,15 +128,40 @@ test('snapshot keeps files, owners and modes (no setuid); a new capsule starts f
     const lines = r.out.trim().split('\n')
     assert.equal(lines.slice(0, 4), ['v1', 'user 600', 'mine', '755'])
     const base = Number(lines[4].trim().split(/\s+/)[1])
-    assert.is.not(base, t.uidBase, 'another capsule, another range')
-    assert.is(statSync(join(layerOf(t.dataDir, copy.id), 'home', 'user', 'notes')).uid, base + 1000)
-    // the copy's changes stay its own
-    await sh(rt, copy.id, 'echo v2 > /srv/app/data')
-    assert.is((await sh(rt, src.id, 'cat /srv/app/data')).out, 'v1\n')
+    assert.is.not(base, await baseOf(rt, src.id), 'another capsule, another range')
+    // overlay: the template is shared, not copied (else copied, in the capsule's range); writes land in its own layer
+    const layer = layerOf(dataDir, copy.id)
+    assert.is(existsSync(join(layer, 'srv', 'app', 'data')), !shared, shared ? 'the template is not copied into the layer' : 'copied')
+    await sh(rt, copy.id, 'echo v2 > /srv/app/data && rm /srv/app/link && echo more >> /home/user/notes', { user: 'root' })
+    assert.is(statSync(join(layer, 'home', 'user', 'notes')).uid, base + 1000)
+    assert.is(readFileSync(join(dest, 'fs', 'srv', 'app', 'data'), 'utf8'), 'v1\n', 'the template itself never changes')
+    assert.ok(existsSync(join(dest, 'fs', 'srv', 'app', 'link')))
+    assert.is((await sh(rt, src.id, 'cat /srv/app/data')).out, 'v1\n', 'nor does the source capsule')
+    // a snapshot of the copy is its merged view: template files, its changes, its deletions; no host system
+    const dest2 = join(dest, '..', 'tpl2')
+    await rt.snapshot(copy.id, dest2)
+    assert.is(readFileSync(join(dest2, 'fs', 'srv', 'app', 'data'), 'utf8'), 'v2\n')
+    assert.not.ok(existsSync(join(dest2, 'fs', 'srv', 'app', 'link')))
+    assert.is(readFileSync(join(dest2, 'fs', 'home', 'user', 'notes'), 'utf8'), 'mine\nmore\n')
+    assert.is(statSync(join(dest2, 'fs', 'home', 'user', 'notes')).uid, 1000)
+    for (const mountPoint of ['usr', 'etc', 'proc', 'dev']) assert.equal(readdirSync(join(dest2, 'fs', mountPoint)), [], mountPoint)
     await rt.destroy(copy.id)
   } finally {
     await rt.destroy(src.id)
     rmSync(join(dest, '..'), { recursive: true, force: true })
+  }
+}
+
+test('snapshot keeps files, owners and modes (no setuid); capsules started from it share it through an idmapped overlay', async () => {
+  await snapshotRoundTrip(rt, t.dataDir, true)
+})
+
+test('where templates are not shared, a capsule gets its own copy, shifted into its range', async () => {
+  const copying = testRuntime({ overlayTemplates: false, uidBase: t.uidBase + 24 * 65_536 })
+  try {
+    await snapshotRoundTrip(copying.rt, copying.dataDir, false)
+  } finally {
+    await copying.close()
   }
 })
 

@@ -17,7 +17,8 @@ import { pidNamespace, startTicks } from './proc-table.ts'
 import { bootCapsule } from './sandbox.ts'
 import type { CapsuleSpec } from './types.ts'
 
-export type Meta = { id: string; slot: number; spec: CapsuleSpec; createdAt: number }
+/** `lower`: the template directory overlaid under the layer (overlay.ts); absent when the layer holds everything. */
+export type Meta = { id: string; slot: number; spec: CapsuleSpec; createdAt: number; lower?: string }
 type Pids = { pid1: number; pid1Ticks: number; anchor: number; monitor: number; monitorTicks: number; cgroupns: boolean }
 
 export type Capsule = {
@@ -85,6 +86,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
   const etcFiles: Record<string, string> = env.roDirs.includes('/etc')
     ? { '/etc/passwd': env.sharedEtc.passwd, '/etc/group': env.sharedEtc.group, '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts') }
     : {}
+  if (c.meta.lower) mkdirSync(join(c.dir, 'work'), { recursive: true, mode: 0o700 })
   const b = await bootCapsule({
     id: spec.id,
     layerDir: c.layer,
@@ -94,6 +96,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     roDirs: env.roDirs,
     hidden: env.hide.filter((h) => statSync(h, { throwIfNoEntry: false })?.isDirectory()),
     etcFiles,
+    template: c.meta.lower ? { dir: c.meta.lower, workDir: join(c.dir, 'work') } : undefined,
     timeoutMs: env.bootTimeoutMs,
   })
   c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, monitorTicks: startTicks(b.monitor.pid!) ?? -1, cgroupns: b.cgroupns }

@@ -81,17 +81,19 @@ const readlinkSafe = (p: string) => {
 
 /**
  * Copies the tree at `src` into `dst` (which must not exist), mapping owners with
- * `shift`. Only directories, regular files and symlinks are copied.
+ * `shift`. Only directories, regular files and symlinks are copied; with
+ * `oneFilesystem`, mount points below `src` are copied as empty directories.
  */
-export async function copyTree(src: string, dst: string, shift: Shift, opts: { stripSetid: boolean }) {
+export async function copyTree(src: string, dst: string, shift: Shift, opts: { stripSetid: boolean; oneFilesystem?: boolean }) {
   const st = await lstat(src)
   if (!st.isDirectory()) throw new Error(`${src} is not a directory`)
-  await copyDir(src, dst, st.mode, shift, opts.stripSetid)
+  await copyDir(src, dst, st.mode, shift, opts.stripSetid, opts.oneFilesystem ? st.dev : null)
   await lchown(dst, shift(st.uid), shift(st.gid))
   await utimes(dst, st.atime, st.mtime)
 }
 
-async function copyDir(src: string, dst: string, mode: number, shift: Shift, strip: boolean) {
+/** `dev`: directories on another device (mount points) are copied empty. */
+async function copyDir(src: string, dst: string, mode: number, shift: Shift, strip: boolean, dev: number | null) {
   await mkdir(dst, { mode: 0o700 })
   for (const e of await readdir(src, { withFileTypes: true })) {
     const s = join(src, e.name)
@@ -99,7 +101,8 @@ async function copyDir(src: string, dst: string, mode: number, shift: Shift, str
     const st = await lstat(s)
     const perm = st.mode & (strip ? 0o1777 : 0o7777)
     if (st.isDirectory()) {
-      await copyDir(s, d, st.mode, shift, strip)
+      if (dev !== null && st.dev !== dev) await mkdir(d, { mode: 0o700 })
+      else await copyDir(s, d, st.mode, shift, strip, dev)
       await lchown(d, shift(st.uid), shift(st.gid))
       await chmod(d, perm)
       await utimes(d, st.atime, st.mtime)

@@ -20,6 +20,7 @@ import { listCapsuleProcs } from './proc-table.ts'
 import { closeInheritedFds, LAYER_MOUNT } from './sandbox.ts'
 import { startPty } from './pty.ts'
 import type { CapsuleSpec, ExecRequest, Runtime } from './types.ts'
+import { overlaySafePath, overlaySupported } from './overlay.ts'
 import { createUidSlots } from './uids.ts'
 
 export type ProcessRuntimeOptions = {
@@ -39,6 +40,8 @@ export type ProcessRuntimeOptions = {
   /** Host paths hidden under an empty tmpfs when they lie inside an exposed directory. */
   hidePaths?: string[]
   bootTimeoutMs?: number
+  /** Share templates through an idmapped overlayfs where the host supports it (default), or give each capsule a copy. */
+  overlayTemplates?: boolean
 }
 
 const DEFAULT_HOST_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc']
@@ -147,9 +150,12 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
         const slot = slots.take()
         c = newCapsule({ id: spec.id, slot, spec, createdAt: Date.now() }, join(capsulesDir, spec.id), slots.base(slot), cgroups.of(spec.id))
         capsules.set(spec.id, c)
-        writeMeta(c)
         const src = spec.template.rootDir
-        if (src) await copyTree(isDir(join(src, 'fs')) ? join(src, 'fs') : src, c.layer, toHost(c.base, slots.range), { stripSetid: false })
+        const tree = src && (isDir(join(src, 'fs')) ? join(src, 'fs') : src)
+        // share the template through overlayfs where the host can; otherwise the capsule gets its own copy
+        if (tree && opts.overlayTemplates !== false && overlaySafePath(tree) && overlaySafePath(c.dir) && (await overlaySupported())) c.meta.lower = tree
+        writeMeta(c)
+        if (tree && !c.meta.lower) await copyTree(tree, c.layer, toHost(c.base, slots.range), { stripSetid: false })
       } else {
         c.meta.spec = spec
         writeMeta(c)
@@ -195,9 +201,12 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
       // frozen while copied: a consistent tree, and no process can swap a directory
       // for a link under the copy (which runs as host root)
       const wasRunning = c.state === 'running' && alive(c)
+      // a capsule over a template: its files are the merged view, seen through its pid 1
+      if (c.meta.lower && !(c.pids && alive(c))) throw conflict(`capsule ${id} is stopped; resume it to snapshot its files`, 'capsule_not_running')
+      const from = c.meta.lower ? `/proc/${c.pids!.pid1}/root/.` : c.layer
       if (wasRunning) await freeze(c)
       try {
-        await copyTree(c.layer, join(destRootDir, 'fs'), toInside(c.base, slots.range), { stripSetid: true })
+        await copyTree(from, join(destRootDir, 'fs'), toInside(c.base, slots.range), { stripSetid: true, oneFilesystem: !!c.meta.lower })
       } finally {
         if (wasRunning) await thaw(c)
       }

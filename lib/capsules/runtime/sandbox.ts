@@ -2,7 +2,8 @@
  * Boots one capsule with bubblewrap. The chain, all in one process until bwrap forks:
  *
  *   unshare --mount: a private mount namespace where the layer (deep in nestbox's
- *     0700 data directory) is bound at a path the capsule's uid can reach →
+ *     0700 data directory) is bound at a path the capsule's uid can reach (or,
+ *     for a capsule started from a template, overlaid on it: overlay.ts) →
  *   unshare --user: a new user namespace; it reports and waits while we (host
  *     root) move it into the capsule's cgroups and write its uid/gid maps
  *     (0 → base); then it forbids nested user namespaces →
@@ -18,6 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
+import { mountTemplate } from './overlay.ts'
 import { writeIdMaps } from './uids.ts'
 
 /** What root inside a capsule may do (all within its own namespaces): Docker's defaults minus raw sockets, mknod, setpcap, setfcap, audit. */
@@ -37,6 +39,8 @@ export type BootSpec = {
   hidden: string[]
   /** Files copied read-only over paths in /etc (passwd, group, hosts, hostname). */
   etcFiles: Record<string, string>
+  /** A template shared through overlayfs, with the layer as its upper dir (overlay.ts); else the layer alone is `/`. */
+  template?: { dir: string; workDir: string }
   timeoutMs: number
 }
 
@@ -47,7 +51,7 @@ export const LAYER_MOUNT = '/run/nestbox/capsule-root'
 
 // One script, re-entered at each stage through $NESTBOX_BOOT (the chain's only variable besides PATH).
 const BOOT = `case $1 in
-mount) mount --bind -- "$2" "$3" || exit 1; shift 3
+mount) [ "$2" = - ] || mount --bind -- "$2" "$3" || exit 1; shift 3
   exec unshare --user --keep-caps -- /bin/sh -c "$NESTBOX_BOOT" nestbox-boot user "$@" ;;
 user) shift; echo r >&4; read _ <&3; exec 3<&- 4>&-
   echo 0 > /proc/sys/user/max_user_namespaces || exit 1
@@ -79,7 +83,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     '--info-fd', '5',
     '--', '/bin/sleep', 'infinity',
   ]
-  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.layerDir, LAYER_MOUNT, ...bwrapArgs], {
+  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.template ? '-' : s.layerDir, LAYER_MOUNT, ...bwrapArgs], {
     stdio: stdio as never,
     detached: true,
     env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT },
@@ -106,14 +110,16 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     io[2].on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('error', (err) => fail(err.message))
     child.on('exit', (code, sig) => fail(`bwrap exited (${sig ?? code})`))
-    io[4].once('data', () => {
+    io[4].once('data', async () => {
       try {
         // blocked on its read now: whatever it forks from here on is born in the capsule's cgroups
         for (const f of s.procsFiles) writeFileSync(f, String(child.pid))
         writeIdMaps(child.pid!, s.base, s.range)
+        // its user namespace now maps 0 → base: the template can be idmapped through it
+        if (s.template) await mountTemplate(child.pid!, { template: s.template.dir, upper: s.layerDir, work: s.template.workDir, target: LAYER_MOUNT })
         io[3].end('go\n')
       } catch (err) {
-        fail(`writing the uid map: ${(err as Error).message}`)
+        fail(`preparing its namespaces: ${(err as Error).message}`)
       }
     })
     const children = (pid: number) => {
