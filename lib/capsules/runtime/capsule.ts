@@ -10,6 +10,7 @@ import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/logger.ts'
 import type { CapsuleCgroup } from './cgroups.ts'
+import type { HostView } from './host-view.ts'
 import type { EnterTarget } from './enter.ts'
 import type { BackgroundProcess } from './exec.ts'
 import { prepareLayer } from './layer.ts'
@@ -37,17 +38,7 @@ export type Capsule = {
   disk: { bytes: number; at: number; pending: Promise<number> | null }
 }
 
-export type HostEnv = {
-  log: Logger
-  range: number
-  pidsMax: number
-  roDirs: string[]
-  hostLinks: string[]
-  /** Host paths inside the exposed directories to cover with an empty tmpfs (those that exist at boot). */
-  hide: string[]
-  sharedEtc: { passwd: string; group: string }
-  bootTimeoutMs: number
-}
+export type HostEnv = HostView & { log: Logger; range: number; pidsMax: number; bootTimeoutMs: number }
 
 export const readMeta = (dir: string): Meta | null => {
   try {

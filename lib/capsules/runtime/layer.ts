@@ -157,3 +157,44 @@ export async function diskUsage(root: string): Promise<number> {
   await walk(root)
   return total
 }
+
+/**
+ * Disk use of layers, for metrics sampled every 500 ms: walking a layer costs in
+ * proportion to its files, so each is walked at most once per `ttlMs`, two walks
+ * run at a time host-wide, and a sample waits at most `firstWaitMs` for a first one.
+ */
+export function createDiskMeter(o: { ttlMs?: number; firstWaitMs?: number; concurrency?: number } = {}) {
+  const ttl = o.ttlMs ?? 10_000
+  let active = 0
+  const queue: (() => void)[] = []
+  const limited = async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active >= (o.concurrency ?? 2)) await new Promise<void>((r) => queue.push(r))
+    active++
+    try {
+      return await task()
+    } finally {
+      active--
+      queue.shift()?.()
+    }
+  }
+  return {
+    async measure(d: { bytes: number; at: number; pending: Promise<number> | null }, layer: string): Promise<number> {
+      if (!d.pending && Date.now() - d.at > ttl) {
+        d.pending = limited(() => diskUsage(layer)).then(
+          (bytes) => {
+            d.bytes = bytes
+            d.at = Date.now()
+            d.pending = null
+            return bytes
+          },
+          () => {
+            d.pending = null
+            return d.bytes
+          },
+        )
+      }
+      if (d.pending && !d.at) await Promise.race([d.pending, new Promise((r) => setTimeout(r, o.firstWaitMs ?? 200))])
+      return d.bytes
+    },
+  }
+}

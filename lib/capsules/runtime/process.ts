@@ -5,7 +5,7 @@
  * agent inside: exec, PTY and file operations enter the running capsule through
  * nsenter (enter.ts), so an idle capsule costs three sleeping processes.
  */
-import { lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
@@ -15,7 +15,8 @@ import { createCgroups, type CgroupPreference } from './cgroups.ts'
 import { CWD_FAILED, defaultEnv, enterArgv } from './enter.ts'
 import { nsPid, runForeground, startBackground, type BackgroundProcess } from './exec.ts'
 import { createFileOps } from './files.ts'
-import { CAPSULE_USER, copyTree, diskUsage, toHost, toInside } from './layer.ts'
+import { hostView, isDir } from './host-view.ts'
+import { CAPSULE_USER, copyTree, createDiskMeter, toHost, toInside } from './layer.ts'
 import { listCapsuleProcs } from './proc-table.ts'
 import { closeInheritedFds, LAYER_MOUNT } from './sandbox.ts'
 import { startPty } from './pty.ts'
@@ -44,43 +45,24 @@ export type ProcessRuntimeOptions = {
   overlayTemplates?: boolean
 }
 
-const DEFAULT_HOST_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc']
 const PROC_RETAIN_MS = 60_000
-const DISK_TTL_MS = 10_000
-
-const PASSWD = `root:x:0:0:root:/root:/bin/bash
-daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
-bin:x:2:2:bin:/bin:/usr/sbin/nologin
-sys:x:3:3:sys:/dev:/usr/sbin/nologin
-${CAPSULE_USER.name}:x:${CAPSULE_USER.uid}:${CAPSULE_USER.uid}::${CAPSULE_USER.home}:/bin/bash
-nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-`
-const GROUP = `root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nadm:x:4:\ntty:x:5:\n${CAPSULE_USER.name}:x:${CAPSULE_USER.uid}:\nnogroup:x:65534:\n`
 
 export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const log = opts.log.child({ runtime: 'process' })
   const dataDir = resolve(opts.dataDir)
   const capsulesDir = join(dataDir, 'capsules')
   mkdirSync(capsulesDir, { recursive: true, mode: 0o700 })
-  mkdirSync(join(dataDir, 'etc'), { recursive: true, mode: 0o700 })
-  writeFileSync(join(dataDir, 'etc', 'passwd'), PASSWD)
-  writeFileSync(join(dataDir, 'etc', 'group'), GROUP)
   mkdirSync(LAYER_MOUNT, { recursive: true, mode: 0o755 })
   const leaked = closeInheritedFds()
   if (leaked.length) log.warn('closed descriptors inherited without close-on-exec, so capsules cannot inherit them', { fds: leaked })
 
   const slots = createUidSlots({ uidBase: opts.uidBase ?? 1_000_000, uidRange: opts.uidRange ?? 65_536, maxCapsules: opts.maxCapsules ?? 4096, owner: dataDir })
   const cgroups = createCgroups({ parent: opts.cgroupParent ?? 'nestbox', prefer: opts.cgroupVersion ?? 'auto', warn: (m, f) => log.warn(m, f) })
-  const hostPaths = (opts.hostPaths ?? DEFAULT_HOST_PATHS).map((p) => resolve(p))
-  const roDirs = hostPaths.filter((p) => isDir(p) && !hostPaths.some((q) => q !== p && p.startsWith(q + '/')))
   const env: HostEnv = {
     log,
     range: slots.range,
     pidsMax: opts.pidsMax ?? 1024,
-    roDirs,
-    hostLinks: hostPaths.filter((p) => isSymlink(p)),
-    hide: [dataDir, '/etc/nestbox', ...(opts.hidePaths ?? [])].map((p) => resolve(p)).filter((h) => roDirs.some((d) => h.startsWith(d + '/'))),
-    sharedEtc: { passwd: join(dataDir, 'etc', 'passwd'), group: join(dataDir, 'etc', 'group') },
+    ...hostView(dataDir, opts.hostPaths, opts.hidePaths),
     bootTimeoutMs: opts.bootTimeoutMs ?? 10_000,
   }
 
@@ -136,6 +118,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   }
   const fsOf = (c: Capsule) => createFileOps((cmd, args) => enterArgv(target(c), { cmd, args, env: { PATH: defaultEnv('', 0).PATH, LANG: 'C', HOME: '/root' }, cwd: '/', uid: 0, session: true }))
 
+  const disk = createDiskMeter()
   const forget = (c: Capsule, p: BackgroundProcess) =>
     void p.exited.then(() => setTimeout(() => c.procs.get(p.pid) === p && c.procs.delete(p.pid), PROC_RETAIN_MS).unref())
 
@@ -268,18 +251,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     async metrics(id) {
       const c = get(id)
       const usage = c.state === 'files-only' ? { cpuUsec: 0, memBytes: 0 } : await c.cg.usage().catch(() => ({ cpuUsec: 0, memBytes: 0 }))
-      // walking the layer costs in proportion to its files: at most once per TTL, off the sampling path
-      const d = c.disk
-      if (!d.pending && Date.now() - d.at > DISK_TTL_MS) {
-        d.pending = diskUsage(c.layer).then((bytes) => {
-          d.bytes = bytes
-          d.at = Date.now()
-          d.pending = null
-          return bytes
-        })
-        if (!d.at) await d.pending
-      }
-      return { ...usage, diskBytes: d.bytes }
+      return { ...usage, diskBytes: await disk.measure(c.disk, c.layer) }
     },
 
     async recover(ids) {
@@ -334,6 +306,3 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   }
   return runtime
 }
-
-const isSymlink = (p: string) => lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() ?? false
-const isDir = (p: string) => !isSymlink(p) && (statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false)
