@@ -51,8 +51,9 @@ export function detectCgroups(mountinfo: string, prefer: CgroupPreference = 'aut
   return { controllers, unified }
 }
 
-export function createCgroups(opts: { parent: string; prefer?: CgroupPreference; warn: (msg: string, f?: Record<string, unknown>) => void }) {
-  const layout = detectCgroups(readFileSync('/proc/self/mountinfo', 'utf8'), opts.prefer ?? 'auto')
+/** `mountinfo` defaults to this process's; tests pass a made-up one over a scratch directory. */
+export function createCgroups(opts: { parent: string; prefer?: CgroupPreference; warn: (msg: string, f?: Record<string, unknown>) => void; mountinfo?: string }) {
+  const layout = detectCgroups(opts.mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8'), opts.prefer ?? 'auto')
   const { controllers } = layout
   const hierarchies = [...new Map(Object.values(controllers).map((h) => [h.mount, h])).values()]
   const dirOf = (h: Hierarchy, id: string) => join(h.mount, opts.parent, id)
