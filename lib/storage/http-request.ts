@@ -5,7 +5,7 @@
  * Also decides which surface a request belongs to (JSON API or S3).
  */
 import type { Context } from 'hono'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { invalid } from '../core/errors.ts'
 import { hasSigV4, queryPairs } from './sigv4.ts'
 
@@ -26,6 +26,10 @@ export type StorageRequest = {
   /** Bucket taken from the Host header (virtual-hosted style). */
   virtualHost: boolean
   body: () => AsyncIterable<Uint8Array>
+  /** The Node response, for handlers that stream a file straight into the socket. */
+  outgoing: ServerResponse | undefined
+  /** Headers every response carries (request id, nosniff), for responses written directly to `outgoing`. */
+  responseHeaders: Record<string, string>
 }
 
 /** Query parameters only S3 uses: their presence makes a request an S3 request. */
@@ -48,6 +52,7 @@ function decodeKey(s: string): string {
 
 export function parseStorageRequest(c: Context, o: { prefix: string; virtualHostDomain: string }): StorageRequest {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
   const rawUrl = incoming?.url ?? (() => {
     const u = new URL(c.req.raw.url)
     return u.pathname + u.search
@@ -104,6 +109,8 @@ export function parseStorageRequest(c: Context, o: { prefix: string; virtualHost
     key,
     virtualHost,
     body: () => (incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array>) ?? []) as AsyncIterable<Uint8Array>,
+    outgoing,
+    responseHeaders: { 'X-Request-Id': (c.var as { requestId?: string }).requestId ?? '', 'X-Content-Type-Options': 'nosniff' },
   }
 }
 

@@ -23,6 +23,7 @@ const origin = (c: Context) => {
 
 async function serveS3(c: Context<AppEnv>, s: StorageService, req: ReturnType<typeof parseStorageRequest>, baseUrl: string) {
   const auth = authenticate(req, s, Date.now())
+  req.responseHeaders['x-amz-request-id'] = c.var.requestId
   const res = await handleS3({ req, s, auth, requestId: c.var.requestId, baseUrl })
   res.headers.set('x-amz-request-id', c.var.requestId)
   return res

@@ -4,6 +4,8 @@
  * object's write lock only to check write preconditions and commit the row;
  * reads hold the read lock from lookup until their body stream ends.
  */
+import type { FileHandle } from 'node:fs/promises'
+import { Readable } from 'node:stream'
 import { AppError } from '../core/errors.ts'
 import type { Db } from '../core/db.ts'
 import type { Clock } from '../core/ids.ts'
@@ -33,56 +35,84 @@ export type NewObject = { file: string; size: number; etag: string; contentType:
 
 export type Download =
   | { status: 304; info: ObjectInfo }
-  | { status: 200 | 206; info: ObjectInfo; range: { start: number; end: number } | null; body: ReadableStream<Uint8Array> }
+  | { status: 200 | 206; info: ObjectInfo; range: { start: number; end: number } | null; body: FileBody }
 
-const CHUNK = 512 * 1024
+const CHUNK = 1024 * 1024
 const noSuchKey = () => new AppError(404, 'NoSuchKey', 'The specified key does not exist.')
 
-/** A ReadableStream over [start, end] of an open file; closes the file and releases the lock when done. */
-function fileStream(fh: import('node:fs/promises').FileHandle, start: number, end: number, held: Held): ReadableStream<Uint8Array> {
-  let pos = start
+/**
+ * The bytes [start, end] of an open object file, readable once as a web stream
+ * or a Node stream. Either closes the file and releases the read lock when it
+ * ends, fails or is abandoned; the lock's hold limit cuts it off.
+ */
+export type FileBody = { web: () => ReadableStream<Uint8Array>; node: () => Readable; length: number }
+
+function fileBody(fh: FileHandle, start: number, end: number, held: Held): FileBody {
   let done = false
   const finish = () => {
     if (done) return
     done = true
-    held.signal.removeEventListener('abort', onAbort)
     held.release()
     fh.close().catch(() => {})
   }
-  let ctrlRef: ReadableStreamDefaultController<Uint8Array> | undefined
-  const onAbort = () => {
-    ctrlRef?.error(held.signal.reason)
-    finish()
+  return {
+    length: end - start + 1,
+    web() {
+      let pos = start
+      let ctrlRef: ReadableStreamDefaultController<Uint8Array> | undefined
+      const onAbort = () => {
+        ctrlRef?.error(held.signal.reason)
+        finish()
+      }
+      held.signal.addEventListener('abort', onAbort, { once: true })
+      const stop = () => {
+        held.signal.removeEventListener('abort', onAbort)
+        finish()
+      }
+      return new ReadableStream<Uint8Array>({
+        start(ctrl) {
+          ctrlRef = ctrl
+          if (pos > end) {
+            ctrl.close()
+            stop()
+          }
+        },
+        async pull(ctrl) {
+          try {
+            const len = Math.min(CHUNK, end - pos + 1)
+            const buf = Buffer.allocUnsafe(len)
+            const { bytesRead } = await fh.read(buf, 0, len, pos)
+            if (done) return
+            if (bytesRead === 0) throw new Error('object file shorter than its metadata')
+            pos += bytesRead
+            ctrl.enqueue(bytesRead === len ? buf : buf.subarray(0, bytesRead))
+            if (pos > end) {
+              ctrl.close()
+              stop()
+            }
+          } catch (e) {
+            stop()
+            ctrl.error(e)
+          }
+        },
+        cancel: stop,
+      })
+    },
+    node() {
+      if (end < start) {
+        finish()
+        return Readable.from([])
+      }
+      const rs = fh.createReadStream({ start, end, highWaterMark: CHUNK, autoClose: true })
+      const onAbort = () => rs.destroy(held.signal.reason)
+      held.signal.addEventListener('abort', onAbort, { once: true })
+      rs.once('close', () => {
+        held.signal.removeEventListener('abort', onAbort)
+        finish()
+      })
+      return rs
+    },
   }
-  held.signal.addEventListener('abort', onAbort)
-  return new ReadableStream<Uint8Array>({
-    start(ctrl) {
-      ctrlRef = ctrl
-      if (pos > end) {
-        ctrl.close()
-        finish()
-      }
-    },
-    async pull(ctrl) {
-      try {
-        const len = Math.min(CHUNK, end - pos + 1)
-        const buf = Buffer.allocUnsafe(len)
-        const { bytesRead } = await fh.read(buf, 0, len, pos)
-        if (done) return
-        if (bytesRead === 0) throw new Error('object file shorter than its metadata')
-        pos += bytesRead
-        ctrl.enqueue(bytesRead === len ? buf : buf.subarray(0, bytesRead))
-        if (pos > end) {
-          ctrl.close()
-          finish()
-        }
-      } catch (e) {
-        finish()
-        ctrl.error(e)
-      }
-    },
-    cancel: finish,
-  })
 }
 
 export function createObjects(d: ObjectDeps) {
@@ -196,7 +226,7 @@ export function createObjects(d: ObjectDeps) {
         }
         const range = parseRange(o.range, info.size)
         const fh = await d.disk.open(row.file)
-        const body = fileStream(fh, range?.start ?? 0, range?.end ?? info.size - 1, held)
+        const body = fileBody(fh, range?.start ?? 0, range?.end ?? info.size - 1, held)
         return { status: range ? 206 : 200, info, range, body }
       } catch (e) {
         held.release()

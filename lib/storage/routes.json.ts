@@ -72,7 +72,7 @@ export async function handleJson(x: JsonCtx): Promise<Response> {
       return json({ bucket, ...toJsonObject(info) }, 200, { ETag: quoteEtag(info.etag), 'Last-Modified': new Date(info.lastModified).toUTCString() })
     }
     case 'GET':
-      return downloadResponse(await s.getObject(c, bucket, key, { range: req.header('range'), conditions: cond }))
+      return downloadResponse(await s.getObject(c, bucket, key, { range: req.header('range'), conditions: cond }), { outgoing: req.outgoing, extraHeaders: req.responseHeaders })
     case 'HEAD': {
       const r = await s.headObject(c, bucket, key, cond)
       if (r.status === 304) return downloadResponse({ status: 304, info: r.info })

@@ -60,7 +60,7 @@ function buildServer(s: StorageService, bearer: string | undefined, baseUrl: str
     if (head.info.size > s.maxMcpDownload) return { content: [{ type: 'text', text: `object is ${head.info.size} bytes; the MCP download limit is ${s.maxMcpDownload}. Use presign instead.` }], isError: true }
     const d = await s.getObject(c, a.bucket, a.key)
     if (d.status === 304) throw new Error('unexpected 304')
-    const buf = Buffer.from(await new Response(d.body).arrayBuffer())
+    const buf = Buffer.from(await new Response(d.body.web()).arrayBuffer())
     let text: string | null = null
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(buf)

@@ -68,7 +68,7 @@ export async function getObject(x: S3Ctx, bucket: string, key: string, headOnly:
     return new Response(null, { status: 200, headers: objectHeaders(r.info, { checksum, overrides }) })
   }
   const d = await x.s.getObject(x.auth.caller, bucket, key, { range: x.req.header('range'), conditions: conditions(x.req) })
-  return downloadResponse(d, { checksum, overrides })
+  return downloadResponse(d, { checksum, overrides, outgoing: x.req.outgoing, extraHeaders: x.req.responseHeaders })
 }
 
 export async function deleteObject(x: S3Ctx, bucket: string, key: string): Promise<Response> {
