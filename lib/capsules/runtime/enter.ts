@@ -64,3 +64,37 @@ export function enterArgv(t: EnterTarget, s: EnterSpec): string[] {
 
 /** What env(1) prints when the working directory is missing: exit 125 and this. */
 export const CWD_FAILED = /^(?:\/usr\/bin\/)?env: cannot change directory to/
+
+// fd 3 is a socket (node's pipes are socketpairs), which /dev/fd/3 cannot open:
+// the script is read line by line (dash reads it a byte at a time) until EOF, then run.
+const WAIT = `s=''; while IFS= read -r l <&3 || [ -n "$l" ]; do s="$s$l
+"; l=''; done; exec 3<&-; eval "$s"`
+
+/** A shell word: single-quoted, so nothing in it is interpreted. */
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+/**
+ * A warm entry: the chain above run ahead of time (as root, with the capsule's
+ * bounding set and no_new_privs), ending in a shell that waits for a script on
+ * fd 3 (see scriptFor) and runs it once fd 3 is closed. Nothing the caller
+ * controls is in the chain.
+ */
+export function waiterArgv(t: EnterTarget): string[] {
+  const ns = ['-t', String(t.pid1), '-U', '-m', '-p', '-i', '-u', '-n', ...(t.cgroupns ? ['-C'] : []), '-S', '0', '-G', '0']
+  return [
+    '-c', JOIN, 'nestbox-enter', ...t.procsFiles, '--',
+    '/usr/bin/nsenter', ...ns, '--',
+    '/usr/bin/setpriv', BOUNDING, '--inh-caps=-all', '--no-new-privs', '--',
+    '/usr/bin/env', '-i', '--', `PATH=${SAFE_PATH}`, '/bin/sh', '-c', WAIT,
+  ]
+}
+
+/** What a warm entry runs for `s`: the same last steps as enterArgv, as one exec line. */
+export function scriptFor(s: EnterSpec): string {
+  const argv = enterArgv({ id: '', pid1: 0, procsFiles: [], cgroupns: false }, s) // validates, and gives the exact tail
+  const tail = argv.slice(argv.indexOf('/usr/bin/setpriv'))
+  // the waiter already is root with the bounding set and no_new_privs: only a uid change remains
+  const rest = tail.slice(tail.indexOf('--') + 1)
+  const become = s.uid === 0 ? [] : ['/usr/bin/setpriv', `--reuid=${s.uid}`, `--regid=${s.uid}`, '--clear-groups', '--']
+  return `exec ${[...become, ...rest].map(q).join(' ')}\n`
+}

@@ -20,7 +20,10 @@ const exitCodeOf = (code: number | null, sig: NodeJS.Signals | null) => code ?? 
 
 /** Starts an entry chain; `extraPipe` adds fd 3 (a side channel to the program). */
 export function startEntered(argv: string[], extraPipe = false): ChildProcess {
-  return spawn('/bin/sh', argv, { stdio: extraPipe ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'], detached: true, env: {} })
+  const child = spawn('/bin/sh', argv, { stdio: extraPipe ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'], detached: true, env: {} })
+  // a program that dies mid-write resets its pipes: its exit status tells, not a stream error
+  for (const s of child.stdio) s?.on('error', () => {})
+  return child
 }
 
 /** The program's host pid: the only child of the nsenter process, once it has forked. */
@@ -75,10 +78,9 @@ export function signalProgram(chainPid: number, sig: NodeJS.Signals, programHost
   }
 }
 
-/** Runs to completion; on timeout the whole group is killed and `timedOut` set. */
-export function runForeground(argv: string[], opts: { timeoutMs?: number; stdin?: Uint8Array }): Promise<ExecResult> {
+/** Runs a started entry chain to completion; on timeout the program's group is killed and `timedOut` set. */
+export function runForeground(child: ChildProcess, opts: { timeoutMs?: number; stdin?: Uint8Array }): Promise<ExecResult> {
   const t0 = performance.now()
-  const child = startEntered(argv)
   const out: Buffer[] = []
   const err: Buffer[] = []
   let outLen = 0
@@ -132,8 +134,7 @@ export function runForeground(argv: string[], opts: { timeoutMs?: number; stdin?
 type Listener = (chunk: Buffer) => void
 
 /** A background program; readers subscribe to its output, which is always drained. */
-export async function startBackground(argv: string[], meta: { tag: string | null; cmd: string; args: string[] }) {
-  const child = startEntered(argv)
+export async function startBackground(child: ChildProcess, meta: { tag: string | null; cmd: string; args: string[] }) {
   const outs = new Set<Listener>()
   const errs = new Set<Listener>()
   child.stdout!.on('data', (d: Buffer) => outs.forEach((f) => f(d)))

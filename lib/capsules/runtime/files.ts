@@ -14,7 +14,8 @@
 import { posix } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { invalid } from '../../core/errors.ts'
-import { runForeground, signalProgram, startEntered } from './exec.ts'
+import type { ChildProcess } from 'node:child_process'
+import { runForeground, signalProgram } from './exec.ts'
 import type { FileEntry } from './types.ts'
 
 /** find(1) -printf: type, size, mode, mtime, owner, group, link target, path — NUL separated. */
@@ -87,12 +88,10 @@ function parseEntries(out: Buffer): FileEntry[] {
   return entries
 }
 
-export function createFileOps(enter: (cmd: string, args: string[]) => string[]) {
-  const argv = (op: string, ...rest: string[]) => enter('/bin/sh', ['-c', SCRIPT, 'nestbox-fs', op, ...rest])
-  const run = async (op: string, path: string, ...rest: string[]) => {
-    const r = await runForeground(argv(op, path, ...rest), {})
-    return r
-  }
+/** `launch` starts a program in the capsule as root; `launchWithPipe` also gives it fd 3. */
+export function createFileOps(l: { launch: (cmd: string, args: string[]) => ChildProcess; launchWithPipe: (cmd: string, args: string[]) => ChildProcess }) {
+  const args = (op: string, ...rest: string[]) => ['-c', SCRIPT, 'nestbox-fs', op, ...rest]
+  const run = (op: string, path: string, ...rest: string[]) => runForeground(l.launch('/bin/sh', args(op, path, ...rest)), {})
 
   return {
     async stat(path: string): Promise<FileEntry | null> {
@@ -131,7 +130,7 @@ export function createFileOps(enter: (cmd: string, args: string[]) => string[]) 
     /** Resolves once the file is open, with its size and a stream of its bytes. */
     readFile(path: string): Promise<{ size: number; stream: Readable }> {
       const p = capsulePath(path)
-      const child = startEntered(argv('read', p))
+      const child = l.launch('/bin/sh', args('read', p))
       child.stdin!.end()
       return new Promise((resolve, reject) => {
         let err = ''
@@ -163,7 +162,7 @@ export function createFileOps(enter: (cmd: string, args: string[]) => string[]) 
     writeFile(path: string, data: Readable, opts?: { mode?: number }): Promise<{ size: number }> {
       const p = capsulePath(path)
       const mode = ((opts?.mode ?? 0o644) & 0o7777).toString(8)
-      const child = startEntered(argv('write', p, mode), true)
+      const child = l.launchWithPipe('/bin/sh', args('write', p, mode))
       const commit = child.stdio[3] as Writable
       return new Promise((resolve, reject) => {
         let out = ''

@@ -10,10 +10,10 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
-import { alive, boot, freeze, hasFiles, killAll, newCapsule, readMeta, reattach, signal, target, thaw, writeMeta, type Capsule, type HostEnv } from './capsule.ts'
+import { alive, boot, freeze, hasFiles, hostPids, killAll, newCapsule, readMeta, reattach, signal, target, thaw, writeMeta, type Capsule, type HostEnv } from './capsule.ts'
 import { createCgroups, type CgroupPreference } from './cgroups.ts'
-import { CWD_FAILED, defaultEnv, enterArgv } from './enter.ts'
-import { nsPid, runForeground, startBackground, type BackgroundProcess } from './exec.ts'
+import { CWD_FAILED, defaultEnv, enterArgv, scriptFor, waiterArgv, type EnterSpec } from './enter.ts'
+import { nsPid, runForeground, startBackground, startEntered, type BackgroundProcess } from './exec.ts'
 import { createFileOps } from './files.ts'
 import { hostView, isDir } from './host-view.ts'
 import { CAPSULE_USER, copyTree, createDiskMeter, toHost, toInside } from './layer.ts'
@@ -23,6 +23,7 @@ import { startPty } from './pty.ts'
 import type { CapsuleSpec, ExecRequest, Runtime } from './types.ts'
 import { overlaySafePath, overlaySupported } from './overlay.ts'
 import { createUidSlots } from './uids.ts'
+import { createWarmPool } from './warm.ts'
 
 export type ProcessRuntimeOptions = {
   /** Where this runtime keeps capsule layers and records (created 0700). */
@@ -46,6 +47,8 @@ export type ProcessRuntimeOptions = {
 }
 
 const PROC_RETAIN_MS = 60_000
+/** A capsule without exec for this long gives its warm entry up (warm.ts). */
+const WARM_IDLE_MS = 30_000
 
 export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const log = opts.log.child({ runtime: 'process' })
@@ -103,7 +106,11 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     void killAll(c).catch((err) => log.error('cleanup after capsule exit failed', { capsule: c.meta.id, err }))
     c.state = 'files-only'
   }
-  const startSandbox = (c: Capsule) => boot(c, env, died)
+  const startSandbox = async (c: Capsule) => {
+    await boot(c, env, died)
+    // the first exec usually follows a create at once: have its entry ready
+    warm.prime(c.meta.id, waiterArgv(target(c)))
+  }
 
   const uidOf = (user: string | undefined) => {
     if (user === undefined || user === 'root') return 0
@@ -111,12 +118,27 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     if (/^\d{1,5}$/.test(user) && Number(user) < slots.range) return Number(user)
     throw invalid(`user must be root, ${CAPSULE_USER.name} or a numeric uid`)
   }
-  const argvFor = (c: Capsule, req: Pick<ExecRequest, 'cmd' | 'args' | 'envs' | 'cwd' | 'user'>, terminal = false) => {
+  const specFor = (c: Capsule, req: Pick<ExecRequest, 'cmd' | 'args' | 'envs' | 'cwd' | 'user'>, terminal = false): EnterSpec => {
     const uid = uidOf(req.user)
     const home = uid === 0 ? '/root' : uid === CAPSULE_USER.uid ? CAPSULE_USER.home : '/'
-    return enterArgv(target(c), { cmd: req.cmd, args: req.args ?? [], env: { ...defaultEnv(c.meta.id, uid), ...(terminal ? { TERM: 'xterm-256color' } : {}), ...c.meta.spec.envs, ...req.envs }, cwd: req.cwd ?? home, uid, session: !terminal })
+    return { cmd: req.cmd, args: req.args ?? [], env: { ...defaultEnv(c.meta.id, uid), ...(terminal ? { TERM: 'xterm-256color' } : {}), ...c.meta.spec.envs, ...req.envs }, cwd: req.cwd ?? home, uid, session: !terminal }
   }
-  const fsOf = (c: Capsule) => createFileOps((cmd, args) => enterArgv(target(c), { cmd, args, env: { PATH: defaultEnv('', 0).PATH, LANG: 'C', HOME: '/root' }, cwd: '/', uid: 0, session: true }))
+  /** Starts a program in the capsule: through its warm waiter when one is idle, else a fresh entry chain. */
+  const launch = (c: Capsule, s: EnterSpec) => {
+    const script = scriptFor(s) // validates the request before any waiter is used
+    const child = warm.take(c.meta.id, script) ?? startEntered(enterArgv(target(c), s))
+    warm.prime(c.meta.id, waiterArgv(target(c)))
+    return child
+  }
+  const fsOf = (c: Capsule) => {
+    const spec = (cmd: string, args: string[]): EnterSpec => ({ cmd, args, env: { PATH: defaultEnv('', 0).PATH, LANG: 'C', HOME: '/root' }, cwd: '/', uid: 0, session: true })
+    return createFileOps({
+      launch: (cmd, args) => launch(c, spec(cmd, args)),
+      // uploads need fd 3 for their commit signal: always a fresh chain
+      launchWithPipe: (cmd, args) => startEntered(enterArgv(target(c), spec(cmd, args)), true),
+    })
+  }
+  const warm = createWarmPool({ idleMs: WARM_IDLE_MS })
 
   const disk = createDiskMeter()
   const forget = (c: Capsule, p: BackgroundProcess) =>
@@ -198,7 +220,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async exec(id, req) {
       const c = running(id)
-      const r = await runForeground(argvFor(c, req), { timeoutMs: req.timeoutMs, stdin: req.stdin })
+      const r = await runForeground(launch(c, specFor(c, req)), { timeoutMs: req.timeoutMs, stdin: req.stdin })
       if (r.exitCode === 125 && CWD_FAILED.test(r.stderr.toString())) throw invalid(`cwd ${req.cwd} does not exist in capsule ${id}`, 'invalid_cwd')
       return r
     },
@@ -206,7 +228,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     async spawn(id, req) {
       const c = running(id)
       if (req.tag && [...c.procs.values()].some((p) => p.tag === req.tag)) throw conflict(`a process tagged "${req.tag}" already exists`, 'already_exists')
-      const p = await startBackground(argvFor(c, req), { tag: req.tag ?? null, cmd: req.cmd, args: req.args ?? [] })
+      const p = await startBackground(launch(c, specFor(c, req)), { tag: req.tag ?? null, cmd: req.cmd, args: req.args ?? [] })
       c.procs.set(p.pid, p)
       forget(c, p)
       return p
@@ -215,7 +237,8 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     async listProcesses(id) {
       const c = running(id)
       const infra = [1, ...(c.pids ? [nsPid(c.pids.anchor) ?? -1] : [])]
-      const entries = await listCapsuleProcs(await c.cg.pids(), c.pidns ?? '', infra)
+      const waiting = warm.idleHostPids(id)
+      const entries = (await listCapsuleProcs(await hostPids(c), c.pidns ?? '', infra)).filter((e) => !waiting.includes(e.hostPid))
       return entries.map((e) => ({ pid: e.pid, tag: c.procs.get(e.pid)?.tag ?? null, cmd: e.cmd, args: e.args, startedAt: e.startedAt }))
     },
 
@@ -230,7 +253,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     async killProcess(id, pid, sig) {
       const c = running(id)
       const infra = [1, ...(c.pids ? [nsPid(c.pids.anchor) ?? -1] : [])]
-      const e = (await listCapsuleProcs(await c.cg.pids(), c.pidns ?? '', infra)).find((x) => x.pid === pid)
+      const e = (await listCapsuleProcs(await hostPids(c), c.pidns ?? '', infra)).find((x) => x.pid === pid)
       if (!e) return false
       signal(e.hostPid, sig)
       return true
@@ -238,7 +261,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async pty(id, req) {
       const c = running(id)
-      return startPty(argvFor(c, req, true), { cols: req.cols, rows: req.rows })
+      return startPty(enterArgv(target(c), specFor(c, req, true)), { cols: req.cols, rows: req.rows })
     },
 
     readFile: (id, path) => fsOf(running(id)).readFile(path),
