@@ -5,6 +5,7 @@
  * Baselines measured in the same run: a host spawn of `sh -c 'echo ok'` (what any
  * exec costs at least) and a bare bubblewrap sandbox running `true` (namespaces,
  * no uid range, no cgroups, no entry into a running capsule).
+ * Exec is measured with warm entries (the default) and without (every exec a fresh chain).
  * Usage: node test/bench/runtime.ts [--idle 200] [--quick]
  */
 import { spawn } from 'node:child_process'
@@ -106,6 +107,15 @@ try {
   const execRt: number[] = []
   for (let i = 0; i < N * 3; i++) execRt.push(await time(() => echo(warm.id)))
 
+  // the same without warm entries: every exec forks this process and runs the whole entry chain
+  const cold = createProcessRuntime({ dataDir: join(dataDir, 'cold'), log: silentLogger, uidBase: 1_500_000_000 + 4000 * 65_536, cgroupParent: 'nestbox-bench', warmEntries: false })
+  const coldCapsule = spec()
+  await cold.create(coldCapsule)
+  const execCold: number[] = []
+  for (let i = 0; i < N * 3; i++) execCold.push(await time(() => cold.exec(coldCapsule.id, { cmd: '/bin/sh', args: ['-c', 'echo ok'] })))
+  await cold.destroy(coldCapsule.id)
+  await cold.shutdown()
+
   const pauseResume: number[] = []
   for (let i = 0; i < N; i++) pauseResume.push(await time(async () => {
     await rt.pause(warm.id)
@@ -127,6 +137,7 @@ try {
     ['create → first exec echo ok', ms(median(createFirst)), ms(pct(createFirst, 95)), 'bare bwrap sandbox', ms(median(bareBwrap)), (median(createFirst) / median(bareBwrap)).toFixed(1), '≤ 60'],
     ['  of which create', ms(median(createOnly)), ms(pct(createOnly, 95)), '', '', '', ''],
     ['exec round trip echo ok', ms(median(execRt)), ms(pct(execRt, 95)), 'host spawn sh -c', ms(median(hostSpawn)), (median(execRt) / median(hostSpawn)).toFixed(1), '≤ 10'],
+    ['  without warm entries', ms(median(execCold)), ms(pct(execCold, 95)), 'host spawn sh -c', ms(median(hostSpawn)), (median(execCold) / median(hostSpawn)).toFixed(1), ''],
     ['pause + resume', ms(median(pauseResume)), ms(pct(pauseResume, 95)), '', '', '', '≤ 20'],
     [`20 concurrent creates (${ok20.length}/20 ok, wall ${ms(wall20)})`, ms(median(ok20)), ms(pct(ok20, 95)), '', '', '', 'all ok'],
   ])

@@ -44,6 +44,8 @@ export type ProcessRuntimeOptions = {
   bootTimeoutMs?: number
   /** Share templates through an idmapped overlayfs where the host supports it (default), or give each capsule a copy. */
   overlayTemplates?: boolean
+  /** Keep an entry chain waiting in capsules in use (default), or start one per exec (warm.ts). */
+  warmEntries?: boolean
 }
 
 const PROC_RETAIN_MS = 60_000
@@ -100,11 +102,19 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     if (c.state !== 'running') throw conflict(`capsule ${id} is not running (its files are kept; resume boots it again)`, 'capsule_not_running')
     return c
   }
+  /** Cleanups started on their own (a sandbox that died): whatever boots or removes the capsule next waits for them. */
+  const settling = new Map<string, Promise<void>>()
+  const settled = (id: string) => settling.get(id) ?? Promise.resolve()
   const died = (c: Capsule) => {
     if (c.state === 'files-only') return
     log.warn('capsule sandbox exited on its own; its files are kept', { capsule: c.meta.id })
-    void killAll(c).catch((err) => log.error('cleanup after capsule exit failed', { capsule: c.meta.id, err }))
     c.state = 'files-only'
+    warm.retire(c.meta.id)
+    const id = c.meta.id
+    const p = killAll(c)
+      .catch((err) => log.error('cleanup after capsule exit failed', { capsule: id, err }))
+      .finally(() => settling.get(id) === p && settling.delete(id))
+    settling.set(id, p)
   }
   const startSandbox = async (c: Capsule) => {
     await boot(c, env, died)
@@ -138,7 +148,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
       launchWithPipe: (cmd, args) => startEntered(enterArgv(target(c), spec(cmd, args)), true),
     })
   }
-  const warm = createWarmPool({ idleMs: WARM_IDLE_MS })
+  const warm = createWarmPool({ idleMs: WARM_IDLE_MS, enabled: opts.warmEntries !== false })
 
   const disk = createDiskMeter()
   const forget = (c: Capsule, p: BackgroundProcess) =>
@@ -149,6 +159,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async create(spec: CapsuleSpec) {
       if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/.test(spec.id)) throw invalid('capsule id must be 1-64 letters, digits, ., _ or -')
+      await settled(spec.id)
       let c = load(spec.id)
       if (c && c.state !== 'files-only') throw conflict(`capsule ${spec.id} already exists`, 'already_exists')
       if (!c) {
@@ -169,8 +180,10 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     },
 
     async destroy(id) {
+      await settled(id)
       const c = load(id)
       if (!c) return
+      warm.retire(id)
       for (const p of c.procs.values()) p.kill('SIGKILL')
       await killAll(c)
       await c.cg.remove()
@@ -187,6 +200,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     },
 
     async resume(id) {
+      await settled(id)
       const c = get(id)
       if (c.state === 'running' && alive(c)) return
       if (c.state === 'paused' && alive(c)) {

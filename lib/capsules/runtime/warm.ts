@@ -12,7 +12,7 @@ import { programPid, startEntered } from './exec.ts'
 
 type Waiter = { child: ChildProcess; timer: NodeJS.Timeout; hostPid: number | null }
 
-export function createWarmPool(o: { idleMs: number }) {
+export function createWarmPool(o: { idleMs: number; enabled: boolean }) {
   const idle = new Map<string, Waiter>()
 
   const retire = (id: string) => {
@@ -27,7 +27,7 @@ export function createWarmPool(o: { idleMs: number }) {
   return {
     /** Starts a waiter for capsule `id` unless one is idle already. */
     prime(id: string, argv: string[]) {
-      if (idle.has(id)) return
+      if (!o.enabled || idle.has(id)) return
       const child = startEntered(argv, true)
       const w: Waiter = { child, hostPid: null, timer: setTimeout(() => retire(id), o.idleMs).unref() }
       idle.set(id, w)
