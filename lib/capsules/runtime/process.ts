@@ -137,7 +137,15 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const launch = (c: Capsule, s: EnterSpec) => {
     const script = scriptFor(s) // validates the request before any waiter is used
     const child = warm.take(c.meta.id, script) ?? startEntered(enterArgv(target(c), s))
-    warm.prime(c.meta.id, waiterArgv(target(c)))
+    // the next waiter starts once this program is done (or well under way), not competing with it for the CPU
+    let primed = false
+    const prime = () => {
+      if (primed || c.state !== 'running' || !c.pids) return
+      primed = true
+      warm.prime(c.meta.id, waiterArgv(target(c)))
+    }
+    child.once('exit', () => setTimeout(prime, 5).unref())
+    setTimeout(prime, 50).unref()
     return child
   }
   const fsOf = (c: Capsule) => {
