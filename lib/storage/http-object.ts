@@ -49,6 +49,7 @@ export function downloadResponse(d: Download, o: { checksum?: boolean; overrides
     h.set('Content-Range', `bytes ${d.range.start}-${d.range.end}/${d.info.size}`)
   }
   for (const [k, v] of Object.entries(o.extraHeaders ?? {})) h.set(k, v)
+  if (d.body.bytes) return new Response(d.body.bytes as Uint8Array<ArrayBuffer>, { status: d.status, headers: h })
   const out = o.outgoing
   if (!out || out.headersSent) return new Response(d.body.web(), { status: d.status, headers: h })
   out.writeHead(d.status, Object.fromEntries(h))

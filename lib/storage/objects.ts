@@ -37,7 +37,9 @@ export type Download =
   | { status: 304; info: ObjectInfo }
   | { status: 200 | 206; info: ObjectInfo; range: { start: number; end: number } | null; body: FileBody }
 
-const CHUNK = 1024 * 1024
+const CHUNK = 512 * 1024
+/** Objects (or ranges) up to this size are read in one go. */
+const SMALL = 128 * 1024
 const noSuchKey = () => new AppError(404, 'NoSuchKey', 'The specified key does not exist.')
 
 /**
@@ -45,7 +47,14 @@ const noSuchKey = () => new AppError(404, 'NoSuchKey', 'The specified key does n
  * or a Node stream. Either closes the file and releases the read lock when it
  * ends, fails or is abandoned; the lock's hold limit cuts it off.
  */
-export type FileBody = { web: () => ReadableStream<Uint8Array>; node: () => Readable; length: number }
+export type FileBody = { web: () => ReadableStream<Uint8Array>; node: () => Readable; length: number; bytes?: Buffer }
+
+const memoryBody = (buf: Buffer): FileBody => ({
+  length: buf.length,
+  bytes: buf,
+  web: () => new Response(buf as Uint8Array<ArrayBuffer>).body ?? new ReadableStream({ start: (c) => c.close() }),
+  node: () => Readable.from([buf]),
+})
 
 function fileBody(fh: FileHandle, start: number, end: number, held: Held): FileBody {
   let done = false
@@ -226,7 +235,21 @@ export function createObjects(d: ObjectDeps) {
         }
         const range = parseRange(o.range, info.size)
         const fh = await d.disk.open(row.file)
-        const body = fileBody(fh, range?.start ?? 0, range?.end ?? info.size - 1, held)
+        const start = range?.start ?? 0
+        const end = range?.end ?? info.size - 1
+        if (end - start + 1 <= SMALL) {
+          // Small objects: one read, lock released at once, no stream machinery per request.
+          try {
+            const buf = Buffer.allocUnsafe(end - start + 1)
+            const { bytesRead } = await fh.read(buf, 0, buf.length, start)
+            if (bytesRead !== buf.length) throw new Error('object file shorter than its metadata')
+            return { status: range ? 206 : 200, info, range, body: memoryBody(buf) }
+          } finally {
+            held.release()
+            await fh.close()
+          }
+        }
+        const body = fileBody(fh, start, end, held)
         return { status: range ? 206 : 200, info, range, body }
       } catch (e) {
         held.release()

@@ -1,0 +1,276 @@
+/**
+ * Storage benchmark (issue 5), against `node main.ts serve` in its own process:
+ *
+ *  1. 256 MiB PUT and GET over loopback, next to writing (+fsync) and reading the
+ *     same bytes on the same disk directly, in the same run (target ≥ 0.7×);
+ *  2. resident memory growth of the server while a 2 GiB object goes up and comes
+ *     back down (target < 64 MiB: bodies stream, never buffered);
+ *  3. 4 KiB objects, 16 concurrent keep-alive clients (wrk): PUT/s and GET/s, next
+ *     to a plain write + fsync + rename loop of 4 KiB files (targets PUT ≥ 0.5×
+ *     the loop, GET ≥ 5,000/s);
+ *  4. one page of 1,000 keys (S3 ListObjectsV2) from a bucket of 100,000 keys, p50
+ *     (target ≤ 20 ms). The 100,000 rows are inserted into the database before the
+ *     server starts (PUTting them would only time the PUT path again).
+ *
+ *   node test/bench/storage.ts [--rounds N] [--seconds S] [--skip-2g]
+ */
+import { request } from 'node:http'
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createHash, randomBytes } from 'node:crypto'
+import { openSqlite } from '../../lib/core/db.ts'
+import { migrate } from '../../lib/core/migrations.ts'
+import { freePort, haveWrk, median, memoryMb, printTable, startProcess, waitHealthy, type Proc } from './lib/measure.ts'
+import { spawn } from 'node:child_process'
+
+const root = new URL('../..', import.meta.url).pathname
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? Number(process.argv[i + 1]) : def
+}
+const ROUNDS = arg('rounds', 3)
+const SECONDS = arg('seconds', 5)
+const SKIP_2G = process.argv.includes('--skip-2g')
+const MiB = 1024 * 1024
+const KEY = 'bench-bucket-key-0123456789abcdef'
+const work = mkdtempSync(join(tmpdir(), 'nestbox-bench-storage-'))
+const dataDir = join(work, 'data')
+
+if (!haveWrk()) {
+  console.error('wrk is not installed: run bin/deps.sh --test (Debian package wrk)')
+  process.exit(1)
+}
+
+// ---- 100,000 listed keys, inserted before the server starts
+mkdirSync(dataDir, { recursive: true })
+{
+  const db = openSqlite(join(dataDir, 'nestbox.db'))
+  migrate(db)
+  const now = Date.now()
+  db.prepare("INSERT INTO storage_buckets (name, public_read, access_key, secret_key, source, created_at) VALUES ('bench', 0, 'bench', ?, 'config', ?)").run(KEY, now)
+  const ins = db.prepare("INSERT INTO storage_objects (bucket, key, file, size, etag, content_type, last_modified) VALUES ('bench', ?, ?, 4096, ?, 'application/octet-stream', ?)")
+  db.transaction(() => {
+    for (let i = 0; i < 100_000; i++) ins.run(`many/${String(i).padStart(6, '0')}.bin`, 'f'.repeat(32), createHash('md5').update(String(i)).digest('hex'), now)
+  })()
+  db.close()
+}
+
+const port = await freePort()
+const buckets = JSON.stringify([{ name: 'bench', key: KEY, maxObjectSizeMb: 4096 }])
+const server: Proc = startProcess(process.execPath, [join(root, 'main.ts'), 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--set', `storage.buckets=${buckets}`], {
+  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work },
+  logFile: join(work, 'nestbox.log'),
+})
+const pid = server.child.pid!
+const base = `http://127.0.0.1:${port}/storage/bench`
+await waitHealthy(`http://127.0.0.1:${port}/storage/health`, performance.now(), 20_000)
+const auth = { authorization: `Bearer ${KEY}` }
+
+/** Streams `total` bytes up (PUT) from one reused 1 MiB buffer; resolves to seconds taken. */
+function put(key: string, total: number, chunk: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const req = request(`${base}/${key}`, { method: 'PUT', headers: { ...auth, 'content-length': String(total) } }, (res) => {
+      res.resume()
+      res.on('end', () => (res.statusCode === 200 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`PUT ${res.statusCode}`))))
+    })
+    req.on('error', reject)
+    let sent = 0
+    const pump = () => {
+      while (sent < total) {
+        const n = Math.min(chunk.length, total - sent)
+        sent += n
+        if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void req.once('drain', pump)
+      }
+      req.end()
+    }
+    pump()
+  })
+}
+
+/** Downloads and discards; resolves to [seconds, bytes]. */
+function get(key: string): Promise<[number, number]> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    request(`${base}/${key}`, { headers: auth }, (res) => {
+      let n = 0
+      res.on('data', (d: Buffer) => (n += d.length))
+      res.on('end', () => (res.statusCode === 200 ? resolve([(performance.now() - t0) / 1000, n]) : reject(new Error(`GET ${res.statusCode}`))))
+    })
+      .on('error', reject)
+      .end()
+  })
+}
+
+async function directWrite(file: string, total: number, chunk: Buffer): Promise<number> {
+  const t0 = performance.now()
+  const fh = await open(file, 'w')
+  for (let sent = 0; sent < total; sent += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, total - sent))
+  await fh.sync()
+  await fh.close()
+  return (performance.now() - t0) / 1000
+}
+/** Reads the file from the disk itself (O_DIRECT via dd, bypassing the page cache); resolves to seconds. */
+function diskRead(file: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const c = spawn('dd', [`if=${file}`, 'of=/dev/null', 'bs=4M', 'iflag=direct'], { stdio: 'ignore' })
+    c.on('close', (code) => (code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`dd exit ${code}`))))
+  })
+}
+
+/** The ceiling of any HTTP server here: the same bytes through a bare loopback TCP socket to another process. */
+async function loopbackTcp(total: number): Promise<number> {
+  const { createServer } = await import('node:net')
+  const chunk = Buffer.alloc(MiB, 1)
+  const srv = createServer((sock) => {
+    let sent = 0
+    const pump = () => {
+      while (sent < total) {
+        sent += MiB
+        if (!sock.write(chunk)) return void sock.once('drain', pump)
+      }
+      sock.end()
+    }
+    pump()
+  })
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const p = (srv.address() as { port: number }).port
+  const t0 = performance.now()
+  // A separate process reads, as the HTTP clients do.
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn(process.execPath, ['-e', `const s=require('net').connect(${p},'127.0.0.1');s.on('data',()=>{});s.on('end',()=>process.exit(0))`], { stdio: 'ignore' })
+    c.on('close', (code) => (code === 0 ? resolve() : reject(new Error('tcp reader failed'))))
+  })
+  const secs = (performance.now() - t0) / 1000
+  srv.close()
+  return secs
+}
+
+async function directRead(file: string): Promise<number> {
+  const t0 = performance.now()
+  const fh = await open(file, 'r')
+  const buf = Buffer.allocUnsafe(MiB)
+  while ((await fh.read(buf, 0, MiB)).bytesRead > 0);
+  await fh.close()
+  return (performance.now() - t0) / 1000
+}
+
+const rows: Array<Array<string | number>> = [['measure', 'nestbox', 'baseline', 'ratio', 'target']]
+const fmt = (x: number, d = 0) => x.toFixed(d)
+
+// ---- 1. 256 MiB
+{
+  const size = 256 * MiB
+  const chunk = randomBytes(MiB)
+  const putMb: number[] = [], getMb: number[] = [], wMb: number[] = [], rMb: number[] = [], dMb: number[] = [], tMb: number[] = []
+  for (let i = 0; i < ROUNDS; i++) {
+    wMb.push(256 / (await directWrite(join(work, 'direct.bin'), size, chunk)))
+    rMb.push(256 / (await directRead(join(work, 'direct.bin'))))
+    dMb.push(256 / (await diskRead(join(work, 'direct.bin'))))
+    tMb.push(256 / (await loopbackTcp(size)))
+    putMb.push(256 / (await put('large.bin', size, chunk)))
+    const [s, n] = await get('large.bin')
+    if (n !== size) throw new Error(`GET returned ${n} bytes`)
+    getMb.push(256 / s)
+  }
+  rmSync(join(work, 'direct.bin'))
+  rows.push(['256 MiB PUT vs write+fsync, MB/s', fmt(median(putMb)), fmt(median(wMb)), (median(putMb) / median(wMb)).toFixed(2), '≥ 0.70'])
+  rows.push(['256 MiB GET vs page-cache read, MB/s', fmt(median(getMb)), fmt(median(rMb)), (median(getMb) / median(rMb)).toFixed(2), '≥ 0.70'])
+  rows.push(['256 MiB GET vs O_DIRECT disk read', fmt(median(getMb)), fmt(median(dMb)), (median(getMb) / median(dMb)).toFixed(2), '≥ 0.70'])
+  rows.push(['256 MiB GET vs bare loopback TCP', fmt(median(getMb)), fmt(median(tMb)), (median(getMb) / median(tMb)).toFixed(2), '(ceiling)'])
+}
+
+// ---- 2. RSS while 2 GiB passes through
+if (!SKIP_2G) {
+  const before = memoryMb(pid).rss
+  let peak = before
+  const timer = setInterval(() => (peak = Math.max(peak, memoryMb(pid).rss)), 50)
+  await put('huge.bin', 2048 * MiB, randomBytes(MiB))
+  const upPeak = peak
+  const [, n] = await get('huge.bin')
+  clearInterval(timer)
+  if (n !== 2048 * MiB) throw new Error('2 GiB GET came back short')
+  await fetch(`${base}/huge.bin`, { method: 'DELETE', headers: auth })
+  rows.push(['2 GiB PUT, server RSS growth MiB', fmt(upPeak - before, 1), '', '', '< 64'])
+  rows.push(['2 GiB PUT+GET, server RSS growth MiB', fmt(peak - before, 1), '', '', '< 64'])
+}
+
+// ---- 3. 4 KiB objects, 16 keep-alive clients
+function wrkScript(kind: 'put' | 'get'): string {
+  const body = 'x'.repeat(4096)
+  const file = join(work, `${kind}.lua`)
+  writeFileSync(
+    file,
+    kind === 'put'
+      ? `counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format("PUT", "/storage/bench/small/" .. tostring(math.random(1, 1000000000)) .. "-" .. counter, { ["Authorization"] = "Bearer ${KEY}" }, "${body}")\nend\n`
+      : `request = function()\n  return wrk.format("GET", "/storage/bench/small-get/" .. tostring(math.random(0, 999)), { ["Authorization"] = "Bearer ${KEY}" })\nend\n`,
+  )
+  return file
+}
+function wrkRps(script: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('wrk', ['-t', '2', '-c', '16', '-d', `${SECONDS}s`, '-s', script, `http://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    c.stdout.on('data', (d) => (out += d))
+    c.stderr.on('data', (d) => (out += d))
+    c.on('close', () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1])
+      if (!rps || /Non-2xx|Socket errors/.test(out)) reject(new Error(`wrk: ${out}`))
+      else resolve(rps)
+    })
+  })
+}
+function fsyncLoop(seconds: number): number {
+  const dir = join(work, 'loop')
+  mkdirSync(dir, { recursive: true })
+  const body = Buffer.alloc(4096, 'x')
+  const t0 = performance.now()
+  let n = 0
+  while (performance.now() - t0 < seconds * 1000) {
+    const tmp = join(dir, `tmp-${n}`)
+    const fd = openSync(tmp, 'w')
+    writeSync(fd, body)
+    fsyncSync(fd)
+    closeSync(fd)
+    renameSync(tmp, join(dir, `obj-${n}`))
+    n++
+  }
+  rmSync(dir, { recursive: true, force: true })
+  return n / ((performance.now() - t0) / 1000)
+}
+{
+  for (let i = 0; i < 1000; i++) await put(`small-get/${i}`, 4096, Buffer.alloc(4096, 'y'))
+  const putScript = wrkScript('put')
+  const getScript = wrkScript('get')
+  const puts: number[] = [], loops: number[] = [], gets: number[] = []
+  for (let i = 0; i < ROUNDS; i++) {
+    loops.push(fsyncLoop(SECONDS))
+    puts.push(await wrkRps(putScript))
+    gets.push(await wrkRps(getScript))
+  }
+  rows.push(['4 KiB PUT/s (16 clients)', fmt(median(puts)), fmt(median(loops)), (median(puts) / median(loops)).toFixed(2), '≥ 0.50'])
+  rows.push(['4 KiB GET/s (16 clients)', fmt(median(gets)), '', '', '≥ 5000'])
+}
+
+// ---- 4. list one page of 1,000 from 100,000 keys
+{
+  const times: number[] = []
+  for (let i = 0; i < 60; i++) {
+    const after = `many/${String((i * 1613) % 99_000).padStart(6, '0')}.bin`
+    const t0 = performance.now()
+    const r = await fetch(`${base}?list-type=2&prefix=many/&max-keys=1000&start-after=${encodeURIComponent(after)}`, { headers: auth })
+    const xml = await r.text()
+    const t = performance.now() - t0
+    if (r.status !== 200 || (xml.match(/<Key>/g)?.length ?? 0) !== 1000) throw new Error(`list failed: ${r.status}`)
+    if (i >= 10) times.push(t) // first requests warm up the JIT
+  }
+  const sorted = [...times].sort((a, b) => a - b)
+  rows.push(['list 1,000 of 100,000 keys, p50 ms', fmt(median(times), 1), '', `p90 ${fmt(sorted[Math.floor(sorted.length * 0.9)], 1)}`, '≤ 20'])
+}
+
+await server.stop()
+rmSync(work, { recursive: true, force: true })
+printTable(`storage benchmark (${ROUNDS} rounds, medians; machine shared, figures noisy)`, rows)
