@@ -38,6 +38,7 @@ export type Download =
   | { status: 200 | 206; info: ObjectInfo; range: { start: number; end: number } | null; body: FileBody }
 
 const CHUNK = 512 * 1024
+const ROW_CACHE = 10_000
 /** Objects (or ranges) up to this size are read in one go. */
 const SMALL = 128 * 1024
 const noSuchKey = () => new AppError(404, 'NoSuchKey', 'The specified key does not exist.')
@@ -126,6 +127,20 @@ function fileBody(fh: FileHandle, start: number, end: number, held: Held): FileB
 
 export function createObjects(d: ObjectDeps) {
   /**
+   * Recently read object rows. Every change to a row happens in this process
+   * under that object's write lock and updates or forgets the entry, and reads
+   * fill it under the read lock, so an entry is never older than the row.
+   */
+  const rows = new Map<string, StorageObjectRow>()
+  const remember = (r: StorageObjectRow) => {
+    const k = `${r.bucket}/${r.key}`
+    rows.delete(k)
+    rows.set(k, r)
+    if (rows.size > ROW_CACHE) rows.delete(rows.keys().next().value!)
+  }
+  const forget = (bucket: string, key: string) => void rows.delete(`${bucket}/${key}`)
+
+  /**
    * Points (bucket, key) at a new file under the write lock, after checking
    * write preconditions. The replaced file is deleted; on failure the new one is.
    */
@@ -155,11 +170,13 @@ export function createObjects(d: ObjectDeps) {
         checksum_type: o.checksum?.type ?? null,
         parts_count: o.partsCount,
       }
+      forget(b.name, key)
       old = await d.db.transaction().execute(async (tx) => {
         const prev = await putObjectRow(tx, row)
         await also?.(tx)
         return prev
       })
+      remember(row)
     } catch (e) {
       await d.disk.remove(o.file)
       throw e
@@ -175,7 +192,11 @@ export function createObjects(d: ObjectDeps) {
   async function lookup(b: Bucket, key: string): Promise<{ held: Held; row: StorageObjectRow }> {
     const held = await d.locks.read(b.name, key)
     try {
-      const row = await findObjectRow(d.db, b.name, key)
+      let row = rows.get(`${b.name}/${key}`)
+      if (!row) {
+        row = await findObjectRow(d.db, b.name, key)
+        if (row) remember(row)
+      }
       if (!row || !isLive(row, d.clock.now())) throw noSuchKey()
       return { held, row }
     } catch (e) {
@@ -186,6 +207,8 @@ export function createObjects(d: ObjectDeps) {
 
   return {
     commit,
+    /** For writers outside this module (the sweeper) that change a row under its write lock. */
+    forget,
 
     /** Stores an object from a stream. Declared lengths and digests are verified before anything is committed. */
     async put(c: StorageCaller, bucket: string, key: string, body: ByteSource, o: PutOptions): Promise<ObjectInfo> {
@@ -264,6 +287,7 @@ export function createObjects(d: ObjectDeps) {
       const held = await d.locks.write(b.name, key)
       let file: string | undefined
       try {
+        forget(b.name, key)
         file = await deleteObjectRow(d.db, b.name, key)
       } finally {
         held.release()

@@ -31,7 +31,7 @@ export function createStorageService(d: StorageDeps) {
   const objects = createObjects({ db: d.db, clock: d.clock, disk, locks, buckets })
   const listing = createListing({ db: d.db, clock: d.clock, buckets })
   const multipart = createMultipart({ db: d.db, clock: d.clock, disk, locks, buckets, ids: d.ids, objects })
-  const sweeper = createSweeper({ db: d.db, clock: d.clock, log: d.log, disk, locks, multipart, multipartExpiryMs: d.config.multipartExpiryHours * 3600_000 })
+  const sweeper = createSweeper({ db: d.db, clock: d.clock, log: d.log, disk, locks, multipart, multipartExpiryMs: d.config.multipartExpiryHours * 3600_000, forget: objects.forget })
 
   return {
     region: d.config.region,

@@ -14,7 +14,7 @@ import { deleteObjectRow, expiredObjectRows, findObjectRow, oldUploadRows, refer
 /** Completed uploads are remembered this long so a retried Complete gets the same answer. */
 const COMPLETED_KEEP_MS = 24 * 3600 * 1000
 
-export function createSweeper(d: { db: Db; clock: Clock; log: Logger; disk: DiskStore; locks: Locks; multipart: Multipart; multipartExpiryMs: number }) {
+export function createSweeper(d: { db: Db; clock: Clock; log: Logger; disk: DiskStore; locks: Locks; multipart: Multipart; multipartExpiryMs: number; forget: (bucket: string, key: string) => void }) {
   async function expireObjects(): Promise<number> {
     let n = 0
     for (;;) {
@@ -32,7 +32,10 @@ export function createSweeper(d: { db: Db; clock: Clock; log: Logger; disk: Disk
         let file: string | undefined
         try {
           const cur = await findObjectRow(d.db, r.bucket, r.key)
-          if (cur && cur.expires_at !== null && cur.expires_at <= now) file = await deleteObjectRow(d.db, r.bucket, r.key)
+          if (cur && cur.expires_at !== null && cur.expires_at <= now) {
+            d.forget(r.bucket, r.key)
+            file = await deleteObjectRow(d.db, r.bucket, r.key)
+          }
         } finally {
           held.release()
         }
