@@ -12,17 +12,19 @@ import { join } from 'node:path'
 import { AppError } from '../core/errors.ts'
 
 const BATCH = 1024 * 1024
+const IN_FLIGHT = 3
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 export type WriteResult = { file: string; size: number }
 
-async function writeAll(fh: FileHandle, chunks: Uint8Array[]) {
-  let { bytesWritten } = await fh.writev(chunks)
+/** Writes `chunks` at `position`. Positions are explicit so several writes can be in flight at once. */
+async function writeAll(fh: FileHandle, chunks: Uint8Array[], position: number) {
+  let { bytesWritten } = await fh.writev(chunks, position)
   const total = chunks.reduce((n, c) => n + c.length, 0)
   // Regular files rarely write short, but writev may; finish the remainder.
   while (bytesWritten < total) {
     const rest = Buffer.concat(chunks).subarray(bytesWritten)
-    const r = await fh.write(rest)
+    const r = await fh.write(rest, 0, rest.length, position + bytesWritten)
     bytesWritten += r.bytesWritten
     if (r.bytesWritten === 0) throw new Error('short write')
   }
@@ -73,7 +75,8 @@ export function createDiskStore(root: string) {
       try {
         let batch: Uint8Array[] = []
         let batchBytes = 0
-        let pending: Promise<void> | null = null
+        let written = 0
+        const inFlight: Promise<void>[] = []
         for await (const chunk of source) {
           opts.signal?.throwIfAborted()
           size += chunk.length
@@ -82,14 +85,18 @@ export function createDiskStore(root: string) {
           batch.push(chunk)
           batchBytes += chunk.length
           if (batchBytes >= BATCH) {
-            if (pending) await pending
-            pending = writeAll(fh, batch)
+            // Keep receiving while earlier batches are written; bounded so memory stays flat.
+            if (inFlight.length >= IN_FLIGHT) await inFlight.shift()
+            const p = writeAll(fh, batch, written)
+            p.catch(() => {}) // observed when awaited below
+            inFlight.push(p)
+            written += batchBytes
             batch = []
             batchBytes = 0
           }
         }
-        if (pending) await pending
-        if (batch.length) await writeAll(fh, batch)
+        for (const p of inFlight.splice(0)) await p
+        if (batch.length) await writeAll(fh, batch, written)
         opts.signal?.throwIfAborted()
         await publish(fh, id)
         published = true
@@ -124,8 +131,8 @@ export function createDiskStore(root: string) {
             const rs = createReadStream(pathOf(p.file), { start: p.start, end: p.end, highWaterMark: BATCH })
             for await (const chunk of rs as AsyncIterable<Buffer>) {
               sink?.(chunk)
+              await writeAll(fh, [chunk], size)
               size += chunk.length
-              await writeAll(fh, [chunk])
             }
           }
         } catch (e) {

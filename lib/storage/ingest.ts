@@ -9,18 +9,30 @@ import { AppError } from '../core/errors.ts'
 import { digester, headerOf, wellFormed, type Algorithm } from './checksums.ts'
 import { headCollector } from './content-type.ts'
 import type { DiskStore } from './disk.ts'
+import type { Md5, Md5Pool } from './md5-pool.ts'
 import type { ByteSource, Declared } from './types.ts'
 
 export type Ingested = { file: string; size: number; md5: string; checksum: { algorithm: Algorithm; value: string } | null; head: Uint8Array }
 
-export async function ingest(disk: DiskStore, body: ByteSource, d: Declared, o: { maxSize: number; signal?: AbortSignal }): Promise<Ingested> {
+/** Uploads at least this large (or of unknown length) hash on a worker thread. */
+const OFFLOAD_BYTES = 8 * 1024 * 1024
+
+function inlineMd5(): Md5 {
+  const h = createHash('md5')
+  return { update: (c) => void h.update(c), digest: async () => h.digest(), drop: () => {} }
+}
+
+export async function ingest(io: { disk: DiskStore; md5: Md5Pool }, body: ByteSource, d: Declared, o: { maxSize: number; signal?: AbortSignal }): Promise<Ingested> {
+  const disk = io.disk
   if (d.contentLength !== undefined && d.contentLength > o.maxSize)
     throw new AppError(413, 'EntityTooLarge', `object of ${d.contentLength} bytes exceeds the bucket's limit of ${o.maxSize} bytes`)
   if (d.contentMd5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(d.contentMd5)) throw new AppError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.')
-  const md5 = createHash('md5')
+  const md5 = d.contentLength === undefined || d.contentLength >= OFFLOAD_BYTES ? io.md5.hasher() : inlineMd5()
   const sum = d.checksum ? digester(d.checksum.algorithm) : null
   const head = headCollector()
-  const w = await disk.write(body, {
+  let w: Awaited<ReturnType<DiskStore['write']>>
+  try {
+    w = await disk.write(body, {
     maxSize: o.maxSize,
     signal: o.signal,
     sink: (chunk) => {
@@ -29,10 +41,14 @@ export async function ingest(disk: DiskStore, body: ByteSource, d: Declared, o: 
       head.push(chunk)
     },
   })
+  } catch (e) {
+    md5.drop()
+    throw e
+  }
   try {
     if (d.contentLength !== undefined && w.size !== d.contentLength)
       throw new AppError(400, 'IncompleteBody', `You did not provide the number of bytes specified by the Content-Length (${d.contentLength}, got ${w.size}).`)
-    const md5b = md5.digest()
+    const md5b = await md5.digest()
     if (d.contentMd5 !== undefined && md5b.toString('base64') !== d.contentMd5) throw new AppError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.')
     let checksum: Ingested['checksum'] = null
     if (d.checksum && sum) {

@@ -105,7 +105,7 @@ export function createMultipart(d: ObjectDeps & { ids: IdGen; objects: Objects }
         throw invalid(`Checksum type mismatch: this upload uses ${alg}, the part declared ${declared.checksum.algorithm}`, 'InvalidRequest')
       // The upload's algorithm is computed for every part, declared or not.
       const decl: Declared = alg && !declared.checksum ? { ...declared, checksum: { algorithm: alg, value: () => undefined } } : declared
-      const w = await ingest(d.disk, body, decl, { maxSize: Math.min(MAX_PART_SIZE, b.maxObjectSize), signal })
+      const w = await ingest(d, body, decl, { maxSize: Math.min(MAX_PART_SIZE, b.maxObjectSize), signal })
       const row = await savePart(b, key, id, { part_number: partNumber, file: w.file, size: w.size, etag: w.md5, checksum: alg ? (w.checksum?.value ?? null) : null })
       return { ...toPart(row), checksumAlgorithm: alg }
     },

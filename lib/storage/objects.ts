@@ -13,13 +13,14 @@ import type { Buckets } from './buckets.ts'
 import { detectContentType } from './content-type.ts'
 import type { DiskStore } from './disk.ts'
 import { ingest } from './ingest.ts'
+import type { Md5Pool } from './md5-pool.ts'
 import type { Held, Locks } from './locks.ts'
 import { checkKey, checkWrite, evaluateRead, isLive, parseRange, preconditionFailed, toInfo } from './object-meta.ts'
 import { deleteObjectRow, findObjectRow, putObjectRow } from './store.ts'
 import type { StorageObjectRow } from './tables.ts'
 import type { Bucket, ByteSource, Conditions, Declared, ObjectInfo, StorageCaller, StoredChecksum } from './types.ts'
 
-export type ObjectDeps = { db: Db; clock: Clock; disk: DiskStore; locks: Locks; buckets: Buckets }
+export type ObjectDeps = { db: Db; clock: Clock; disk: DiskStore; locks: Locks; buckets: Buckets; md5: Md5Pool }
 
 export type PutOptions = {
   declared: Declared
@@ -219,7 +220,7 @@ export function createObjects(d: ObjectDeps) {
         const cur = await findObjectRow(d.db, b.name, key)
         if (cur && isLive(cur, d.clock.now())) throw preconditionFailed()
       }
-      const w = await ingest(d.disk, body, o.declared, { maxSize: b.maxObjectSize, signal: o.signal })
+      const w = await ingest(d, body, o.declared, { maxSize: b.maxObjectSize, signal: o.signal })
       let contentType = o.contentType
       try {
         contentType ||= await detectContentType(w.head, key)

@@ -13,6 +13,7 @@ import { createBuckets } from './buckets.ts'
 import { createDiskStore } from './disk.ts'
 import { createListing } from './listing.ts'
 import { createLocks } from './locks.ts'
+import { createMd5Pool } from './md5-pool.ts'
 import { createMultipart } from './multipart.ts'
 import { checkKey } from './object-meta.ts'
 import { createObjects } from './objects.ts'
@@ -28,9 +29,10 @@ export function createStorageService(d: StorageDeps) {
   const disk = createDiskStore(d.config.dir || join(d.dataDir, 'storage'))
   const locks = createLocks(d.config.locks)
   const buckets = createBuckets({ db: d.db, clock: d.clock, log: d.log, config: d.config })
-  const objects = createObjects({ db: d.db, clock: d.clock, disk, locks, buckets })
+  const md5 = createMd5Pool()
+  const objects = createObjects({ db: d.db, clock: d.clock, disk, locks, buckets, md5 })
   const listing = createListing({ db: d.db, clock: d.clock, buckets })
-  const multipart = createMultipart({ db: d.db, clock: d.clock, disk, locks, buckets, ids: d.ids, objects })
+  const multipart = createMultipart({ db: d.db, clock: d.clock, disk, locks, buckets, md5, ids: d.ids, objects })
   const sweeper = createSweeper({ db: d.db, clock: d.clock, log: d.log, disk, locks, multipart, multipartExpiryMs: d.config.multipartExpiryHours * 3600_000, forget: objects.forget })
 
   return {
@@ -43,6 +45,8 @@ export function createStorageService(d: StorageDeps) {
       return lines
     },
     sweep: sweeper.sweep,
+    /** Stops the hashing workers. */
+    close: () => md5.close(),
 
     callerForKey: buckets.callerForKey,
     secretsFor: buckets.secretsFor,

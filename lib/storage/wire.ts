@@ -29,6 +29,7 @@ export function createStorage(core: Core) {
   })
   core.lifecycle.onStop(async () => {
     await listener?.close()
+    await service.close()
   })
 
   return Object.assign(service, {

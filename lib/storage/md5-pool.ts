@@ -1,0 +1,84 @@
+/**
+ * MD5 (the ETag) of large uploads, computed on worker threads so the event loop
+ * keeps receiving and writing while the digest runs in parallel. Bytes are
+ * copied into 1 MiB staging buffers that are transferred, not cloned. The
+ * worker is inline source so the bundled executable needs no extra file.
+ */
+import { Worker } from 'node:worker_threads'
+
+const STAGE = 1024 * 1024
+const SOURCE = `
+const { parentPort } = require('node:worker_threads')
+const { createHash } = require('node:crypto')
+const hashes = new Map()
+parentPort.on('message', (m) => {
+  if (m.op === 'update') {
+    let h = hashes.get(m.id)
+    if (!h) hashes.set(m.id, (h = createHash('md5')))
+    h.update(new Uint8Array(m.buf, 0, m.len))
+  } else if (m.op === 'digest') {
+    const h = hashes.get(m.id) || createHash('md5')
+    hashes.delete(m.id)
+    parentPort.postMessage({ id: m.id, digest: h.digest() })
+  } else hashes.delete(m.id)
+})
+`
+
+export type Md5 = { update: (chunk: Uint8Array) => void; digest: () => Promise<Buffer>; drop: () => void }
+
+export function createMd5Pool(size = 2) {
+  const workers: Worker[] = []
+  const waiting = new Map<number, (d: Buffer) => void>()
+  let seq = 0
+
+  const pick = (id: number): Worker => {
+    const i = id % size
+    if (!workers[i]) {
+      const w = new Worker(SOURCE, { eval: true })
+      w.on('message', (m: { id: number; digest: Uint8Array }) => waiting.get(m.id)?.(Buffer.from(m.digest)))
+      w.unref()
+      workers[i] = w
+    }
+    return workers[i]
+  }
+
+  return {
+    hasher(): Md5 {
+      const id = ++seq
+      const w = pick(id)
+      let stage = Buffer.allocUnsafe(STAGE)
+      let n = 0
+      const flush = () => {
+        if (!n) return
+        w.postMessage({ op: 'update', id, buf: stage.buffer, len: n }, [stage.buffer as ArrayBuffer])
+        stage = Buffer.allocUnsafe(STAGE)
+        n = 0
+      }
+      return {
+        update(chunk) {
+          let off = 0
+          while (off < chunk.length) {
+            const take = Math.min(STAGE - n, chunk.length - off)
+            stage.set(chunk.subarray(off, off + take), n)
+            n += take
+            off += take
+            if (n === STAGE) flush()
+          }
+        },
+        digest() {
+          flush()
+          return new Promise((resolve) => {
+            waiting.set(id, (d) => {
+              waiting.delete(id)
+              resolve(d)
+            })
+            w.postMessage({ op: 'digest', id })
+          })
+        },
+        drop: () => w.postMessage({ op: 'drop', id }),
+      }
+    },
+    close: () => Promise.all(workers.map((w) => w.terminate())),
+  }
+}
+export type Md5Pool = ReturnType<typeof createMd5Pool>
