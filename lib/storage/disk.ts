@@ -65,7 +65,7 @@ export function createDiskStore(root: string) {
      * Streams `source` into a new object file. `sink` sees every chunk (hashing);
      * more than `maxSize` bytes fails with 413 and leaves nothing behind.
      */
-    async write(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: { maxSize: number; sink?: (chunk: Uint8Array) => void; signal?: AbortSignal }): Promise<WriteResult> {
+    async write(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: { maxSize: number; sink?: (chunk: Uint8Array) => void | Promise<void>; signal?: AbortSignal }): Promise<WriteResult> {
       const id = newId()
       busy.add(id)
       const tmp = join(tmpDir, id)
@@ -81,7 +81,8 @@ export function createDiskStore(root: string) {
           opts.signal?.throwIfAborted()
           size += chunk.length
           if (size > opts.maxSize) throw new AppError(413, 'EntityTooLarge', `object exceeds the bucket's limit of ${opts.maxSize} bytes`)
-          opts.sink?.(chunk)
+          const slow = opts.sink?.(chunk)
+          if (slow) await slow // the sink (a hashing worker) is behind: stop reading until it catches up
           batch.push(chunk)
           batchBytes += chunk.length
           if (batchBytes >= BATCH) {

@@ -36,9 +36,9 @@ export async function ingest(io: { disk: DiskStore; md5: Md5Pool }, body: ByteSo
     maxSize: o.maxSize,
     signal: o.signal,
     sink: (chunk) => {
-      md5.update(chunk)
       sum?.update(chunk)
       head.push(chunk)
+      return md5.update(chunk)
     },
   })
   } catch (e) {

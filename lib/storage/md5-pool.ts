@@ -16,6 +16,7 @@ parentPort.on('message', (m) => {
     let h = hashes.get(m.id)
     if (!h) hashes.set(m.id, (h = createHash('md5')))
     h.update(new Uint8Array(m.buf, 0, m.len))
+    parentPort.postMessage({ id: m.id, ack: true })
   } else if (m.op === 'digest') {
     const h = hashes.get(m.id) || createHash('md5')
     hashes.delete(m.id)
@@ -24,18 +25,23 @@ parentPort.on('message', (m) => {
 })
 `
 
-export type Md5 = { update: (chunk: Uint8Array) => void; digest: () => Promise<Buffer>; drop: () => void }
+/** `update` returns a promise when the worker is behind: await it before sending more (bounded memory). */
+export type Md5 = { update: (chunk: Uint8Array) => void | Promise<void>; digest: () => Promise<Buffer>; drop: () => void }
+
+/** Staged buffers a hasher may have in the worker's queue before the writer must wait. */
+const MAX_QUEUED = 4
 
 export function createMd5Pool(size = 2) {
   const workers: Worker[] = []
   const waiting = new Map<number, (d: Buffer) => void>()
+  const acks = new Map<number, () => void>()
   let seq = 0
 
   const pick = (id: number): Worker => {
     const i = id % size
     if (!workers[i]) {
       const w = new Worker(SOURCE, { eval: true })
-      w.on('message', (m: { id: number; digest: Uint8Array }) => waiting.get(m.id)?.(Buffer.from(m.digest)))
+      w.on('message', (m: { id: number; digest?: Uint8Array; ack?: true }) => (m.ack ? acks.get(m.id)?.() : waiting.get(m.id)?.(Buffer.from(m.digest!))))
       w.unref()
       workers[i] = w
     }
@@ -48,9 +54,20 @@ export function createMd5Pool(size = 2) {
       const w = pick(id)
       let stage = Buffer.allocUnsafe(STAGE)
       let n = 0
+      let queued = 0
+      let wake: (() => void) | undefined
+      acks.set(id, () => {
+        queued--
+        if (queued < MAX_QUEUED && wake) {
+          const w = wake
+          wake = undefined
+          w()
+        }
+      })
       const flush = () => {
         if (!n) return
         w.postMessage({ op: 'update', id, buf: stage.buffer, len: n }, [stage.buffer as ArrayBuffer])
+        queued++
         stage = Buffer.allocUnsafe(STAGE)
         n = 0
       }
@@ -64,18 +81,23 @@ export function createMd5Pool(size = 2) {
             off += take
             if (n === STAGE) flush()
           }
+          if (queued >= MAX_QUEUED) return new Promise<void>((r) => (wake = r))
         },
         digest() {
           flush()
           return new Promise((resolve) => {
             waiting.set(id, (d) => {
               waiting.delete(id)
+              acks.delete(id)
               resolve(d)
             })
             w.postMessage({ op: 'digest', id })
           })
         },
-        drop: () => w.postMessage({ op: 'drop', id }),
+        drop: () => {
+          acks.delete(id)
+          w.postMessage({ op: 'drop', id })
+        },
       }
     },
     close: () => Promise.all(workers.map((w) => w.terminate())),
