@@ -116,6 +116,21 @@ c=socket.create_connection(s.getsockname()); print(c.recv(10).decode())"`)
   } finally {
     server.close()
   }
+  // abstract unix sockets belong to the network namespace: the host's (e.g. a desktop's or an agent's) are out of reach
+  const name = `nestbox-abstract-${process.pid}`
+  const abstract = createServer((s) => s.end('host\n'))
+  await new Promise<void>((r) => abstract.listen({ path: `\0${name}` }, r))
+  try {
+    const r = await sh(rt, a.id, `python3 -c "
+import socket
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect('\\0${name}'); print('CONNECTED', s.recv(10))
+except OSError as e: print('refused', e.errno)"`)
+    assert.match(r.out, /refused/, r.out + r.err)
+  } finally {
+    abstract.close()
+  }
 })
 
 test('other capsules and host processes are invisible and out of reach', async () => {
