@@ -13,7 +13,7 @@ import { tooLarge, notFound } from '../core/errors.ts'
 import { accountAuth } from './auth.ts'
 import { createErrorHandler, plainError, wrennError, type SurfaceErrors } from './errors.ts'
 import { healthRoutes } from './health.ts'
-import { limitBodies, requestContext } from './middleware.ts'
+import { surfaceContext } from './request-context.ts'
 import type { Services } from './services.ts'
 import type { AppEnv } from './types.ts'
 
@@ -32,8 +32,9 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   const app = new Hono<AppEnv>()
   const limit = bodyLimit({ maxSize: s.config.http.bodyLimitMb * 1024 * 1024, onError: () => { throw tooLarge() } })
 
-  app.use(requestContext(s.log))
-  app.use(limitBodies(limit, STREAMING_UPLOADS))
+  // Every surface's first middleware; health routes have none (they stay on the server's fast path).
+  const surface = surfaceContext(s.log, { limit, skip: STREAMING_UPLOADS })
+  for (const prefix of ['/v1/*', '/auth/*', '/api/*', '/storage', '/storage/*']) app.use(prefix, surface)
 
   app.route('/', healthRoutes({ version: VERSION, startedAt: s.startedAt, dbOk: s.dbOk }))
 
@@ -60,7 +61,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   app.notFound(() => {
     throw notFound('no such endpoint', 'not_found')
   })
-  app.onError(createErrorHandler(SURFACE_ERRORS))
+  app.onError(createErrorHandler(SURFACE_ERRORS, s.log))
   return app
 }
 export type App = ReturnType<typeof createApp>

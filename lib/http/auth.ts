@@ -15,6 +15,7 @@ import { safeEqual, sha256hex } from '../core/secrets.ts'
 import { COOKIE, sessionCookieName } from '../identity/cookies.ts'
 import type { IdentityService } from '../identity/service.ts'
 import type { SessionSurface } from '../identity/tables.ts'
+import { setPrincipal } from './request-context.ts'
 import type { AppEnv } from './types.ts'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -33,7 +34,7 @@ export function apiKeyAuth(identity: IdentityService) {
     if (key !== undefined) {
       const p = await identity.authenticateApiKey(key)
       if (!p) throw unauthorized('invalid API key', 'invalid_api_key')
-      c.set('principal', p)
+      setPrincipal(c, p)
     }
     await next()
   })
@@ -47,7 +48,7 @@ export function accountAuth(identity: IdentityService, surface: SessionSurface) 
     if (key !== undefined) {
       const p = identity.keys.peek(key) ?? (await identity.authenticateApiKey(key))
       if (!p) throw unauthorized('invalid API key', 'invalid_api_key')
-      c.set('principal', p)
+      setPrincipal(c, p)
       return next()
     }
     const token = getCookie(c, cookieName)
@@ -63,7 +64,7 @@ export function accountAuth(identity: IdentityService, surface: SessionSurface) 
             throw forbidden('cross-site request refused', 'csrf_failed')
           }
         }
-        c.set('principal', auth.principal)
+        setPrincipal(c, auth.principal)
       }
     }
     await next()

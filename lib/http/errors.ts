@@ -7,13 +7,15 @@ import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { HTTPException } from 'hono/http-exception'
 import { AppError, isAppError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { requestIdOf } from './request-context.ts'
 import type { AppEnv } from './types.ts'
 
 export type ErrorRenderer = (c: Context<AppEnv>, e: AppError) => Response
 
 /** Wrenn (seed 003): {"error":{"code","message","request_id"}}. */
 export const wrennError: ErrorRenderer = (c, e) =>
-  c.json({ error: { code: e.code, message: e.message, request_id: c.var.requestId } }, e.status as ContentfulStatusCode)
+  c.json({ error: { code: e.code, message: e.message, request_id: requestIdOf(c) } }, e.status as ContentfulStatusCode)
 
 /** Workspace API (seed 001), cloudbox (002), claudebox and hybrids3 (000): {"error": message}. */
 export const plainError: ErrorRenderer = (c, e) => c.json({ error: e.message, code: e.code }, e.status as ContentfulStatusCode)
@@ -31,15 +33,15 @@ export function toAppError(err: unknown): AppError | null {
 export type SurfaceErrors = Array<{ prefix: string; render: ErrorRenderer }>
 
 /** Builds the one error handler of the app: the longest matching prefix picks the envelope. */
-export function createErrorHandler(surfaces: SurfaceErrors) {
+export function createErrorHandler(surfaces: SurfaceErrors, log: Logger) {
   const sorted = [...surfaces].sort((a, b) => b.prefix.length - a.prefix.length)
-  return (err: unknown, c: Context<AppEnv>) => renderError(c, err, sorted)
+  return (err: unknown, c: Context<AppEnv>) => renderError(c, err, sorted, log)
 }
 
-function renderError(c: Context<AppEnv>, err: unknown, renderers: SurfaceErrors): Response {
+function renderError(c: Context<AppEnv>, err: unknown, renderers: SurfaceErrors, log: Logger): Response {
   let e = toAppError(err)
   if (!e) {
-    c.var.log?.error('unhandled error', { err })
+    ;(c.get('log') ?? log.child({ rid: requestIdOf(c) })).error('unhandled error', { err })
     e = new AppError(500, 'internal', 'internal server error')
   }
   const path = c.req.path

@@ -1,4 +1,3 @@
-import type { MiddlewareHandler } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../core/logger.ts'
@@ -8,6 +7,7 @@ import type { AppEnv } from './types.ts'
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
+ * Used by servers without the Node-level request record (lib/http/request-context.ts).
  * Request id (echoed when the client sent a sane one), nosniff, a request-scoped
  * logger, an anonymous principal until auth says otherwise, and one access log
  * line per request. The query string is never logged: presigned URLs carry
@@ -51,22 +51,5 @@ export function requestContext(log: Logger) {
         principal: p.kind === 'anonymous' ? undefined : p.kind,
       })
     }
-  })
-}
-
-/**
- * Applies `limit` (hono's bodyLimit) only to requests that carry a body: its check
- * reads the request body stream, which makes @hono/node-server build a full Request
- * even for a GET. A request has a body exactly when it sends Content-Length (non-zero)
- * or Transfer-Encoding.
- */
-export function limitBodies(limit: MiddlewareHandler, skip: RegExp[]) {
-  // Not async: on the common path it hands back next()'s promise without another await.
-  return createMiddleware<AppEnv>((c, next) => {
-    const h = c.env?.incoming?.headers
-    const cl = h ? h['content-length'] : c.req.header('content-length')
-    const te = h ? h['transfer-encoding'] : c.req.header('transfer-encoding')
-    if (((!cl || cl === '0') && !te) || skip.some((re) => re.test(c.req.path))) return next()
-    return limit(c, next) as Promise<void>
   })
 }

@@ -3,7 +3,6 @@
  * services, jobs, and the HTTP server with WebSocket upgrades. main.ts and the
  * test harness both use this, so tests run exactly what production runs.
  */
-import { createAdaptorServer } from '@hono/node-server'
 import type { Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -18,6 +17,7 @@ import { createLogger, type Logger } from '../core/logger.ts'
 import { migrate } from '../core/migrations.ts'
 import { bootstrapAdmin } from '../identity/bootstrap.ts'
 import { createApp } from './app.ts'
+import { createNodeServer } from './node-server.ts'
 import { createServices, type Services } from './services.ts'
 
 export type Nestbox = {
@@ -70,8 +70,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   }
   const app = createApp({ ...services, startedAt, dbOk })
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
-  const server = createAdaptorServer({ fetch: app.fetch, websocket: { server: wss } }) as Server
-  server.keepAliveTimeout = 65_000
+  const server = createNodeServer(app.fetch, log, wss)
 
   const sockets = new Set<Socket>()
   server.on('connection', (s) => {

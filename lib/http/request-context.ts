@@ -1,0 +1,123 @@
+/**
+ * Per-request bookkeeping done below Hono, in Node's request listener: the
+ * request id (echoed when the client sent a sane one), X-Request-Id and nosniff on
+ * every response, and one access-log line when the response closes. Doing it here
+ * rather than in a global Hono middleware keeps routes without middleware (health)
+ * on @hono/node-server's fast path, and covers every response, 404s included.
+ *
+ * Surfaces then run surfaceContext(), a synchronous middleware that exposes the
+ * record as c.var (requestId, log, principal) and applies the JSON body limit.
+ * The query string is never logged: presigned URLs carry signatures there.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Context, MiddlewareHandler } from 'hono'
+import { createMiddleware } from 'hono/factory'
+import { randomUUID } from 'node:crypto'
+import type { Logger } from '../core/logger.ts'
+import { anonymous, type Principal } from '../core/principal.ts'
+import type { AppEnv } from './types.ts'
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/
+const RECORD = Symbol.for('nestbox.request')
+
+export type RequestRecord = { rid: string; t0: number; principal?: Principal['kind'] }
+type Tagged = IncomingMessage & { [RECORD]?: RequestRecord }
+
+function newRecord(sent: string | string[] | undefined): RequestRecord {
+  return { rid: typeof sent === 'string' && REQUEST_ID_RE.test(sent) ? sent : randomUUID(), t0: performance.now() }
+}
+
+export const recordOf = (incoming: IncomingMessage | undefined): RequestRecord | undefined => (incoming as Tagged | undefined)?.[RECORD]
+
+function accessLog(log: Logger, req: IncomingMessage, status: number, rec: RequestRecord) {
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  log.info('request', {
+    rid: rec.rid,
+    method: req.method,
+    path: q < 0 ? url : url.slice(0, q),
+    status,
+    ms: Math.round((performance.now() - rec.t0) * 10) / 10,
+    principal: rec.principal === 'anonymous' ? undefined : rec.principal,
+  })
+}
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => unknown
+
+/** Wraps Node's request listener with the request record, the two headers and the access log. */
+export function withRequestRecord(listener: Listener, log: Logger): Listener {
+  return (req, res) => {
+    const rec = newRecord(req.headers['x-request-id'])
+    ;(req as Tagged)[RECORD] = rec
+    res.setHeader('X-Request-Id', rec.rid)
+    res.setHeader('X-Content-Type-Options', 'nosniff')
+    res.once('close', () => accessLog(log, req, res.statusCode, rec))
+    return listener(req, res)
+  }
+}
+
+type Fetch = (request: Request, env: { incoming: IncomingMessage; outgoing?: ServerResponse }) => unknown
+
+/**
+ * Wraps the fetch callback for WebSocket upgrades, which reach Hono without a
+ * ServerResponse: the record is made here and the headers go on the Response that
+ * @hono/node-server turns into the upgrade's answer.
+ */
+export function withUpgradeRecord<F extends Fetch>(fetch: F, log: Logger): F {
+  const upgrade = async (request: Request, env: { incoming: IncomingMessage; outgoing?: ServerResponse }) => {
+    const rec = newRecord(env.incoming.headers['x-request-id'])
+    ;(env.incoming as Tagged)[RECORD] = rec
+    const res = await fetch(request, env)
+    const status = res instanceof Response ? res.status : 500
+    if (res instanceof Response) {
+      res.headers.set('X-Request-Id', rec.rid)
+      res.headers.set('X-Content-Type-Options', 'nosniff')
+    }
+    accessLog(log, env.incoming, status === 200 ? 101 : status, rec)
+    return res
+  }
+  // Not async for ordinary requests: a route that answers synchronously must stay synchronous.
+  return ((request: Request, env: { incoming: IncomingMessage; outgoing?: ServerResponse }) =>
+    env.outgoing ? fetch(request, env) : upgrade(request, env)) as F
+}
+
+/** The request's record; requests that bypassed the Node listener (app.request in tests) get one here. */
+function ensureRecord(c: Context<AppEnv>): RequestRecord {
+  const incoming = c.env?.incoming as Tagged | undefined
+  const rec = recordOf(incoming)
+  if (rec) return rec
+  const made = newRecord(c.req.header('x-request-id'))
+  if (incoming) incoming[RECORD] = made
+  return made
+}
+
+/** Sets the request's principal (for routes and for the access log). */
+export function setPrincipal(c: Context<AppEnv>, p: Principal) {
+  c.set('principal', p)
+  const rec = recordOf(c.env?.incoming)
+  if (rec) rec.principal = p.kind
+}
+
+/** c.var.requestId outside surface middleware (error rendering of unrouted paths). */
+export const requestIdOf = (c: Context<AppEnv>): string => c.get('requestId') ?? ensureRecord(c).rid
+
+/**
+ * A surface's first middleware: request id, request logger and an anonymous
+ * principal on c.var; the JSON body limit for requests that carry a body, except
+ * paths that stream bodies under limits of their own. Synchronous on purpose.
+ */
+export function surfaceContext(log: Logger, bodyLimit?: { limit: MiddlewareHandler; skip: RegExp[] }) {
+  return createMiddleware<AppEnv>((c, next) => {
+    const rec = ensureRecord(c)
+    c.set('requestId', rec.rid)
+    c.set('log', log.child({ rid: rec.rid }))
+    c.set('principal', anonymous)
+    if (!bodyLimit) return next()
+    const h = c.env?.incoming?.headers
+    const cl = h ? h['content-length'] : c.req.header('content-length')
+    const te = h ? h['transfer-encoding'] : c.req.header('transfer-encoding')
+    // Hono's bodyLimit reads the body stream, which forces a full Request even for a GET: only run it when there is a body.
+    if (((!cl || cl === '0') && !te) || bodyLimit.skip.some((re) => re.test(c.req.path))) return next()
+    return bodyLimit.limit(c, next) as Promise<void>
+  })
+}
