@@ -16,7 +16,8 @@ parentPort.on('message', (m) => {
     let h = hashes.get(m.id)
     if (!h) hashes.set(m.id, (h = createHash('md5')))
     h.update(new Uint8Array(m.buf, 0, m.len))
-    parentPort.postMessage({ id: m.id, ack: true })
+    // The buffer goes back to be refilled: no garbage piles up on either side.
+    parentPort.postMessage({ id: m.id, ack: true, buf: m.buf }, [m.buf])
   } else if (m.op === 'digest') {
     const h = hashes.get(m.id) || createHash('md5')
     hashes.delete(m.id)
@@ -35,13 +36,20 @@ export function createMd5Pool(size = 2) {
   const workers: Worker[] = []
   const waiting = new Map<number, (d: Buffer) => void>()
   const acks = new Map<number, () => void>()
+  /** Staging buffers returned by the workers, reused before allocating new ones. */
+  const free: Buffer[] = []
+  const takeBuffer = () => free.pop() ?? Buffer.allocUnsafe(STAGE)
   let seq = 0
 
   const pick = (id: number): Worker => {
     const i = id % size
     if (!workers[i]) {
       const w = new Worker(SOURCE, { eval: true })
-      w.on('message', (m: { id: number; digest?: Uint8Array; ack?: true }) => (m.ack ? acks.get(m.id)?.() : waiting.get(m.id)?.(Buffer.from(m.digest!))))
+      w.on('message', (m: { id: number; digest?: Uint8Array; ack?: true; buf?: ArrayBuffer }) => {
+        if (!m.ack) return waiting.get(m.id)?.(Buffer.from(m.digest!))
+        if (free.length < 16) free.push(Buffer.from(m.buf!))
+        acks.get(m.id)?.()
+      })
       w.unref()
       workers[i] = w
     }
@@ -52,7 +60,7 @@ export function createMd5Pool(size = 2) {
     hasher(): Md5 {
       const id = ++seq
       const w = pick(id)
-      let stage = Buffer.allocUnsafe(STAGE)
+      let stage = takeBuffer()
       let n = 0
       let queued = 0
       let wake: (() => void) | undefined
@@ -68,7 +76,7 @@ export function createMd5Pool(size = 2) {
         if (!n) return
         w.postMessage({ op: 'update', id, buf: stage.buffer, len: n }, [stage.buffer as ArrayBuffer])
         queued++
-        stage = Buffer.allocUnsafe(STAGE)
+        stage = takeBuffer()
         n = 0
       }
       return {

@@ -16,6 +16,10 @@
  *     server starts (PUTting them would only time the PUT path again).
  *
  *   node test/bench/storage.ts [--rounds N] [--seconds S] [--skip-2g]
+ *
+ * BENCH_NODE_OPTIONS is passed to the server as NODE_OPTIONS (e.g.
+ * "--max-semi-space-size=1" to see how much of the RSS growth is V8's young
+ * generation sizing up rather than data held).
  */
 import { request } from 'node:http'
 import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
@@ -63,7 +67,7 @@ mkdirSync(dataDir, { recursive: true })
 const port = await freePort()
 const buckets = JSON.stringify([{ name: 'bench', key: KEY, maxObjectSizeMb: 4096 }])
 const server: Proc = startProcess(process.execPath, [join(root, 'main.ts'), 'serve', '--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--set', `storage.buckets=${buckets}`], {
-  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work },
+  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '' },
   logFile: join(work, 'nestbox.log'),
 })
 const pid = server.child.pid!
