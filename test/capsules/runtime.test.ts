@@ -130,8 +130,9 @@ test('pty: a terminal inside the capsule, with resize, input and kill', async ()
     for (let i = 0; i < 100 && !re.test(out); i++) await sleep(20)
     assert.match(out, re)
   }
-  p.write('stty size; echo "$TERM"; hostname\r')
+  p.write('stty size; echo "$TERM"; hostname; tty\r')
   await until(/30 100/)
+  await until(/\/dev\/pts\/\d+/) // a terminal of the capsule's own devpts
   await until(new RegExp(id))
   assert.match(out, /xterm-256color/)
   p.resize(120, 40)

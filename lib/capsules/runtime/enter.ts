@@ -71,7 +71,7 @@ const WAIT = `s=''; while IFS= read -r l <&3 || [ -n "$l" ]; do s="$s$l
 "; l=''; done; exec 3<&-; eval "$s"`
 
 /** A shell word: single-quoted, so nothing in it is interpreted. */
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+export const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
 /**
  * A warm entry: the chain above run ahead of time (as root, with the capsule's
@@ -97,4 +97,14 @@ export function scriptFor(s: EnterSpec): string {
   const rest = tail.slice(tail.indexOf('--') + 1)
   const become = s.uid === 0 ? [] : ['/usr/bin/setpriv', `--reuid=${s.uid}`, `--regid=${s.uid}`, '--clear-groups', '--']
   return `exec ${[...become, ...rest].map(q).join(' ')}\n`
+}
+
+/**
+ * A terminal program wrapped in script(1) (util-linux, on every Debian system):
+ * the pty nestbox holds belongs to the host's devpts, which a capsule cannot name
+ * (`tty` says "not a tty"); script gives the program a pty of the capsule's own
+ * /dev/pts and relays, forwarding window-size changes.
+ */
+export function inCapsulePty(s: EnterSpec): EnterSpec {
+  return { ...s, cmd: '/usr/bin/script', args: ['-qfec', `exec ${[s.cmd, ...s.args].map(q).join(' ')}`, '/dev/null'] }
 }

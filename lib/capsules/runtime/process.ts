@@ -5,14 +5,14 @@
  * agent inside: exec, PTY and file operations enter the running capsule through
  * nsenter (enter.ts), so an idle capsule costs three sleeping processes.
  */
-import { mkdirSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import { alive, boot, freeze, hasFiles, hostPids, killAll, newCapsule, readMeta, reattach, signal, target, thaw, writeMeta, type Capsule, type HostEnv } from './capsule.ts'
 import { createCgroups, type CgroupPreference } from './cgroups.ts'
-import { CWD_FAILED, defaultEnv, enterArgv, scriptFor, waiterArgv, type EnterSpec } from './enter.ts'
+import { CWD_FAILED, defaultEnv, enterArgv, inCapsulePty, scriptFor, waiterArgv, type EnterSpec } from './enter.ts'
 import { nsPid, runForeground, startBackground, startEntered, type BackgroundProcess } from './exec.ts'
 import { createFileOps } from './files.ts'
 import { hostView, isDir } from './host-view.ts'
@@ -49,6 +49,7 @@ export type ProcessRuntimeOptions = {
 }
 
 const PROC_RETAIN_MS = 60_000
+const hasScript = existsSync('/usr/bin/script')
 /** A capsule without exec for this long gives its warm entry up (warm.ts). */
 const WARM_IDLE_MS = 30_000
 
@@ -283,7 +284,8 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async pty(id, req) {
       const c = running(id)
-      return startPty(enterArgv(target(c), specFor(c, req, true)), { cols: req.cols, rows: req.rows })
+      const s = specFor(c, req, true)
+      return startPty(enterArgv(target(c), hasScript ? inCapsulePty(s) : s), { cols: req.cols, rows: req.rows })
     },
 
     readFile: (id, path) => fsOf(running(id)).readFile(path),
