@@ -4,8 +4,6 @@
  * object's write lock only to check write preconditions and commit the row;
  * reads hold the read lock from lookup until their body stream ends.
  */
-import type { FileHandle } from 'node:fs/promises'
-import { Readable } from 'node:stream'
 import { AppError } from '../core/errors.ts'
 import type { Db } from '../core/db.ts'
 import type { Clock } from '../core/ids.ts'
@@ -13,6 +11,7 @@ import type { Buckets } from './buckets.ts'
 import { detectContentType } from './content-type.ts'
 import type { DiskStore } from './disk.ts'
 import { ingest } from './ingest.ts'
+import { fileBody, memoryBody, type FileBody } from './object-body.ts'
 import type { Md5Pool } from './md5-pool.ts'
 import type { Held, Locks } from './locks.ts'
 import { checkKey, checkWrite, evaluateRead, isLive, parseRange, preconditionFailed, toInfo } from './object-meta.ts'
@@ -38,93 +37,10 @@ export type Download =
   | { status: 304; info: ObjectInfo }
   | { status: 200 | 206; info: ObjectInfo; range: { start: number; end: number } | null; body: FileBody }
 
-const CHUNK = 512 * 1024
 const ROW_CACHE = 10_000
 /** Objects (or ranges) up to this size are read in one go. */
 const SMALL = 128 * 1024
 const noSuchKey = () => new AppError(404, 'NoSuchKey', 'The specified key does not exist.')
-
-/**
- * The bytes [start, end] of an open object file, readable once as a web stream
- * or a Node stream. Either closes the file and releases the read lock when it
- * ends, fails or is abandoned; the lock's hold limit cuts it off.
- */
-export type FileBody = { web: () => ReadableStream<Uint8Array>; node: () => Readable; length: number; bytes?: Buffer }
-
-const memoryBody = (buf: Buffer): FileBody => ({
-  length: buf.length,
-  bytes: buf,
-  web: () => new Response(buf as Uint8Array<ArrayBuffer>).body ?? new ReadableStream({ start: (c) => c.close() }),
-  node: () => Readable.from([buf]),
-})
-
-function fileBody(fh: FileHandle, start: number, end: number, held: Held): FileBody {
-  let done = false
-  const finish = () => {
-    if (done) return
-    done = true
-    held.release()
-    fh.close().catch(() => {})
-  }
-  return {
-    length: end - start + 1,
-    web() {
-      let pos = start
-      let ctrlRef: ReadableStreamDefaultController<Uint8Array> | undefined
-      const onAbort = () => {
-        ctrlRef?.error(held.signal.reason)
-        finish()
-      }
-      held.signal.addEventListener('abort', onAbort, { once: true })
-      const stop = () => {
-        held.signal.removeEventListener('abort', onAbort)
-        finish()
-      }
-      return new ReadableStream<Uint8Array>({
-        start(ctrl) {
-          ctrlRef = ctrl
-          if (pos > end) {
-            ctrl.close()
-            stop()
-          }
-        },
-        async pull(ctrl) {
-          try {
-            const len = Math.min(CHUNK, end - pos + 1)
-            const buf = Buffer.allocUnsafe(len)
-            const { bytesRead } = await fh.read(buf, 0, len, pos)
-            if (done) return
-            if (bytesRead === 0) throw new Error('object file shorter than its metadata')
-            pos += bytesRead
-            ctrl.enqueue(bytesRead === len ? buf : buf.subarray(0, bytesRead))
-            if (pos > end) {
-              ctrl.close()
-              stop()
-            }
-          } catch (e) {
-            stop()
-            ctrl.error(e)
-          }
-        },
-        cancel: stop,
-      })
-    },
-    node() {
-      if (end < start) {
-        finish()
-        return Readable.from([])
-      }
-      const rs = fh.createReadStream({ start, end, highWaterMark: CHUNK, autoClose: true })
-      const onAbort = () => rs.destroy(held.signal.reason)
-      held.signal.addEventListener('abort', onAbort, { once: true })
-      rs.once('close', () => {
-        held.signal.removeEventListener('abort', onAbort)
-        finish()
-      })
-      return rs
-    },
-  }
-}
 
 export function createObjects(d: ObjectDeps) {
   /**
