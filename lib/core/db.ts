@@ -28,9 +28,32 @@ export function openSqlite(file: string): BetterSqlite3.Database {
   return sqlite
 }
 
+/**
+ * better-sqlite3 behind a prepared-statement cache: kysely prepares its SQL on
+ * every execution, and compiling a statement costs more than running most of ours.
+ * A statement still busy (an unfinished iterate()) is never handed out twice.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database, max = 512) {
+  const cache = new Map<string, BetterSqlite3.Statement>()
+  return {
+    prepare(sql: string) {
+      let stmt = cache.get(sql)
+      if (stmt && !stmt.busy) return stmt
+      stmt = sqlite.prepare(sql)
+      if (cache.size >= max) cache.delete(cache.keys().next().value!)
+      cache.set(sql, stmt)
+      return stmt
+    },
+    close() {
+      cache.clear()
+      sqlite.close()
+    },
+  }
+}
+
 export function openDb(file: string): DbHandle {
   const sqlite = openSqlite(file)
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) as unknown as BetterSqlite3.Database }) })
   let closed = false
   return {
     db,
