@@ -3,20 +3,18 @@
  * S3 at the root, for virtual-hosted-style clients and tools that cannot use a
  * path prefix. Started and stopped by lifecycle hooks.
  */
-import { createAdaptorServer } from '@hono/node-server'
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../core/logger.ts'
-import { requestContext } from '../http/middleware.ts'
+import { createNodeServer } from '../http/node-server.ts'
+import { surfaceContext } from '../http/request-context.ts'
 import { s3RootRoutes, type MountOptions } from './mount.ts'
 import type { StorageService } from './service.ts'
 
 export type S3Listener = { url: string; port: number; close: () => Promise<void> }
 
 export async function startS3Listener(s: StorageService, o: MountOptions & { host: string; port: number; log: Logger }): Promise<S3Listener> {
-  const app = s3RootRoutes(s, o, requestContext(o.log))
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server
-  server.keepAliveTimeout = 65_000
+  const app = s3RootRoutes(s, o, surfaceContext(o.log))
+  const server = createNodeServer(app.fetch, o.log)
   await new Promise<void>((res, rej) => {
     server.once('error', rej)
     server.listen(o.port, o.host, () => {
