@@ -6,7 +6,7 @@
  * after the commit the old file is unreferenced and swept. Readers never see a mix.
  */
 import { randomBytes } from 'node:crypto'
-import { constants, createReadStream, mkdirSync, readdirSync } from 'node:fs'
+import { constants, createReadStream, existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { copyFile, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError } from '../core/errors.ts'
@@ -43,7 +43,8 @@ export function createDiskStore(root: string) {
   const tmpDir = join(root, 'tmp')
   const objDir = join(root, 'objects')
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 })
-  for (const h of HEX) mkdirSync(join(objDir, h), { recursive: true, mode: 0o700 })
+  // Shard directories are made once; later starts only check the last one made.
+  if (!existsSync(join(objDir, HEX.at(-1)!))) for (const h of HEX) mkdirSync(join(objDir, h), { recursive: true, mode: 0o700 })
   /** Temp files being written and renamed files not yet committed: the sweeper leaves them alone. */
   const busy = new Set<string>()
 

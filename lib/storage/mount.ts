@@ -10,7 +10,6 @@ import { authenticate } from './auth.ts'
 import { s3ErrorResponse, surfaceOf } from './errors.ts'
 import { isS3Request, parseStorageRequest } from './http-request.ts'
 import { handleJson } from './routes.json.ts'
-import { handleMcp } from './routes.mcp.ts'
 import { handleS3 } from './routes.s3.ts'
 import type { StorageService } from './service.ts'
 
@@ -55,6 +54,8 @@ export function storageRoutes(s: StorageService, o: MountOptions) {
     if (s3) return serveS3(c, s, req, baseUrl)
     if (req.bucket === 'mcp' && !req.key) {
       const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1]
+      // The MCP SDK (and zod) load with the first MCP request, not at start-up.
+      const { handleMcp } = await import('./routes.mcp.ts')
       return handleMcp(s, c.req.raw, { bearer, baseUrl })
     }
     const auth = authenticate(req, s, Date.now())
