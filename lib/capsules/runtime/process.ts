@@ -52,6 +52,7 @@ const PROC_RETAIN_MS = 60_000
 const hasScript = existsSync('/usr/bin/script')
 /** A capsule without exec for this long gives its warm entry up (warm.ts). */
 const WARM_IDLE_MS = 30_000
+const WARM_SCRIPT_MAX = 16 * 1024
 
 export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const log = opts.log.child({ runtime: 'process' })
@@ -137,7 +138,8 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   /** Starts a program in the capsule: through its warm waiter when one is idle, else a fresh entry chain. */
   const launch = (c: Capsule, s: EnterSpec) => {
     const script = scriptFor(s) // validates the request before any waiter is used
-    const child = warm.take(c.meta.id, script) ?? startEntered(enterArgv(target(c), s))
+    // the waiting shell reads its script a byte at a time: long command lines take the fresh chain
+    const child = (script.length <= WARM_SCRIPT_MAX ? warm.take(c.meta.id, script) : null) ?? startEntered(enterArgv(target(c), s))
     // the next waiter starts once this program is done (or well under way), not competing with it for the CPU
     let primed = false
     const prime = () => {
