@@ -1,22 +1,24 @@
 /**
  * The `process` runtime: each capsule is a set of Linux namespaces made by
- * bubblewrap (sandbox.ts) over its own writable layer (layer.ts), in cgroups with
- * its limits (cgroups.ts), with a uid range of its own (uids.ts). There is no
- * agent inside: exec, PTY and file operations enter the running capsule through
- * nsenter (enter.ts), so an idle capsule costs three sleeping processes.
+ * bubblewrap (sandbox.ts) over its own writable layer (layer.ts; a template is
+ * shared under it through an idmapped overlay, overlay.ts), in cgroups with its
+ * limits (cgroups.ts), with a uid range of its own (uids.ts). There is no agent
+ * inside: exec, PTY and file operations enter the running capsule through nsenter
+ * (enter.ts, launch.ts), with one entry kept waiting while a capsule is in use
+ * (warm.ts). An idle capsule costs three sleeping processes.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
-import { alive, boot, freeze, hasFiles, hostPids, killAll, newCapsule, readMeta, reattach, signal, target, thaw, writeMeta, type Capsule, type HostEnv } from './capsule.ts'
+import { alive, boot, freeze, hasFiles, hostPids, killAll, newCapsule, readMeta, reattach, signal, thaw, writeMeta, type Capsule, type HostEnv } from './capsule.ts'
 import { createCgroups, type CgroupPreference } from './cgroups.ts'
-import { CWD_FAILED, defaultEnv, enterArgv, inCapsulePty, scriptFor, waiterArgv, type EnterSpec } from './enter.ts'
-import { nsPid, runForeground, startBackground, startEntered, type BackgroundProcess } from './exec.ts'
-import { createFileOps } from './files.ts'
+import { CWD_FAILED } from './enter.ts'
+import { nsPid, runForeground, startBackground, type BackgroundProcess } from './exec.ts'
 import { hostView, isDir } from './host-view.ts'
-import { CAPSULE_USER, copyTree, createDiskMeter, toHost, toInside } from './layer.ts'
+import { copyTree, createDiskMeter, toHost, toInside } from './layer.ts'
+import { createLauncher } from './launch.ts'
 import { listCapsuleProcs } from './proc-table.ts'
 import { closeInheritedFds, LAYER_MOUNT } from './sandbox.ts'
 import { startPty } from './pty.ts'
@@ -49,10 +51,8 @@ export type ProcessRuntimeOptions = {
 }
 
 const PROC_RETAIN_MS = 60_000
-const hasScript = existsSync('/usr/bin/script')
 /** A capsule without exec for this long gives its warm entry up (warm.ts). */
 const WARM_IDLE_MS = 30_000
-const WARM_SCRIPT_MAX = 16 * 1024
 
 export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const log = opts.log.child({ runtime: 'process' })
@@ -121,45 +121,12 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const startSandbox = async (c: Capsule) => {
     await boot(c, env, died)
     // the first exec usually follows a create at once: have its entry ready
-    warm.prime(c.meta.id, waiterArgv(target(c)))
+    launcher.prime(c)
   }
 
-  const uidOf = (user: string | undefined) => {
-    if (user === undefined || user === 'root') return 0
-    if (user === CAPSULE_USER.name) return CAPSULE_USER.uid
-    if (/^\d{1,5}$/.test(user) && Number(user) < slots.range) return Number(user)
-    throw invalid(`user must be root, ${CAPSULE_USER.name} or a numeric uid`)
-  }
-  const specFor = (c: Capsule, req: Pick<ExecRequest, 'cmd' | 'args' | 'envs' | 'cwd' | 'user'>, terminal = false): EnterSpec => {
-    const uid = uidOf(req.user)
-    const home = uid === 0 ? '/root' : uid === CAPSULE_USER.uid ? CAPSULE_USER.home : '/'
-    return { cmd: req.cmd, args: req.args ?? [], env: { ...defaultEnv(c.meta.id, uid), ...(terminal ? { TERM: 'xterm-256color' } : {}), ...c.meta.spec.envs, ...req.envs }, cwd: req.cwd ?? home, uid, session: !terminal }
-  }
-  /** Starts a program in the capsule: through its warm waiter when one is idle, else a fresh entry chain. */
-  const launch = (c: Capsule, s: EnterSpec) => {
-    const script = scriptFor(s) // validates the request before any waiter is used
-    // the waiting shell reads its script a byte at a time: long command lines take the fresh chain
-    const child = (script.length <= WARM_SCRIPT_MAX ? warm.take(c.meta.id, script) : null) ?? startEntered(enterArgv(target(c), s))
-    // the next waiter starts once this program is done (or well under way), not competing with it for the CPU
-    let primed = false
-    const prime = () => {
-      if (primed || c.state !== 'running' || !c.pids) return
-      primed = true
-      warm.prime(c.meta.id, waiterArgv(target(c)))
-    }
-    child.once('exit', () => setTimeout(prime, 5).unref())
-    setTimeout(prime, 50).unref()
-    return child
-  }
-  const fsOf = (c: Capsule) => {
-    const spec = (cmd: string, args: string[]): EnterSpec => ({ cmd, args, env: { PATH: defaultEnv('', 0).PATH, LANG: 'C', HOME: '/root' }, cwd: '/', uid: 0, session: true })
-    return createFileOps({
-      launch: (cmd, args) => launch(c, spec(cmd, args)),
-      // uploads need fd 3 for their commit signal: always a fresh chain
-      launchWithPipe: (cmd, args) => startEntered(enterArgv(target(c), spec(cmd, args)), true),
-    })
-  }
   const warm = createWarmPool({ idleMs: WARM_IDLE_MS, enabled: opts.warmEntries !== false })
+  const launcher = createLauncher({ warm, uidRange: slots.range })
+  const fsOf = launcher.files
 
   const disk = createDiskMeter()
   const forget = (c: Capsule, p: BackgroundProcess) =>
@@ -245,7 +212,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async exec(id, req) {
       const c = running(id)
-      const r = await runForeground(launch(c, specFor(c, req)), { timeoutMs: req.timeoutMs, stdin: req.stdin })
+      const r = await runForeground(launcher.launch(c, req), { timeoutMs: req.timeoutMs, stdin: req.stdin })
       if (r.exitCode === 125 && CWD_FAILED.test(r.stderr.toString())) throw invalid(`cwd ${req.cwd} does not exist in capsule ${id}`, 'invalid_cwd')
       return r
     },
@@ -253,7 +220,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     async spawn(id, req) {
       const c = running(id)
       if (req.tag && [...c.procs.values()].some((p) => p.tag === req.tag)) throw conflict(`a process tagged "${req.tag}" already exists`, 'already_exists')
-      const p = await startBackground(launch(c, specFor(c, req)), { tag: req.tag ?? null, cmd: req.cmd, args: req.args ?? [] })
+      const p = await startBackground(launcher.launch(c, req), { tag: req.tag ?? null, cmd: req.cmd, args: req.args ?? [] })
       c.procs.set(p.pid, p)
       forget(c, p)
       return p
@@ -286,8 +253,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async pty(id, req) {
       const c = running(id)
-      const s = specFor(c, req, true)
-      return startPty(enterArgv(target(c), hasScript ? inCapsulePty(s) : s), { cols: req.cols, rows: req.rows })
+      return startPty(launcher.ptyArgv(c, req), { cols: req.cols, rows: req.rows })
     },
 
     readFile: (id, path) => fsOf(running(id)).readFile(path),

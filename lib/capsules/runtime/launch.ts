@@ -1,0 +1,79 @@
+/**
+ * How a request becomes a program in a capsule: who runs it (root, `user`, a uid),
+ * its environment and working directory, and which chain starts it — the
+ * capsule's warm entry when one waits (warm.ts), else a fresh one (enter.ts).
+ */
+import type { ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { invalid } from '../../core/errors.ts'
+import { target, type Capsule } from './capsule.ts'
+import { defaultEnv, enterArgv, inCapsulePty, scriptFor, waiterArgv, type EnterSpec } from './enter.ts'
+import { startEntered } from './exec.ts'
+import { createFileOps } from './files.ts'
+import { CAPSULE_USER } from './layer.ts'
+import type { ExecRequest } from './types.ts'
+import type { WarmPool } from './warm.ts'
+
+/** The waiting shell reads its script a byte at a time: longer command lines take a fresh chain. */
+const WARM_SCRIPT_MAX = 16 * 1024
+const hasScript = existsSync('/usr/bin/script')
+
+type Request = Pick<ExecRequest, 'cmd' | 'args' | 'envs' | 'cwd' | 'user'>
+
+export function createLauncher(o: { warm: WarmPool; uidRange: number }) {
+  const { warm } = o
+
+  const uidOf = (user: string | undefined) => {
+    if (user === undefined || user === 'root') return 0
+    if (user === CAPSULE_USER.name) return CAPSULE_USER.uid
+    if (/^\d{1,5}$/.test(user) && Number(user) < o.uidRange) return Number(user)
+    throw invalid(`user must be root, ${CAPSULE_USER.name} or a numeric uid`)
+  }
+
+  const specFor = (c: Capsule, req: Request, terminal = false): EnterSpec => {
+    const uid = uidOf(req.user)
+    const home = uid === 0 ? '/root' : uid === CAPSULE_USER.uid ? CAPSULE_USER.home : '/'
+    const env = { ...defaultEnv(c.meta.id, uid), ...(terminal ? { TERM: 'xterm-256color' } : {}), ...c.meta.spec.envs, ...req.envs }
+    return { cmd: req.cmd, args: req.args ?? [], env, cwd: req.cwd ?? home, uid, session: !terminal }
+  }
+
+  /** Has a warm entry wait in `c` (after a boot, after each use). */
+  const prime = (c: Capsule) => {
+    if (c.state === 'running' && c.pids) warm.prime(c.meta.id, waiterArgv(target(c)))
+  }
+
+  /** Starts a program in the capsule: through its warm entry when one is idle, else a fresh entry chain. */
+  const launch = (c: Capsule, s: EnterSpec): ChildProcess => {
+    const script = scriptFor(s) // validates the request before any waiter is used
+    const child = (script.length <= WARM_SCRIPT_MAX ? warm.take(c.meta.id, script) : null) ?? startEntered(enterArgv(target(c), s))
+    // the next entry starts once this program is done (or well under way), not competing with it for the CPU
+    let primed = false
+    const next = () => {
+      if (primed) return
+      primed = true
+      prime(c)
+    }
+    child.once('exit', () => setTimeout(next, 5).unref())
+    setTimeout(next, 50).unref()
+    return child
+  }
+
+  return {
+    prime,
+    launch: (c: Capsule, req: Request) => launch(c, specFor(c, req)),
+    /** argv for node-pty: the program wrapped so it gets a pty of the capsule's own (enter.ts inCapsulePty). */
+    ptyArgv: (c: Capsule, req: Request) => {
+      const s = specFor(c, req, true)
+      return enterArgv(target(c), hasScript ? inCapsulePty(s) : s)
+    },
+    /** File operations of `c`, run inside it as root (files.ts). */
+    files: (c: Capsule) => {
+      const spec = (cmd: string, args: string[]): EnterSpec => ({ cmd, args, env: { PATH: defaultEnv('', 0).PATH, LANG: 'C', HOME: '/root' }, cwd: '/', uid: 0, session: true })
+      return createFileOps({
+        launch: (cmd, args) => launch(c, spec(cmd, args)),
+        // uploads need fd 3 for their commit signal: always a fresh chain
+        launchWithPipe: (cmd, args) => startEntered(enterArgv(target(c), spec(cmd, args)), true),
+      })
+    },
+  }
+}
