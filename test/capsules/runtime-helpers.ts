@@ -2,7 +2,7 @@
  * Shared setup for the tests that drive the process runtime directly: a runtime
  * over a temporary data directory, capsule specs, and a shell helper.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '../../lib/core/logger.ts'
@@ -23,10 +23,27 @@ export const spec = (over: Partial<CapsuleSpec> = {}): CapsuleSpec => ({
 
 export type TestRuntime = { rt: Runtime; dataDir: string; uidBase: number; close: () => Promise<void> }
 
+/** Data dirs of the runtimes this process opened and has not closed: a crashed test must not leave capsules running. */
+const open = new Set<string>()
+process.on('exit', () => {
+  for (const dir of open) {
+    const capsules = join(dir, 'runtime', 'capsules')
+    for (const id of existsSync(capsules) ? readdirSync(capsules) : []) {
+      try {
+        process.kill(JSON.parse(readFileSync(join(capsules, id, 'state.json'), 'utf8')).pid1, 'SIGKILL')
+      } catch {
+        // not running
+      }
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 /** Each test file gets its own uid ranges (by pid), so files running side by side never share one. */
 export function testRuntime(opts: Partial<ProcessRuntimeOptions> & { dataDir?: string } = {}): TestRuntime {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nestbox-rt-'))
-  const uidBase = opts.uidBase ?? 500_000_000 + (process.pid % 1000) * 32 * 65_536
+  const uidBase = opts.uidBase ?? 500_000_000 + (process.pid % 400) * 32 * 65_536
+  open.add(dataDir)
   const rt = createProcessRuntime({ log: silentLogger, cgroupParent: 'nestbox-test', maxCapsules: 16, ...opts, uidBase, dataDir: join(dataDir, 'runtime') })
   return {
     rt,
@@ -34,6 +51,7 @@ export function testRuntime(opts: Partial<ProcessRuntimeOptions> & { dataDir?: s
     uidBase,
     close: async () => {
       await rt.shutdown()
+      open.delete(dataDir)
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
     },
   }
