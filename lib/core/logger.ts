@@ -6,6 +6,12 @@ export type Logger = {
   warn: (msg: string, fields?: Record<string, unknown>) => void
   error: (msg: string, fields?: Record<string, unknown>) => void
   child: (fields: Record<string, unknown>) => Logger
+  /**
+   * An info line whose fields are already a JSON object body (`"a":1,"b":"x"`).
+   * For the per-request access log, where building and stringifying an object
+   * per request is most of the logging cost.
+   */
+  infoFields: (msg: string, fieldsJson: string) => void
 }
 
 const rank: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
@@ -53,6 +59,7 @@ export function createLogger(opts: { level?: Level; write?: (line: string) => vo
   const min = rank[opts.level ?? 'info']
   const write = opts.write ?? writeStderr
   const base = opts.base ?? {}
+  const baseJson = Object.keys(base).length ? ',' + JSON.stringify(base).slice(1, -1) : ''
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (rank[level] < min) return
     const rec: Record<string, unknown> = { time: isoNow(), level, msg, ...base, ...fields }
@@ -66,6 +73,10 @@ export function createLogger(opts: { level?: Level; write?: (line: string) => vo
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (fields) => createLogger({ level: opts.level, write, base: { ...base, ...fields } }),
+    infoFields: (msg, fieldsJson) => {
+      if (rank.info < min) return
+      write(`{"time":"${isoNow()}","level":"info","msg":${JSON.stringify(msg)}${baseJson}${fieldsJson ? ',' + fieldsJson : ''}}\n`)
+    },
   }
 }
 

@@ -29,17 +29,13 @@ function newRecord(sent: string | string[] | undefined): RequestRecord {
 
 export const recordOf = (incoming: IncomingMessage | undefined): RequestRecord | undefined => (incoming as Tagged | undefined)?.[RECORD]
 
+/** One line per request, formatted by hand: it runs for every request (rid and method are already safe tokens). */
 function accessLog(log: Logger, req: IncomingMessage, status: number, rec: RequestRecord) {
   const url = req.url ?? '/'
   const q = url.indexOf('?')
-  log.info('request', {
-    rid: rec.rid,
-    method: req.method,
-    path: q < 0 ? url : url.slice(0, q),
-    status,
-    ms: Math.round((performance.now() - rec.t0) * 10) / 10,
-    principal: rec.principal === 'anonymous' ? undefined : rec.principal,
-  })
+  const ms = Math.round((performance.now() - rec.t0) * 10) / 10
+  const who = rec.principal && rec.principal !== 'anonymous' ? `,"principal":"${rec.principal}"` : ''
+  log.infoFields('request', `"rid":"${rec.rid}","method":${JSON.stringify(req.method)},"path":${JSON.stringify(q < 0 ? url : url.slice(0, q))},"status":${status},"ms":${ms}${who}`)
 }
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => unknown
@@ -51,8 +47,11 @@ export function withRequestRecord(listener: Listener, log: Logger): Listener {
     ;(req as Tagged)[RECORD] = rec
     res.setHeader('X-Request-Id', rec.rid)
     res.setHeader('X-Content-Type-Options', 'nosniff')
-    res.once('close', () => accessLog(log, req, res.statusCode, rec))
-    return listener(req, res)
+    const done = listener(req, res)
+    // Routes answered synchronously (health) are logged at once, without a listener per request.
+    if (res.writableEnded) accessLog(log, req, res.statusCode, rec)
+    else res.once('close', () => accessLog(log, req, res.statusCode, rec))
+    return done
   }
 }
 
