@@ -31,6 +31,9 @@ function seaApi(): Sea | null {
 /** True inside the single executable built by build.ts. */
 export const inExecutable = () => seaApi() !== null
 
+/** Asset name of the addon hash manifest (build.ts writes it). */
+export const ADDON_HASHES = 'addons.sha256.json'
+
 const loaded = new Map<string, unknown>()
 let scratchDir: string | undefined
 
@@ -76,7 +79,7 @@ function candidateDirs(): Array<() => string> {
 }
 
 /** Writes `bytes` to `file` unless an intact copy (same hash, regular file, ours) is already there. */
-function materialise(file: string, bytes: Uint8Array, hash: string): void {
+function materialise(file: string, bytes: () => Uint8Array, hash: string): void {
   try {
     const st = lstatSync(file)
     if (st.isFile() && st.uid === uid() && sha256(readFileSync(file)) === hash) return
@@ -87,7 +90,7 @@ function materialise(file: string, bytes: Uint8Array, hash: string): void {
   rmSync(tmp, { force: true })
   const fd = openSync(tmp, 'wx', 0o500) // wx: never follows or reuses an existing path
   try {
-    writeSync(fd, bytes)
+    writeSync(fd, bytes())
     fsyncSync(fd)
   } finally {
     closeSync(fd)
@@ -95,19 +98,33 @@ function materialise(file: string, bytes: Uint8Array, hash: string): void {
   renameSync(tmp, file)
 }
 
+let hashes: Record<string, string> | undefined
+/** SHA-256 of each addon asset, computed by build.ts and shipped as the small asset "addons.sha256.json". */
+function assetHashes(s: Sea): Record<string, string> {
+  if (hashes) return hashes
+  try {
+    hashes = JSON.parse(new TextDecoder().decode(s.getAsset(ADDON_HASHES))) as Record<string, string>
+  } catch {
+    hashes = {}
+  }
+  return hashes
+}
+
 /** Loads the addon shipped as SEA asset `name` (e.g. "better_sqlite3.node"). */
 export function loadEmbeddedAddon(name: string): unknown {
   if (loaded.has(name)) return loaded.get(name)
   const s = seaApi()
   if (!s) throw new Error(`not running as the nestbox executable; cannot load embedded ${name}`)
-  const bytes = new Uint8Array(s.getAsset(name))
-  const hash = sha256(bytes)
+  // The asset is read only when the cached copy must be (re)written: reading it touches MBs of the executable.
+  let bytes: Uint8Array | undefined
+  const asset = () => (bytes ??= new Uint8Array(s.getAsset(name)))
+  const hash = assetHashes(s)[name] ?? sha256(asset())
   const problems: string[] = []
   for (const dir of candidateDirs()) {
     try {
       const d = dir()
       const file = join(d, `${hash.slice(0, 16)}-${name}`)
-      materialise(file, bytes, hash)
+      materialise(file, asset, hash)
       const mod = { exports: {} as unknown }
       process.dlopen(mod, file)
       loaded.set(name, mod.exports)
