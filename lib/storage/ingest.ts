@@ -14,7 +14,7 @@ import type { ByteSource, Declared } from './types.ts'
 
 export type Ingested = { file: string; size: number; md5: string; checksum: { algorithm: Algorithm; value: string } | null; head: Uint8Array }
 
-/** Uploads at least this large (or of unknown length) hash on a worker thread. */
+/** Uploads at least this large (or of unknown length) hash on a worker thread, when the pool has workers. */
 const OFFLOAD_BYTES = 8 * 1024 * 1024
 
 function inlineMd5(): Md5 {
@@ -27,7 +27,7 @@ export async function ingest(io: { disk: DiskStore; md5: Md5Pool }, body: ByteSo
   if (d.contentLength !== undefined && d.contentLength > o.maxSize)
     throw new AppError(413, 'EntityTooLarge', `object of ${d.contentLength} bytes exceeds the bucket's limit of ${o.maxSize} bytes`)
   if (d.contentMd5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(d.contentMd5)) throw new AppError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.')
-  const md5 = d.contentLength === undefined || d.contentLength >= OFFLOAD_BYTES ? io.md5.hasher() : inlineMd5()
+  const md5 = io.md5.offloads && (d.contentLength === undefined || d.contentLength >= OFFLOAD_BYTES) ? io.md5.hasher() : inlineMd5()
   const sum = d.checksum ? digester(d.checksum.algorithm) : null
   const head = headCollector()
   let w: Awaited<ReturnType<DiskStore['write']>>
