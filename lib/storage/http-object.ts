@@ -1,6 +1,5 @@
 /** Object response headers and download responses, shared by the JSON and S3 surfaces. */
 import type { ServerResponse } from 'node:http'
-import { pipeline } from 'node:stream/promises'
 // A native Response created at import time: the adapter then leaves the socket alone.
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { headerOf } from './checksums.ts'
@@ -51,8 +50,7 @@ export function downloadResponse(d: Download, o: { checksum?: boolean; overrides
   const out = o.outgoing
   if (!out || out.headersSent) return new Response(d.body.web(), { status: d.status, headers: h })
   out.writeHead(d.status, { ...h, ...o.extraHeaders })
-  const src = d.body.node()
-  // A failed read cannot change a status already sent: cut the connection so the client sees a short body.
-  pipeline(src, out).catch(() => out.destroy())
+  // A failed read cannot change a status already sent: the body cuts the connection so the client sees a short body.
+  d.body.pipe(out)
   return RESPONSE_ALREADY_SENT
 }
