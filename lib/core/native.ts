@@ -8,7 +8,7 @@
  * owned by our uid (refused otherwise), is named by the content's SHA-256, and is
  * re-hashed before every load.
  */
-import { closeSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -78,11 +78,24 @@ function candidateDirs(): Array<() => string> {
   ]
 }
 
+/** Hashed in chunks: reading the whole addon would leave MBs of buffer behind until a GC that an idle server may not run. */
+function sha256OfFile(file: string): string {
+  const h = createHash('sha256')
+  const buf = Buffer.allocUnsafeSlow(64 * 1024)
+  const fd = openSync(file, 'r')
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n))
+  } finally {
+    closeSync(fd)
+  }
+  return h.digest('hex')
+}
+
 /** Writes `bytes` to `file` unless an intact copy (same hash, regular file, ours) is already there. */
 function materialise(file: string, bytes: () => Uint8Array, hash: string): void {
   try {
     const st = lstatSync(file)
-    if (st.isFile() && st.uid === uid() && sha256(readFileSync(file)) === hash) return
+    if (st.isFile() && st.uid === uid() && sha256OfFile(file) === hash) return
   } catch {
     // absent: write it
   }

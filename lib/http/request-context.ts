@@ -9,7 +9,7 @@
  * record as c.var (requestId, log, principal) and applies the JSON body limit.
  * The query string is never logged: presigned URLs carry signatures there.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import type { Context, MiddlewareHandler } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { randomUUID } from 'node:crypto'
@@ -38,6 +38,35 @@ function accessLog(log: Logger, req: IncomingMessage, status: number, rec: Reque
   log.infoFields('request', `"rid":"${rec.rid}","method":${JSON.stringify(req.method)},"path":${JSON.stringify(q < 0 ? url : url.slice(0, q))},"status":${status},"ms":${ms}${who}`)
 }
 
+/**
+ * Adds X-Request-Id and nosniff in writeHead rather than with setHeader up front:
+ * a header set before writeHead sends Node down its slow path, which re-validates
+ * every header of the response. Every response goes through writeHead (implicit
+ * headers included); the route's own value of either header wins, as before.
+ */
+export class RecordedResponse extends ServerResponse {
+  override writeHead(status: number, a?: unknown, b?: unknown): this {
+    const rec = recordOf(this.req)
+    const hasReason = typeof a === 'string'
+    const given = (hasReason ? b : a) as OutgoingHttpHeaders | undefined
+    if (!rec || Array.isArray(given)) {
+      if (rec && !this.hasHeader('x-request-id')) this.setHeader('X-Request-Id', rec.rid)
+      if (rec && !this.hasHeader('x-content-type-options')) this.setHeader('X-Content-Type-Options', 'nosniff')
+      return super.writeHead(status, a as string, b as OutgoingHttpHeaders)
+    }
+    const headers: OutgoingHttpHeaders = { 'X-Request-Id': rec.rid, 'X-Content-Type-Options': 'nosniff' }
+    if (given)
+      for (const k in given) {
+        // Only names of these two lengths can clash; the route's own value replaces ours.
+        const lk = k.length === 12 || k.length === 22 ? k.toLowerCase() : ''
+        if (lk === 'x-request-id') delete headers['X-Request-Id']
+        else if (lk === 'x-content-type-options') delete headers['X-Content-Type-Options']
+        headers[k] = given[k]
+      }
+    return hasReason ? super.writeHead(status, a as string, headers) : super.writeHead(status, headers)
+  }
+}
+
 type Listener = (req: IncomingMessage, res: ServerResponse) => unknown
 
 /** Wraps Node's request listener with the request record, the two headers and the access log. */
@@ -45,8 +74,10 @@ export function withRequestRecord(listener: Listener, log: Logger): Listener {
   return (req, res) => {
     const rec = newRecord(req.headers['x-request-id'])
     ;(req as Tagged)[RECORD] = rec
-    res.setHeader('X-Request-Id', rec.rid)
-    res.setHeader('X-Content-Type-Options', 'nosniff')
+    if (!(res instanceof RecordedResponse)) {
+      res.setHeader('X-Request-Id', rec.rid)
+      res.setHeader('X-Content-Type-Options', 'nosniff')
+    }
     const done = listener(req, res)
     // Routes answered synchronously (health) are logged at once, without a listener per request.
     if (res.writableEnded) accessLog(log, req, res.statusCode, rec)
