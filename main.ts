@@ -5,7 +5,8 @@ import { openSqlite } from './lib/core/db.ts'
 import { runDoctor } from './lib/core/doctor.ts'
 import { MigrationError, migrate } from './lib/core/migrations.ts'
 import { VERSION } from './lib/core/version.ts'
-import { startNestbox } from './lib/http/server.ts'
+import { newAdminPassword } from './lib/identity/bootstrap.ts'
+import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { stringify as toYaml } from 'yaml'
 
@@ -50,7 +51,10 @@ async function main(argv: string[]): Promise<number> {
       return 0
     }
     case 'serve': {
-      const nb = await startNestbox(config, { onBootstrap: (file) => console.log(`first start: admin credentials written to ${file}`) })
+      // On a first start the admin's password hash (scrypt, ~40 ms in the thread pool) runs while the server's modules load.
+      const adminPassword = existsSync(join(resolve(config.dataDir), 'nestbox.db')) ? undefined : newAdminPassword()
+      const { startNestbox } = await import('./lib/http/server.ts')
+      const nb = await startNestbox(config, { adminPassword, onBootstrap: (file) => console.log(`first start: admin credentials written to ${file}`) })
       let signals = 0
       const stop = (sig: string) => {
         if (++signals > 1) process.exit(130) // a second signal forces it

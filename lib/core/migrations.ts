@@ -22,6 +22,11 @@ export class MigrationError extends Error {
   }
 }
 
+/** True for a database no migration has touched yet (first start). */
+export function isNewDatabase(sqlite: BetterSqlite3.Database): boolean {
+  return !sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").get()
+}
+
 export type MigrationResult = { applied: string[]; total: number }
 
 /**

@@ -14,8 +14,8 @@ import { createEventBus } from '../core/events.ts'
 import { idGen, systemClock } from '../core/ids.ts'
 import { createScheduler } from '../core/jobs.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
-import { migrate } from '../core/migrations.ts'
-import { bootstrapAdmin } from '../identity/bootstrap.ts'
+import { isNewDatabase, migrate } from '../core/migrations.ts'
+import { bootstrapAdmin, newAdminPassword, type AdminPassword } from '../identity/bootstrap.ts'
 import { createApp } from './app.ts'
 import { createNodeServer } from './node-server.ts'
 import { createServices, type Services } from './services.ts'
@@ -29,15 +29,26 @@ export type Nestbox = {
   close: () => Promise<void>
 }
 
-export type StartOptions = { log?: Logger; onBootstrap?: (file: string) => void }
+export type StartOptions = {
+  log?: Logger
+  onBootstrap?: (file: string) => void
+  /** A first-start admin password whose hash the caller already started (see main.ts). */
+  adminPassword?: AdminPassword
+}
 
 export async function startNestbox(config: Config, opts: StartOptions = {}): Promise<Nestbox> {
   const log = opts.log ?? createLogger({ level: config.logLevel })
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const t0 = performance.now()
+  const phases: Record<string, number> = {}
+  const mark = (name: string) => (phases[name] = Math.round(performance.now() - t0))
   const handle = openDb(join(dataDir, 'nestbox.db'))
+  // On a brand-new database the admin's password hash (scrypt, ~40 ms in the thread pool) runs while migrations do.
+  const adminPassword = isNewDatabase(handle.sqlite) ? (opts.adminPassword ?? newAdminPassword()) : undefined
   try {
     const m = migrate(handle.sqlite)
+    mark('migrate')
     if (m.applied.length) log.info('migrations applied', { applied: m.applied })
   } catch (e) {
     await handle.close()
@@ -51,7 +62,8 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   const lifecycle = { onStart: (fn: () => Promise<void> | void) => startHooks.push(fn), onStop: (fn: () => Promise<void> | void) => stopHooks.push(fn) }
   const services = createServices({ config, dataDir, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs, lifecycle })
 
-  const lines = await bootstrapAdmin({ db: handle.db, clock: systemClock, ids: idGen, adminEmail: config.bootstrap.adminEmail })
+  const lines = await bootstrapAdmin({ db: handle.db, clock: systemClock, ids: idGen, adminEmail: config.bootstrap.adminEmail, password: adminPassword })
+  mark('bootstrap')
   if (lines) {
     const file = join(dataDir, 'bootstrap.txt')
     if (!existsSync(file)) writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 })
@@ -59,6 +71,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   }
 
   for (const fn of startHooks) await fn()
+  mark('start_hooks')
 
   const startedAt = Date.now()
   const dbOk = () => {
@@ -88,7 +101,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   const port = (server.address() as AddressInfo).port
   const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host
   jobs.start()
-  log.info('listening', { host: config.listen.host, port, dataDir })
+  log.info('listening', { host: config.listen.host, port, dataDir, startup_ms: { ...phases, total: Math.round(performance.now() - t0) } })
 
   let closing: Promise<void> | undefined
   const close = () =>

@@ -9,11 +9,21 @@ import { hashPassword } from '../core/secrets.ts'
 import { newApiKey } from './keys.ts'
 import { countUsers, insertApiKey, insertMember, insertTeam, insertUser } from './store.ts'
 
-export async function bootstrapAdmin(d: { db: Db; clock: Clock; ids: IdGen; adminEmail: string }): Promise<string[] | null> {
+export type AdminPassword = { plain: string; hash: Promise<string> }
+
+/** A random admin password whose scrypt hash starts now, so a caller can overlap it with other start-up work. */
+export function newAdminPassword(): AdminPassword {
+  const plain = randomBytes(12).toString('base64url')
+  const hash = hashPassword(plain)
+  hash.catch(() => {}) // awaited (and rethrown) by bootstrapAdmin when it is needed
+  return { plain, hash }
+}
+
+export async function bootstrapAdmin(d: { db: Db; clock: Clock; ids: IdGen; adminEmail: string; password?: AdminPassword }): Promise<string[] | null> {
   if ((await countUsers(d.db)) > 0) return null
   const now = d.clock.now()
-  const password = randomBytes(12).toString('base64url')
-  const passwordHash = await hashPassword(password)
+  const { plain: password, hash } = d.password ?? newAdminPassword()
+  const passwordHash = await hash
   const userId = d.ids.id('usr-', 16)
   const teamId = d.ids.id('team-', 16)
   const key = newApiKey()
