@@ -59,7 +59,7 @@ export function createLogger(opts: { level?: Level; write?: (line: string) => vo
   const min = rank[opts.level ?? 'info']
   const write = opts.write ?? writeStderr
   const base = opts.base ?? {}
-  const baseJson = Object.keys(base).length ? ',' + JSON.stringify(base).slice(1, -1) : ''
+  let baseJson: string | undefined // computed on first use: a request's child logger usually never writes
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (rank[level] < min) return
     const rec: Record<string, unknown> = { time: isoNow(), level, msg, ...base, ...fields }
@@ -75,6 +75,7 @@ export function createLogger(opts: { level?: Level; write?: (line: string) => vo
     child: (fields) => createLogger({ level: opts.level, write, base: { ...base, ...fields } }),
     infoFields: (msg, fieldsJson) => {
       if (rank.info < min) return
+      baseJson ??= Object.keys(base).length ? ',' + JSON.stringify(base).slice(1, -1) : ''
       write(`{"time":"${isoNow()}","level":"info","msg":${JSON.stringify(msg)}${baseJson}${fieldsJson ? ',' + fieldsJson : ''}}\n`)
     },
   }
