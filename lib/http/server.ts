@@ -74,9 +74,10 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   mark('start_hooks')
 
   const startedAt = Date.now()
+  const ping = handle.sqlite.prepare('SELECT 1 AS ok')
   const dbOk = () => {
     try {
-      return handle.sqlite.prepare('SELECT 1 AS ok').get() != null
+      return ping.get() != null
     } catch {
       return false
     }
