@@ -29,18 +29,8 @@ const PURGE_AFTER_MS = 15 * 86_400_000
 /** Audited changes to these resources can change a cached key resolution or profile. */
 const CACHE_AFFECTING = new Set(['api_key', 'member', 'team', 'user'])
 
-export type IdentityInput = {
-  db: Db
-  clock: Clock
-  ids: IdGen
-  audit: AuditLog
-  bus: EventBus
-  log: Logger
-  config: Config['identity']
-  dataDir: string
-  jobs?: Scheduler
-  mailer?: Mailer
-}
+/** What the identity service is built from: its dependencies, with the mailer optional (made from config when absent). */
+export type IdentityInput = Omit<IdentityDeps, 'mailer'> & { dataDir: string; jobs?: Scheduler; mailer?: Mailer }
 
 export function createIdentityService(input: IdentityInput) {
   const log = input.log.child({ mod: 'identity' })

@@ -8,10 +8,11 @@
  * Usage: node test/bench/capsules.ts [--idle 200] [--quick]
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { closeSync, openSync, ftruncateSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, openSync, ftruncateSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startTestNestbox } from '../harness.ts'
+import { descendantsPss } from './lib/measure.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -28,35 +29,6 @@ const time = async (fn: () => Promise<unknown>) => {
   return performance.now() - t0
 }
 const memAvailable = () => Number(/MemAvailable:\s+(\d+)/.exec(execFileSync('cat', ['/proc/meminfo'], { encoding: 'utf8' }))![1]) * 1024
-/** Proportional set size (kB → bytes) summed over every process below this one: the capsules' processes. */
-function descendantsPss(): { count: number; bytes: number } {
-  const kids = new Map<number, number[]>()
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)])
-    } catch {
-      // gone
-    }
-  }
-  let count = 0
-  let bytes = 0
-  const walk = (pid: number) => {
-    for (const k of kids.get(pid) ?? []) {
-      try {
-        bytes += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${k}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024
-        count++
-      } catch {
-        // gone
-      }
-      walk(k)
-    }
-  }
-  walk(process.pid)
-  return { count, bytes }
-}
 const hostSpawn = () => new Promise<void>((res) => spawn('/bin/sh', ['-c', 'echo ok'], { stdio: 'ignore' }).on('close', () => res()))
 const bareBwrap = () =>
   new Promise<void>((res) => spawn('bwrap', ['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--unshare-all', '--die-with-parent', '/bin/true'], { stdio: 'ignore' }).on('close', () => res()))

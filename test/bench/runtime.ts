@@ -9,14 +9,14 @@
  * Usage: node test/bench/runtime.ts [--idle 200] [--quick]
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { detectCgroups } from '../../lib/capsules/runtime/cgroups.ts'
 import { createProcessRuntime } from '../../lib/capsules/runtime/process.ts'
 import type { CapsuleSpec } from '../../lib/capsules/runtime/types.ts'
 import { silentLogger } from '../../lib/core/logger.ts'
-import { median, printTable } from './lib/measure.ts'
+import { descendantsPss, median, printTable } from './lib/measure.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -42,35 +42,6 @@ const cgroupCharge = (ids: string[]) =>
     : NaN
 const run = (cmd: string, argv: string[]) => new Promise<void>((res) => spawn(cmd, argv, { stdio: 'ignore' }).on('close', () => res()))
 
-/** Proportional set size of every process below this one (the capsules' monitors, inits and anchors). */
-function descendantsPss(): { count: number; bytes: number } {
-  const kids = new Map<number, number[]>()
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)])
-    } catch {
-      // gone
-    }
-  }
-  let count = 0
-  let bytes = 0
-  const walk = (pid: number) => {
-    for (const k of kids.get(pid) ?? []) {
-      try {
-        bytes += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${k}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024
-        count++
-      } catch {
-        // gone
-      }
-      walk(k)
-    }
-  }
-  walk(process.pid)
-  return { count, bytes }
-}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-bench-rt-'))
 const rt = createProcessRuntime({ dataDir: join(dataDir, 'runtime'), log: silentLogger, uidBase: 1_500_000_000, cgroupParent: 'nestbox-bench' })

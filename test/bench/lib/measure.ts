@@ -4,7 +4,7 @@
  * load generator (a separate C process, so its own cost stays off the server).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
 export const median = (xs: number[]): number => {
@@ -125,4 +125,34 @@ function wrkRun(url: string, o: { connections: number; threads?: number; seconds
       res({ rps, requests })
     })
   })
+}
+
+/** Proportional set size summed over every process below this one (kB → bytes), e.g. the capsules' processes. */
+export function descendantsPss(): { count: number; bytes: number } {
+  const kids = new Map<number, number[]>()
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)])
+    } catch {
+      // gone
+    }
+  }
+  let count = 0
+  let bytes = 0
+  const walk = (pid: number) => {
+    for (const k of kids.get(pid) ?? []) {
+      try {
+        bytes += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${k}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024
+        count++
+      } catch {
+        // gone
+      }
+      walk(k)
+    }
+  }
+  walk(process.pid)
+  return { count, bytes }
 }
