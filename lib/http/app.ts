@@ -13,7 +13,7 @@ import { tooLarge, notFound } from '../core/errors.ts'
 import { accountAuth } from './auth.ts'
 import { createErrorHandler, plainError, wrennError, type SurfaceErrors } from './errors.ts'
 import { healthRoutes } from './health.ts'
-import { surfaceContext } from './request-context.ts'
+import { surfaceEntry, withEntry } from './surface.ts'
 import type { Services } from './services.ts'
 import type { AppEnv } from './types.ts'
 
@@ -32,31 +32,31 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   const app = new Hono<AppEnv>()
   const limit = bodyLimit({ maxSize: s.config.http.bodyLimitMb * 1024 * 1024, onError: () => { throw tooLarge() } })
 
-  // Every surface's first middleware; health routes have none (they stay on the server's fast path).
-  const surface = surfaceContext(s.log, { limit, skip: STREAMING_UPLOADS })
-  for (const prefix of ['/v1/*', '/auth/*', '/api/*', '/storage', '/storage/*']) app.use(prefix, surface)
-
   app.route('/', healthRoutes({ version: VERSION, startedAt: s.startedAt, dbOk: s.dbOk }))
+
+  // Every other route is behind its surface's entry: request context, JSON body limit, then the surface's authentication.
+  const limits = { limit, skip: STREAMING_UPLOADS }
+  const anonymousEntry = surfaceEntry(s.log, { bodyLimit: limits })
 
   // Wrenn surface (seed 003). Each domain mounts its /v1 routes here, one line each.
   const v1 = new Hono<AppEnv>()
-  v1.use(accountAuth(s.identity, 'wrenn'))
   v1.route('/', identityRoutesV1(s))
   v1.route('/capsules', capsuleRoutesV1(s.capsules, 'team'))
   v1.route('/snapshots', templateRoutesV1(s.capsules, 'team'))
   v1.route('/admin/capsules', capsuleRoutesV1(s.capsules, 'admin'))
   v1.route('/admin/templates', templateRoutesV1(s.capsules, 'admin'))
   v1.route('/', auditRoutesV1(s.audit))
-  app.route('/v1', v1)
-  app.route('/auth/oauth', oauthRoutesWrenn(s))
+  app.route('/v1', withEntry(v1, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'wrenn') })))
+  app.route('/auth/oauth', withEntry(oauthRoutesWrenn(s), anonymousEntry))
 
   // Workspace API surface (seed 001): session cookie or API key on every /api path.
-  app.use('/api/*', accountAuth(s.identity, 'workspace'))
-  app.route('/api/auth', workspaceAuthRoutes(s))
-  app.route('/api/workspaces', workspaceRoutes(s))
+  const api = new Hono<AppEnv>()
+  api.route('/auth', workspaceAuthRoutes(s))
+  api.route('/workspaces', workspaceRoutes(s))
+  app.route('/api', withEntry(api, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'workspace') })))
 
-  // Other surfaces mount here, one line each (e.g. app.route('/storage', storageRoutes(s))).
-  app.route('/storage', storageRoutes(s.storage, { publicUrl: s.config.publicUrl, virtualHostDomain: s.config.storage.virtualHostDomain }))
+  // Other surfaces mount here, one line each.
+  app.route('/storage', withEntry(storageRoutes(s.storage, { publicUrl: s.config.publicUrl, virtualHostDomain: s.config.storage.virtualHostDomain }), anonymousEntry))
 
   app.notFound(() => {
     throw notFound('no such endpoint', 'not_found')

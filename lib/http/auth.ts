@@ -7,8 +7,8 @@
  * and cross-site origins are refused. Missing or stale credentials leave the
  * principal anonymous; routes and services decide what they require.
  */
+import type { Context } from 'hono'
 import { getCookie } from 'hono/cookie'
-import { createMiddleware } from 'hono/factory'
 import { forbidden, unauthorized } from '../core/errors.ts'
 import type { Principal } from '../core/principal.ts'
 import { safeEqual, sha256hex } from '../core/secrets.ts'
@@ -16,59 +16,52 @@ import { COOKIE, sessionCookieName } from '../identity/cookies.ts'
 import type { IdentityService } from '../identity/service.ts'
 import type { SessionSurface } from '../identity/tables.ts'
 import { setPrincipal } from './request-context.ts'
+import type { Authenticator } from './surface.ts'
 import type { AppEnv } from './types.ts'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /** The wrn_ key a request carries, if any. Other X-API-Key / Bearer values belong to other schemes and are left alone. */
-function presentedKey(h: (name: string) => string | undefined): string | undefined {
-  const header = h('x-api-key')
-  if (header?.startsWith('wrn_')) return header
-  return h('authorization')?.match(/^Bearer\s+(wrn_\S+)$/i)?.[1]
+function presentedKey(c: Context<AppEnv>): string | undefined {
+  // Node's parsed headers when there are any (every real request): reading through c.req would wrap them first.
+  const h = c.env?.incoming?.headers
+  const header = h ? h['x-api-key'] : c.req.header('x-api-key')
+  if (typeof header === 'string' && header.startsWith('wrn_')) return header
+  const authorization = h ? h.authorization : c.req.header('authorization')
+  return authorization?.match(/^Bearer\s+(wrn_\S+)$/i)?.[1]
 }
 
-/** API keys only (for surfaces without browser sessions). */
-export function apiKeyAuth(identity: IdentityService) {
-  return createMiddleware<AppEnv>(async (c, next) => {
-    const key = presentedKey((n) => c.req.header(n))
-    if (key !== undefined) {
-      const p = await identity.authenticateApiKey(key)
-      if (!p) throw unauthorized('invalid API key', 'invalid_api_key')
-      setPrincipal(c, p)
-    }
-    await next()
-  })
-}
-
-/** API key or the `surface`'s session cookie, with its CSRF rule on non-GET requests. */
-export function accountAuth(identity: IdentityService, surface: SessionSurface) {
+/** API key or the `surface`'s session cookie, with its CSRF rule on non-GET requests. Synchronous for a cached key. */
+export function accountAuth(identity: IdentityService, surface: SessionSurface): Authenticator {
   const cookieName = sessionCookieName(surface)
-  return createMiddleware<AppEnv>(async (c, next) => {
-    const key = presentedKey((n) => c.req.header(n))
-    if (key !== undefined) {
-      const p = identity.keys.peek(key) ?? (await identity.authenticateApiKey(key))
-      if (!p) throw unauthorized('invalid API key', 'invalid_api_key')
-      setPrincipal(c, p)
-      return next()
-    }
-    const token = getCookie(c, cookieName)
-    if (token) {
-      const auth = await identity.authenticateSession(token, surface)
-      if (auth) {
-        if (!SAFE_METHODS.has(c.req.method)) {
-          if (surface === 'wrenn') {
-            const sent = c.req.header('x-csrf-token') ?? ''
-            const cookie = getCookie(c, COOKIE.wrennCsrf) ?? ''
-            if (!sent || !safeEqual(sent, cookie) || !safeEqual(sha256hex(sent), auth.csrfHash)) throw forbidden('missing or invalid X-CSRF-Token', 'csrf_failed')
-          } else if (crossSite(c.req.header('origin'), c.req.header('sec-fetch-site'), c.req.header('host'))) {
-            throw forbidden('cross-site request refused', 'csrf_failed')
-          }
-        }
-        setPrincipal(c, auth.principal)
+  const keyAuth = async (c: Context<AppEnv>, key: string) => {
+    const p = await identity.authenticateApiKey(key)
+    if (!p) throw unauthorized('invalid API key', 'invalid_api_key')
+    setPrincipal(c, p)
+  }
+  const sessionAuth = async (c: Context<AppEnv>, token: string) => {
+    const auth = await identity.authenticateSession(token, surface)
+    if (!auth) return
+    if (!SAFE_METHODS.has(c.req.method)) {
+      if (surface === 'wrenn') {
+        const sent = c.req.header('x-csrf-token') ?? ''
+        const cookie = getCookie(c, COOKIE.wrennCsrf) ?? ''
+        if (!sent || !safeEqual(sent, cookie) || !safeEqual(sha256hex(sent), auth.csrfHash)) throw forbidden('missing or invalid X-CSRF-Token', 'csrf_failed')
+      } else if (crossSite(c.req.header('origin'), c.req.header('sec-fetch-site'), c.req.header('host'))) {
+        throw forbidden('cross-site request refused', 'csrf_failed')
       }
     }
-    await next()
-  })
+    setPrincipal(c, auth.principal)
+  }
+  return (c) => {
+    const key = presentedKey(c)
+    if (key !== undefined) {
+      const cached = identity.keys.peek(key)
+      return cached ? setPrincipal(c, cached) : keyAuth(c, key)
+    }
+    const token = getCookie(c, cookieName)
+    if (token) return sessionAuth(c, token)
+  }
 }
 
 function crossSite(origin: string | undefined, fetchSite: string | undefined, host: string | undefined): boolean {

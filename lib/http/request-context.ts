@@ -5,16 +5,15 @@
  * rather than in a global Hono middleware keeps routes without middleware (health)
  * on @hono/node-server's fast path, and covers every response, 404s included.
  *
- * Surfaces then run surfaceContext(), a synchronous middleware that exposes the
- * record as c.var (requestId, log, principal) and applies the JSON body limit.
+ * Surfaces then enter through surfaceEntry() (surface.ts), which exposes the
+ * record as c.var (requestId, log, principal).
  * The query string is never logged: presigned URLs carry signatures there.
  */
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
-import type { Context, MiddlewareHandler } from 'hono'
-import { createMiddleware } from 'hono/factory'
+import type { Context } from 'hono'
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../core/logger.ts'
-import { anonymous, type Principal } from '../core/principal.ts'
+import type { Principal } from '../core/principal.ts'
 import type { AppEnv } from './types.ts'
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/
@@ -112,7 +111,7 @@ export function withUpgradeRecord<F extends Fetch>(fetch: F, log: Logger): F {
 }
 
 /** The request's record; requests that bypassed the Node listener (app.request in tests) get one here. */
-function ensureRecord(c: Context<AppEnv>): RequestRecord {
+export function ensureRecord(c: Context<AppEnv>): RequestRecord {
   const incoming = c.env?.incoming as Tagged | undefined
   const rec = recordOf(incoming)
   if (rec) return rec
@@ -130,24 +129,3 @@ export function setPrincipal(c: Context<AppEnv>, p: Principal) {
 
 /** c.var.requestId outside surface middleware (error rendering of unrouted paths). */
 export const requestIdOf = (c: Context<AppEnv>): string => c.get('requestId') ?? ensureRecord(c).rid
-
-/**
- * A surface's first middleware: request id, request logger and an anonymous
- * principal on c.var; the JSON body limit for requests that carry a body, except
- * paths that stream bodies under limits of their own. Synchronous on purpose.
- */
-export function surfaceContext(log: Logger, bodyLimit?: { limit: MiddlewareHandler; skip: RegExp[] }) {
-  return createMiddleware<AppEnv>((c, next) => {
-    const rec = ensureRecord(c)
-    c.set('requestId', rec.rid)
-    c.set('log', log.child({ rid: rec.rid }))
-    c.set('principal', anonymous)
-    if (!bodyLimit) return next()
-    const h = c.env?.incoming?.headers
-    const cl = h ? h['content-length'] : c.req.header('content-length')
-    const te = h ? h['transfer-encoding'] : c.req.header('transfer-encoding')
-    // Hono's bodyLimit reads the body stream, which forces a full Request even for a GET: only run it when there is a body.
-    if (((!cl || cl === '0') && !te) || bodyLimit.skip.some((re) => re.test(c.req.path))) return next()
-    return bodyLimit.limit(c, next) as Promise<void>
-  })
-}

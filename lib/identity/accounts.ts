@@ -137,6 +137,13 @@ export function createAccountService(d: IdentityDeps, sessions: SessionService) 
       return res
     },
 
+    /** The caller's profile when it is cached (synchronously: the hot path of GET /me); undefined = ask me(). */
+    cachedMe(p: Principal) {
+      requireAccount(p)
+      const profile = profiles.get(p.userId)
+      return profile && { ...profile, teamId: p.teamId, role: p.role }
+    },
+
     /** The caller's profile. */
     async me(p: Principal) {
       requireAccount(p)

@@ -18,7 +18,14 @@ export type KeyPrincipal = Extract<Principal, { kind: 'api_key' }>
 
 /** last_used is advisory; writing it at most once a minute per key keeps key auth off the write path. */
 const TOUCH_EVERY_MS = 60_000
-/** Resolved keys are cached this long; any identity change clears the cache at once. */
+/**
+ * Resolved keys are cached this long; any identity change clears the cache at
+ * once. The cache is keyed by the key as presented, so a cached request costs no
+ * hash: only keys that resolved are ever stored, it lives in this process's
+ * memory like the request that carried the key, and a Map lookup compares
+ * against stored keys only after V8's seeded string hash matches, which
+ * leaks nothing an attacker can steer.
+ */
 const CACHE_MS = 5_000
 const CACHE_MAX = 10_000
 
@@ -34,28 +41,22 @@ export function createApiKeyService(d: IdentityDeps) {
     invalidate: () => cache.clear(),
 
     /** The cached principal for a key, synchronously (the hot path of every keyed request); undefined = ask authenticate(). */
-    peek(key: string): KeyPrincipal | undefined {
-      return API_KEY_RE.test(key) ? cache.get(keyHash(key)) : undefined
-    },
+    peek: (key: string): KeyPrincipal | undefined => cache.get(key),
 
     /** The principal for an API key, or null when the key is malformed, unknown, or its team/user is gone. */
     async authenticate(key: string): Promise<KeyPrincipal | null> {
-      if (!API_KEY_RE.test(key)) return null
-      const hash = keyHash(key)
-      const now = d.clock.now()
-      const hit = cache.get(hash)
+      const hit = cache.get(key)
       if (hit) return hit
-      const row = await findApiKeyByHash(d.db, hash)
-      if (!row || !row.role || row.team_deleted_at != null || row.user_deleted_at != null || !row.is_active) {
-        cache.delete(hash)
-        return null
-      }
+      if (!API_KEY_RE.test(key)) return null
+      const now = d.clock.now()
+      const row = await findApiKeyByHash(d.db, keyHash(key))
+      if (!row || !row.role || row.team_deleted_at != null || row.user_deleted_at != null || !row.is_active) return null
       if (now - (lastTouched.get(row.id) ?? row.last_used_at ?? 0) > TOUCH_EVERY_MS) {
         lastTouched.set(row.id, now)
         await touchApiKey(d.db, row.id, now)
       }
       const p: KeyPrincipal = { kind: 'api_key', keyId: row.id, keyName: row.name, userId: row.created_by, teamId: row.team_id, role: row.role as Role, isAdmin: false }
-      cache.set(hash, p)
+      cache.set(key, p)
       return p
     },
 

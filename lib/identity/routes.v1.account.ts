@@ -56,9 +56,11 @@ export function accountRoutesV1(s: Services) {
     return c.json({ user_id: p.userId, team_id: issued.teamId, email: p.email, name: p.name, role: issued.role, is_admin: p.isAdmin })
   })
 
-  r.get('/me', async (c) => {
-    const me = await accounts.me(c.get('principal'))
-    return c.json({ id: me.id, name: me.name, email: me.email, has_password: me.hasPassword, is_admin: me.isAdmin, team_id: me.teamId, role: me.role, providers: me.providers })
+  // Answered synchronously from the profile cache when it can (see http/surface.ts).
+  r.get('/me', (c): Response | Promise<Response> => {
+    const p = c.get('principal')
+    const me = accounts.cachedMe(p)
+    return me ? c.json(meResponse(me)) : accounts.me(p).then((fetched) => c.json(meResponse(fetched)))
   })
 
   r.patch('/me', async (c) => {
@@ -125,3 +127,6 @@ export function accountRoutesV1(s: Services) {
 
   return r
 }
+
+type Me = Awaited<ReturnType<Services['identity']['accounts']['me']>>
+const meResponse = (me: Me) => ({ id: me.id, name: me.name, email: me.email, has_password: me.hasPassword, is_admin: me.isAdmin, team_id: me.teamId, role: me.role, providers: me.providers })

@@ -6,14 +6,14 @@
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../core/logger.ts'
 import { createNodeServer } from '../http/node-server.ts'
-import { surfaceContext } from '../http/request-context.ts'
+import { entryMiddleware, surfaceEntry } from '../http/surface.ts'
 import { s3RootRoutes, type MountOptions } from './mount.ts'
 import type { StorageService } from './service.ts'
 
 export type S3Listener = { url: string; port: number; close: () => Promise<void> }
 
 export async function startS3Listener(s: StorageService, o: MountOptions & { host: string; port: number; log: Logger }): Promise<S3Listener> {
-  const app = s3RootRoutes(s, o, surfaceContext(o.log))
+  const app = s3RootRoutes(s, o, entryMiddleware(surfaceEntry(o.log)))
   const server = createNodeServer(app.fetch, o.log)
   await new Promise<void>((res, rej) => {
     server.once('error', rej)

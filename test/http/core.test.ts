@@ -53,7 +53,7 @@ test('API key auth: good key, bad key, no key', async () => {
 })
 
 test('bodies over the limit get 413 in the surface envelope', async () => {
-  const r = await nb.api('/v1/me', { method: 'POST', body: 'x'.repeat(2 * 1024 * 1024), headers: { 'content-type': 'application/json' } })
+  const r = await nb.api('/v1/me', { method: 'PATCH', body: 'x'.repeat(2 * 1024 * 1024), headers: { 'content-type': 'application/json' } })
   assert.is(r.status, 413)
   assert.is((await r.json()).error.code, 'payload_too_large')
 })

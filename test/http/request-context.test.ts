@@ -43,7 +43,7 @@ test('a chunked body over the limit gets 413, like one with Content-Length', asy
       ctrl.enqueue(chunk)
     },
   })
-  const r = await nb.api('/v1/me', { method: 'POST', body, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit)
+  const r = await nb.api('/v1/me', { method: 'PATCH', body, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit)
   assert.is(r.status, 413)
   assert.is((await r.json()).error.code, 'payload_too_large')
   assert.match(r.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/)
