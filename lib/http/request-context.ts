@@ -127,5 +127,5 @@ export function setPrincipal(c: Context<AppEnv>, p: Principal) {
   if (rec) rec.principal = p.kind
 }
 
-/** c.var.requestId outside surface middleware (error rendering of unrouted paths). */
+/** c.var.requestId outside a surface's entry (error rendering of unrouted paths). */
 export const requestIdOf = (c: Context<AppEnv>): string => c.get('requestId') ?? ensureRecord(c).rid

@@ -31,7 +31,7 @@ export function surfaceEntry(log: Logger, o: { bodyLimit?: BodyLimit; authentica
     return waiting ? (waiting.then(next) as Promise<Awaited<T>>) : next()
   }
   return (c, next) => {
-    // A route behind surface middleware of its own (storage's) enters once.
+    // A sub-app's own middleware is wrapped too (storage's): the request enters at the first handler only.
     if (c.get('requestId') !== undefined) return next()
     const rec = ensureRecord(c)
     c.set('requestId', rec.rid)
@@ -50,7 +50,7 @@ export function surfaceEntry(log: Logger, o: { bodyLimit?: BodyLimit; authentica
 /** The surface's entry as ordinary Hono middleware (an app whose every route is behind it). */
 export const entryMiddleware = (entry: Entry): MiddlewareHandler<AppEnv> => (c, next) => entry(c, next)
 
-/** A copy of `routes` with `entry` in front of every handler, to mount with app.route(prefix, …). */
+/** A copy of `routes` with `entry` in front of every handler, to mount with app.route(prefix, …). Errors go to the app's onError. */
 export function withEntry(routes: Hono<AppEnv>, entry: Entry): Hono<AppEnv> {
   const out = new Hono<AppEnv>()
   for (const r of routes.routes) {
