@@ -57,17 +57,17 @@ test('bad values name the key and where they came from', () => {
 })
 
 test('secrets are redacted', () => {
-  const c = loadConfig({ env: { NESTBOX_IDENTITY_SECRET: 'hunter2hunter2' } })
-  assert.is(c.identity.secret, 'hunter2hunter2')
-  assert.is((redactConfig(c).identity as { secret: string }).secret, '***')
+  const c = loadConfig({ env: { NESTBOX_IDENTITY_MAIL_SMTP_PASSWORD: 'hunter2hunter2' } })
+  assert.is(c.identity.mail.smtp.password, 'hunter2hunter2')
+  assert.is((redactConfig(c).identity as { mail: { smtp: { password: string } } }).mail.smtp.password, '***')
 })
 
 test('CLI: `config` prints the effective config redacted; bad config stops with one line', () => {
-  const ok = spawnSync(process.execPath, [mainTs, 'config', '--port', '4567'], { env: { ...process.env, NESTBOX_IDENTITY_SECRET: 'topsecretvalue' }, encoding: 'utf8' })
+  const ok = spawnSync(process.execPath, [mainTs, 'config', '--port', '4567'], { env: { ...process.env, NESTBOX_IDENTITY_MAIL_SMTP_PASSWORD: 'topsecretvalue' }, encoding: 'utf8' })
   assert.is(ok.status, 0, ok.stderr)
   assert.match(ok.stdout, /port: 4567/)
   assert.not.match(ok.stdout, /topsecretvalue/)
-  assert.match(ok.stdout, /secret: "\*\*\*"/)
+  assert.match(ok.stdout, /password: "\*\*\*"/)
   const bad = spawnSync(process.execPath, [mainTs, 'serve', '--port', '99999'], { env: process.env, encoding: 'utf8' })
   assert.is(bad.status, 1)
   assert.is(bad.stderr.trim().split('\n').length, 1, bad.stderr)

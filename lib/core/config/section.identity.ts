@@ -4,8 +4,6 @@ const url = { pattern: /^https?:\/\/[^/\s]+(\/\S*)?$/, patternDoc: 'an http(s) U
 
 /** Identity settings (sessions, mail, rate limits, OAuth/OIDC). Owned by lib/identity. */
 export const identity = {
-  /** Secret used to sign short-lived tokens; generated into the data dir when empty. */
-  secret: str('', { secret: true, allowEmpty: true }),
   /** Base URL of the web app that email links and OAuth redirects point at; empty = publicUrl, else the request's origin. */
   appUrl: str('', url),
   sessions: {
