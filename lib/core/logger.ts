@@ -55,30 +55,50 @@ function isoNow(): string {
   return lastIso
 }
 
-export function createLogger(opts: { level?: Level; write?: (line: string) => void; base?: Record<string, unknown> } = {}): Logger {
-  const min = rank[opts.level ?? 'info']
-  const write = opts.write ?? writeStderr
-  const base = opts.base ?? {}
-  let baseJson: string | undefined // computed on first use: a request's child logger usually never writes
-  const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
-    if (rank[level] < min) return
-    const rec: Record<string, unknown> = { time: isoNow(), level, msg, ...base, ...fields }
+/** Methods live on the prototype, so a child logger (one per request) costs one small object. */
+class JsonLogger implements Logger {
+  readonly #min: number
+  readonly #write: (line: string) => void
+  readonly #base: Record<string, unknown>
+  #baseJson: string | undefined
+  constructor(min: number, write: (line: string) => void, base: Record<string, unknown>) {
+    this.#min = min
+    this.#write = write
+    this.#base = base
+  }
+
+  debug(msg: string, fields?: Record<string, unknown>) {
+    this.#emit('debug', msg, fields)
+  }
+  info(msg: string, fields?: Record<string, unknown>) {
+    this.#emit('info', msg, fields)
+  }
+  warn(msg: string, fields?: Record<string, unknown>) {
+    this.#emit('warn', msg, fields)
+  }
+  error(msg: string, fields?: Record<string, unknown>) {
+    this.#emit('error', msg, fields)
+  }
+  child(fields: Record<string, unknown>): Logger {
+    return new JsonLogger(this.#min, this.#write, { ...this.#base, ...fields })
+  }
+  infoFields(msg: string, fieldsJson: string) {
+    if (rank.info < this.#min) return
+    this.#baseJson ??= Object.keys(this.#base).length ? ',' + JSON.stringify(this.#base).slice(1, -1) : ''
+    this.#write(`{"time":"${isoNow()}","level":"info","msg":${JSON.stringify(msg)}${this.#baseJson}${fieldsJson ? ',' + fieldsJson : ''}}\n`)
+  }
+
+  #emit(level: Level, msg: string, fields?: Record<string, unknown>) {
+    if (rank[level] < this.#min) return
+    const rec: Record<string, unknown> = { time: isoNow(), level, msg, ...this.#base, ...fields }
     const err = rec.err
     if (err instanceof Error) rec.err = { name: err.name, message: err.message, stack: err.stack }
-    write(JSON.stringify(rec) + '\n')
+    this.#write(JSON.stringify(rec) + '\n')
   }
-  return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger({ level: opts.level, write, base: { ...base, ...fields } }),
-    infoFields: (msg, fieldsJson) => {
-      if (rank.info < min) return
-      baseJson ??= Object.keys(base).length ? ',' + JSON.stringify(base).slice(1, -1) : ''
-      write(`{"time":"${isoNow()}","level":"info","msg":${JSON.stringify(msg)}${baseJson}${fieldsJson ? ',' + fieldsJson : ''}}\n`)
-    },
-  }
+}
+
+export function createLogger(opts: { level?: Level; write?: (line: string) => void; base?: Record<string, unknown> } = {}): Logger {
+  return new JsonLogger(rank[opts.level ?? 'info'], opts.write ?? writeStderr, opts.base ?? {})
 }
 
 export const silentLogger: Logger = createLogger({ write: () => {} })
