@@ -61,6 +61,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   const stopHooks: Array<() => Promise<void> | void> = []
   const lifecycle = { onStart: (fn: () => Promise<void> | void) => startHooks.push(fn), onStop: (fn: () => Promise<void> | void) => stopHooks.push(fn) }
   const services = createServices({ config, dataDir, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs, lifecycle })
+  mark('services')
 
   const lines = await bootstrapAdmin({ db: handle.db, clock: systemClock, ids: idGen, adminEmail: config.bootstrap.adminEmail, password: adminPassword })
   mark('bootstrap')

@@ -7,14 +7,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import { constants, createReadStream, existsSync, mkdirSync, readdirSync } from 'node:fs'
-import { copyFile, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { copyFile, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { AppError } from '../core/errors.ts'
 
 const BATCH = 1024 * 1024
 const IN_FLIGHT = 3
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+const SHARD_RE = /^[0-9a-f]{2}$/
 
 export type WriteResult = { file: string; size: number }
 
@@ -60,8 +60,8 @@ export function createDiskStore(root: string) {
   const tmpDir = join(root, 'tmp')
   const objDir = join(root, 'objects')
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 })
-  // Shard directories are made once; later starts only check the last one made.
-  if (!existsSync(join(objDir, HEX.at(-1)!))) for (const h of HEX) mkdirSync(join(objDir, h), { recursive: true, mode: 0o700 })
+  // Shard directories (objects/00 … objects/ff) are made by the first write into each: 256 mkdirs at first start took 10–25 ms here, far more while the disk was busy.
+  mkdirSync(objDir, { recursive: true, mode: 0o700 })
   /** Temp files being written and renamed files not yet committed: the sweeper leaves them alone. */
   const busy = new Set<string>()
 
@@ -72,8 +72,14 @@ export function createDiskStore(root: string) {
   async function publish(fh: FileHandle, id: string) {
     await fh.sync()
     await fh.close()
-    await rename(join(tmpDir, id), pathOf(id))
-    await fsyncDir(join(objDir, id.slice(0, 2)))
+    const shard = join(objDir, id.slice(0, 2))
+    await rename(join(tmpDir, id), pathOf(id)).catch(async (e) => {
+      if (e.code !== 'ENOENT' || existsSync(shard)) throw e
+      await mkdir(shard, { recursive: true, mode: 0o700 })
+      await fsyncDir(objDir) // the new shard's entry must be durable before the object inside it is
+      await rename(join(tmpDir, id), pathOf(id))
+    })
+    await fsyncDir(shard)
   }
 
   return {
@@ -197,7 +203,8 @@ export function createDiskStore(root: string) {
      */
     async sweepOrphans(referenced: (prefix: string) => Promise<Set<string>>): Promise<number> {
       let n = 0
-      for (const h of HEX) {
+      for (const h of readdirSync(objDir)) {
+        if (!SHARD_RE.test(h)) continue
         const names = readdirSync(join(objDir, h))
         if (!names.length) continue
         const busyNow = new Set(busy)

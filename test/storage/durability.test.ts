@@ -2,10 +2,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { bearer, BUCKETS, PRIVATE_KEY, startStorage } from './helpers.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -41,6 +41,7 @@ test('the sweeper removes orphan object files and stale temp files, never live o
     await fetch(`${nb.url}/storage/private/live.txt`, { method: 'PUT', body: 'live', headers: bearer(PRIVATE_KEY) })
     const orphan = join(nb.dataDir, 'storage', 'objects', 'ab', 'ab' + '0'.repeat(30))
     const tmp = join(nb.dataDir, 'storage', 'tmp', 'f'.repeat(32))
+    mkdirSync(dirname(orphan), { recursive: true }) // shards are made by the first write into them
     writeFileSync(orphan, 'left by a crash after rename, before commit')
     writeFileSync(tmp, 'left by a crash before rename')
     const r = await (nb.services.storage.sweep() as Promise<{ orphans: number; tmp: number }>)
