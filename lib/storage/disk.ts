@@ -6,7 +6,7 @@
  * after the commit the old file is unreferenced and swept. Readers never see a mix.
  */
 import { randomBytes } from 'node:crypto'
-import { constants, createReadStream, existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { constants, createReadStream, mkdirSync, readdirSync } from 'node:fs'
 import { copyFile, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
@@ -74,8 +74,8 @@ export function createDiskStore(root: string) {
     await fh.close()
     const shard = join(objDir, id.slice(0, 2))
     await rename(join(tmpDir, id), pathOf(id)).catch(async (e) => {
-      if (e.code !== 'ENOENT' || existsSync(shard)) throw e
-      await mkdir(shard, { recursive: true, mode: 0o700 })
+      if (e.code !== 'ENOENT') throw e
+      await mkdir(shard, { recursive: true, mode: 0o700 }) // a no-op when a concurrent write made it first
       await fsyncDir(objDir) // the new shard's entry must be durable before the object inside it is
       await rename(join(tmpDir, id), pathOf(id))
     })

@@ -35,6 +35,21 @@ test('TTL: an upload resets the clock; expired objects are never served, then th
   }
 })
 
+test('on a fresh store, concurrent first writes into the same new shard directories all land', async () => {
+  const nb = await startStorage()
+  try {
+    assert.equal(readdirSync(join(nb.dataDir, 'storage', 'objects')), [], 'no shard directory before the first write')
+    // 96 uploads at once over 256 shards: many of them race to make the same shard.
+    const keys = Array.from({ length: 96 }, (_, i) => `race/${i}.txt`)
+    const puts = await Promise.all(keys.map((k) => fetch(`${nb.url}/storage/private/${k}`, { method: 'PUT', body: `body of ${k}`, headers: bearer(PRIVATE_KEY) })))
+    assert.equal(puts.map((r) => r.status), keys.map(() => 200))
+    for (const k of keys) assert.is(await (await fetch(`${nb.url}/storage/private/${k}`, { headers: bearer(PRIVATE_KEY) })).text(), `body of ${k}`)
+    assert.is(objectFiles(nb.dataDir).length, 96)
+  } finally {
+    await nb.close()
+  }
+})
+
 test('the sweeper removes orphan object files and stale temp files, never live ones', async () => {
   const nb = await startStorage()
   try {
