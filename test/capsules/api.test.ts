@@ -1,17 +1,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { TestNestbox } from '../harness.ts'
-import { call, createCapsule, exec, scenarioCallers, start, waitStatus, type Caller } from './fixtures.ts'
+import { call, exec, startWithCapsule, waitStatus, type Caller, type Callers } from './fixtures.ts'
 
 let nb: TestNestbox
-let who: Awaited<ReturnType<typeof scenarioCallers>>
+let who: Callers
 let id: string
 
-test.before(async () => {
-  nb = await start()
-  who = await scenarioCallers(nb)
-  id = await createCapsule(nb, { metadata: { purpose: 'api-test' } })
-})
+test.before(async () => void ({ nb, who, id } = await startWithCapsule({ capsule: { metadata: { purpose: 'api-test' } } })))
 test.after(() => nb?.close())
 
 test('create answers 202 starting, then the capsule runs; ids are sb- + 8 hex', async () => {

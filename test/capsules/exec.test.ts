@@ -1,17 +1,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { TestNestbox } from '../harness.ts'
-import { call, createCapsule, exec, openSocket, scenarioCallers, start, type Caller } from './fixtures.ts'
+import { call, exec, openSocket, startWithCapsule, type Caller, type Callers } from './fixtures.ts'
 
 let nb: TestNestbox
-let who: Awaited<ReturnType<typeof scenarioCallers>>
+let who: Callers
 let id: string
 
-test.before(async () => {
-  nb = await start()
-  who = await scenarioCallers(nb)
-  id = await createCapsule(nb)
-})
+test.before(async () => void ({ nb, who, id } = await startWithCapsule()))
 test.after(() => nb?.close())
 
 test('foreground exec: shell line, argv form, exit code, stderr, duration', async () => {

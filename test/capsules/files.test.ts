@@ -2,17 +2,13 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
 import type { TestNestbox } from '../harness.ts'
-import { call, createCapsule, exec, scenarioCallers, start, type Caller } from './fixtures.ts'
+import { call, exec, startWithCapsule, type Caller, type Callers } from './fixtures.ts'
 
 let nb: TestNestbox
-let who: Awaited<ReturnType<typeof scenarioCallers>>
+let who: Callers
 let id: string
 
-test.before(async () => {
-  nb = await start({ 'capsules.limits.maxUploadMb': 1 })
-  who = await scenarioCallers(nb)
-  id = await createCapsule(nb)
-})
+test.before(async () => void ({ nb, who, id } = await startWithCapsule({ set: { 'capsules.limits.maxUploadMb': 1 } })))
 test.after(() => nb?.close())
 
 const upload = (path: string, content: Buffer | string, endpoint = 'write', who?: Caller) => {

@@ -122,3 +122,12 @@ export function openSocket(nb: TestNestbox, path: string, headers: Record<string
 export async function start(set: Record<string, string | number | boolean> = {}) {
   return startTestNestbox({ set: { 'capsules.metricsIntervalMs': 100, ...set } })
 }
+
+export type Callers = Awaited<ReturnType<typeof scenarioCallers>>
+
+/** The usual suite setup: a nestbox, the scenario callers, and one running capsule of the owner's team. */
+export async function startWithCapsule(o: { set?: Record<string, string | number | boolean>; capsule?: Record<string, unknown> } = {}) {
+  const nb = await start(o.set)
+  const who = await scenarioCallers(nb)
+  return { nb, who, id: await createCapsule(nb, o.capsule) }
+}

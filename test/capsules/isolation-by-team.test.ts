@@ -1,10 +1,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { TestNestbox } from '../harness.ts'
-import { adminSession, call, createCapsule, openSocket, scenarioCallers, start, waitStatus, type Caller } from './fixtures.ts'
+import { adminSession, call, createCapsule, openSocket, scenarioCallers, start, waitStatus, type Caller, type Callers } from './fixtures.ts'
 
 let nb: TestNestbox
-let who: Awaited<ReturnType<typeof scenarioCallers>>
+let who: Callers
 let admin: Caller
 let other: Caller
 let theirs: string

@@ -1,17 +1,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { TestNestbox } from '../harness.ts'
-import { createCapsule, openSocket, scenarioCallers, start } from './fixtures.ts'
+import { createCapsule, openSocket, startWithCapsule, type Callers } from './fixtures.ts'
 
 let nb: TestNestbox
-let who: Awaited<ReturnType<typeof scenarioCallers>>
+let who: Callers
 let id: string
 
-test.before(async () => {
-  nb = await start()
-  who = await scenarioCallers(nb)
-  id = await createCapsule(nb)
-})
+test.before(async () => void ({ nb, who, id } = await startWithCapsule()))
 test.after(() => nb?.close())
 
 const started = (s: ReturnType<typeof openSocket>) => s.until((m) => m.some((x) => x.text?.type === 'started')).then(() => s.messages.find((x) => x.text?.type === 'started')!.text)

@@ -1,17 +1,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { TestNestbox } from '../harness.ts'
-import { call, createCapsule, exec, scenarioCallers, start, type Caller } from './fixtures.ts'
+import { call, createCapsule, exec, startWithCapsule, type Caller, type Callers } from './fixtures.ts'
 
 let nb: TestNestbox
-let who: Awaited<ReturnType<typeof scenarioCallers>>
+let who: Callers
 let id: string
 
-test.before(async () => {
-  nb = await start()
-  who = await scenarioCallers(nb)
-  id = await createCapsule(nb)
-})
+test.before(async () => void ({ nb, who, id } = await startWithCapsule()))
 test.after(() => nb?.close())
 
 const snap = (json: unknown, as?: Caller) => (as ? call(nb, as, '/v1/snapshots', { method: 'POST', json }) : nb.api('/v1/snapshots', { method: 'POST', json }))
