@@ -7,8 +7,9 @@ import type { Context } from 'hono'
 import { deleteCookie, setCookie } from 'hono/cookie'
 import type { Config } from '../core/config/index.ts'
 import type { AppEnv } from '../http/types.ts'
+import { requireUser } from './access.ts'
 import type { ClientInfo } from './deps.ts'
-import type { IssuedSession } from './sessions.ts'
+import type { IssuedSession, UserPrincipal } from './sessions.ts'
 import type { SessionSurface } from './tables.ts'
 
 export const COOKIE = {
@@ -61,4 +62,13 @@ export function clearSessionCookies(c: Context<AppEnv>, cfg: Cfg, surface: Sessi
     deleteCookie(c, COOKIE.wrennSid, { path: '/', secure })
     deleteCookie(c, COOKIE.wrennCsrf, { path: '/', secure })
   } else deleteCookie(c, COOKIE.workspaceSid, { path: '/', secure })
+}
+
+/** A logout route: ends the caller's session(s) with `end`, clears the surface's cookies, answers 204. */
+export const logoutRoute = (cfg: Cfg, surface: SessionSurface, end: (p: UserPrincipal) => Promise<void>) => async (c: Context<AppEnv>) => {
+  const p = c.get('principal')
+  requireUser(p)
+  await end(p)
+  clearSessionCookies(c, cfg, surface)
+  return c.body(null, 204)
 }

@@ -9,8 +9,8 @@ import { iso } from '../core/ids.ts'
 import type { Role } from '../core/principal.ts'
 import type { Services } from '../http/services.ts'
 import type { AppEnv } from '../http/types.ts'
-import { requireAccount, requireUser, WORKSPACE_POLICY as WP } from './access.ts'
-import { clearSessionCookies, clientInfo, setSessionCookies } from './cookies.ts'
+import { requireAccount, WORKSPACE_POLICY as WP } from './access.ts'
+import { clientInfo, logoutRoute, setSessionCookies } from './cookies.ts'
 import { oauthRoutesWorkspace } from './routes.oauth.ts'
 import { readJson } from './wire.ts'
 
@@ -47,13 +47,7 @@ export function workspaceAuthRoutes(s: Services) {
     return c.json({ user: toUser(res.user) })
   })
 
-  r.post('/logout', async (c) => {
-    const p = c.get('principal')
-    requireUser(p)
-    await sessions.logout(p)
-    clearSessionCookies(c, s.config, 'workspace')
-    return c.body(null, 204)
-  })
+  r.post('/logout', logoutRoute(s.config, 'workspace', (p) => sessions.logout(p)))
 
   r.get('/me', async (c) => {
     const me = await accounts.me(c.get('principal'))

@@ -5,7 +5,7 @@ import { iso } from '../core/ids.ts'
 import type { Services } from '../http/services.ts'
 import type { AppEnv } from '../http/types.ts'
 import { requireAccount, requireUser } from './access.ts'
-import { clearSessionCookies, clientInfo, COOKIE, isHttps, setSessionCookies } from './cookies.ts'
+import { clearSessionCookies, clientInfo, COOKIE, isHttps, logoutRoute, setSessionCookies } from './cookies.ts'
 import { readJson, toSessionResponse } from './wire.ts'
 
 export function accountRoutesV1(s: Services) {
@@ -31,21 +31,8 @@ export function accountRoutesV1(s: Services) {
     return c.json(toSessionResponse(res))
   })
 
-  r.post('/auth/logout', async (c) => {
-    const p = c.get('principal')
-    requireUser(p)
-    await sessions.logout(p)
-    clearSessionCookies(c, s.config, 'wrenn')
-    return c.body(null, 204)
-  })
-
-  r.post('/auth/logout-all', async (c) => {
-    const p = c.get('principal')
-    requireUser(p)
-    await sessions.logoutAll(p)
-    clearSessionCookies(c, s.config, 'wrenn')
-    return c.body(null, 204)
-  })
+  r.post('/auth/logout', logoutRoute(s.config, 'wrenn', (p) => sessions.logout(p)))
+  r.post('/auth/logout-all', logoutRoute(s.config, 'wrenn', (p) => sessions.logoutAll(p)))
 
   r.post('/auth/switch-team', async (c) => {
     const p = c.get('principal')
