@@ -23,7 +23,7 @@ export function authenticate(req: StorageRequest, s: StorageService, now: number
   if (bearer) return { caller: callerForBearer(s, bearer) }
   if (auth?.startsWith('AWS ')) throw new AppError(400, 'InvalidRequest', 'Signature Version 2 is not supported; sign requests with AWS4-HMAC-SHA256.')
   if (hasSigV4(auth, req.rawQuery)) {
-    const sig = verify({ method: req.method, rawPath: req.rawPath, rawQuery: req.rawQuery, headerValues: req.headerValues }, s.secretsFor, now)
+    const sig = verify({ method: req.method, rawPath: req.rawPath, rawQuery: req.rawQuery, headerValues: req.headerValues, headerNames: req.headerNames }, s.secretsFor, now)
     return { caller: sig.owner, sig }
   }
   if (auth) throw new AppError(400, 'InvalidArgument', 'Unsupported Authorization type')

@@ -8,7 +8,7 @@ import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { AppError } from '../core/errors.ts'
 import { parseStorageRequest, isS3Request } from './http-request.ts'
-import { errorXml } from './s3-xml.ts'
+import { errorXml, S3Error } from './s3-xml.ts'
 
 /** The surface chosen for a request, remembered so the error handler renders the same one. */
 export const surfaceOf = new WeakMap<Request, 's3' | 'json'>()
@@ -32,7 +32,7 @@ const S3_CODE_BY_STATUS: Record<number, string> = {
 export function s3ErrorResponse(c: Context, e: AppError, resource: string): Response {
   const code = /^[A-Z][A-Za-z0-9]+$/.test(e.code) ? e.code : (S3_CODE_BY_STATUS[e.status] ?? (e.status >= 500 ? 'InternalError' : 'InvalidRequest'))
   const rid = (c.var as { requestId?: string }).requestId ?? ''
-  const body = e.status === 304 ? null : errorXml(code, e.message, resource, rid)
+  const body = e.status === 304 ? null : errorXml(code, e.message, resource, rid, e instanceof S3Error ? e.fields : {})
   return new Response(body, { status: e.status, headers: { 'Content-Type': 'application/xml', 'x-amz-request-id': rid } })
 }
 

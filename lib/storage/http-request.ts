@@ -115,6 +115,24 @@ export function parseStorageRequest(c: Context, o: { prefix: string; virtualHost
 }
 
 /**
+ * The request with `extra` headers (lowercase names) added where it has none of
+ * that name: a presigned URL's signed x-amz-* query parameters, which S3
+ * applies as headers.
+ */
+export function withHeaders(r: StorageRequest, extra: Map<string, string>): StorageRequest {
+  if (!extra.size) return r
+  return {
+    ...r,
+    header: (n) => r.header(n) ?? extra.get(n),
+    headerValues: (n) => {
+      const v = r.headerValues(n)
+      return v.length || !extra.has(n) ? v : [extra.get(n)!]
+    },
+    headerNames: () => [...new Set([...r.headerNames(), ...extra.keys()])],
+  }
+}
+
+/**
  * Which surface answers a request under /storage: the S3 API when it carries
  * SigV4 credentials (header or presigned query), any x-amz-* header, an
  * S3-only query parameter, is a POST to an object or bucket path, or names its

@@ -8,7 +8,7 @@ import { isAppError } from '../core/errors.ts'
 import type { AppEnv } from '../http/types.ts'
 import { authenticate } from './auth.ts'
 import { s3ErrorResponse, surfaceOf } from './errors.ts'
-import { isS3Request, parseStorageRequest } from './http-request.ts'
+import { isS3Request, parseStorageRequest, withHeaders } from './http-request.ts'
 import { handleJson } from './routes.json.ts'
 import { handleS3 } from './routes.s3.ts'
 import type { StorageService } from './service.ts'
@@ -23,7 +23,8 @@ const origin = (c: Context) => {
 async function serveS3(c: Context<AppEnv>, s: StorageService, req: ReturnType<typeof parseStorageRequest>, baseUrl: string) {
   const auth = authenticate(req, s, Date.now())
   req.responseHeaders['x-amz-request-id'] = c.var.requestId
-  const res = await handleS3({ req, s, auth, requestId: c.var.requestId, baseUrl })
+  const signed = auth.sig?.presigned ? withHeaders(req, auth.sig.hoisted) : req
+  const res = await handleS3({ req: signed, s, auth, requestId: c.var.requestId, baseUrl })
   res.headers.set('x-amz-request-id', c.var.requestId)
   return res
 }

@@ -6,6 +6,15 @@ export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/'
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_' })
 const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (name) => name === 'Part' || name === 'Object' })
 
+/** An error whose S3 document carries extra elements after Message (e.g. HeadersNotSigned, ArgumentName). */
+export class S3Error extends AppError {
+  readonly fields: Record<string, string>
+  constructor(status: number, code: string, message: string, fields: Record<string, string>) {
+    super(status, code, message)
+    this.fields = fields
+  }
+}
+
 export const isoDate = (ms: number) => new Date(ms).toISOString()
 
 /** An XML document with the S3 namespace on its root element. */
@@ -18,8 +27,8 @@ export function xmlResponse(root: string, body: Record<string, unknown>, init: {
 }
 
 /** The S3 error document. */
-export function errorXml(code: string, message: string, resource: string, requestId: string): string {
-  return xmlDoc('Error', { Code: code, Message: message, Resource: resource, RequestId: requestId }, false)
+export function errorXml(code: string, message: string, resource: string, requestId: string, fields: Record<string, string> = {}): string {
+  return xmlDoc('Error', { Code: code, Message: message, ...fields, Resource: resource, RequestId: requestId }, false)
 }
 
 /** Parses a request document and returns its root element's content. */

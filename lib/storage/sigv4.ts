@@ -7,6 +7,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { AppError } from '../core/errors.ts'
+import { S3Error } from './s3-xml.ts'
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256'
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
@@ -19,8 +20,10 @@ export type SignedRequest = {
   rawPath: string
   /** Query string as received, without "?". */
   rawQuery: string
-  /** All values of a header (case-insensitive), in arrival order. */
+  /** All values of a header (lowercase name), in arrival order. */
   headerValues: (name: string) => string[]
+  /** Lowercase names of the headers present. */
+  headerNames: () => string[]
 }
 
 /** A verified request: who signed it and what a streaming payload needs to keep verifying. */
@@ -34,6 +37,11 @@ export type Verified<T> = {
   /** x-amz-content-sha256 as signed (a hex digest or a STREAMING-/UNSIGNED- mode). */
   payloadHash: string
   presigned: boolean
+  /**
+   * x-amz-* parameters of a presigned URL's (signed) query other than its
+   * authentication, by lowercase name: S3 applies them as request headers.
+   */
+  hoisted: Map<string, string>
 }
 
 const sha256hex = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex')
@@ -141,7 +149,7 @@ function parseHeaderAuth(req: SignedRequest, header: string): Parsed {
   if (!fields.Credential || !fields.SignedHeaders || !fields.Signature) throw malformed('it needs Credential, SignedHeaders and Signature')
   const amzDate = req.headerValues('x-amz-date')[0] ?? ''
   if (!amzDate) throw new AppError(403, 'AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header')
-  return { ...parseCredential(fields.Credential, malformed), signedHeaders: fields.SignedHeaders.split(';'), signature: fields.Signature, amzDate }
+  return { ...parseCredential(fields.Credential, malformed), signedHeaders: fields.SignedHeaders.toLowerCase().split(';'), signature: fields.Signature, amzDate }
 }
 
 function parseQueryAuth(q: Map<string, string>): Parsed & { expires: number } {
@@ -154,7 +162,7 @@ function parseQueryAuth(q: Map<string, string>): Parsed & { expires: number } {
     throw malformed(`X-Amz-Expires must be a whole number of seconds between 1 and ${PRESIGN_MAX_SECONDS}`)
   return {
     ...parseCredential(q.get('X-Amz-Credential')!, malformed),
-    signedHeaders: q.get('X-Amz-SignedHeaders')!.split(';'),
+    signedHeaders: q.get('X-Amz-SignedHeaders')!.toLowerCase().split(';'),
     signature: q.get('X-Amz-Signature')!,
     amzDate: q.get('X-Amz-Date')!,
     expires,
@@ -166,11 +174,42 @@ export function hasSigV4(authorization: string | undefined, rawQuery: string): b
   return authorization?.startsWith(ALGORITHM) || /(^|&)X-Amz-(Algorithm|Signature|Credential)=/i.test(rawQuery)
 }
 
+/** Query parameters that carry a presigned URL's authentication (lowercase), never hoisted as headers. */
+const QUERY_AUTH = new Set(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature', 'x-amz-security-token', 'x-amz-content-sha256'])
+
+function hoistedHeaders(pairs: Array<[string, string]>): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const [k, v] of pairs) {
+    const n = k.toLowerCase()
+    if (n.startsWith('x-amz-') && !QUERY_AUTH.has(n) && !out.has(n)) out.set(n, v)
+  }
+  return out
+}
+
+/**
+ * x-amz-* headers the signature does not cover. They change what S3 does
+ * (x-amz-copy-source turns a PUT into a copy, x-amz-acl, x-amz-meta-*, ...),
+ * so, as on AWS, a request carrying one is refused: a presigned URL or a
+ * captured request cannot be bent into something its signer did not sign. A
+ * presigned request may repeat a parameter of its signed query as a header
+ * with the same value. x-amz-content-sha256 is exempt, as on AWS: it is bound
+ * by the canonical request's last line (header auth) or not used (query auth).
+ */
+function unsignedHeaders(req: SignedRequest, signed: string[], hoisted: Map<string, string> | null): string[] {
+  const set = new Set(signed)
+  return req
+    .headerNames()
+    .filter((n) => n.startsWith('x-amz-') && n !== 'x-amz-content-sha256' && !set.has(n))
+    .filter((n) => !(hoisted?.has(n) && req.headerValues(n).every((v) => v.trim() === hoisted.get(n)!.trim())))
+    .sort()
+}
+
 /**
  * Verifies a SigV4 request. `secretsFor` lists the secrets the access key id may
  * sign with, each with its owner; the first that matches wins. Throws S3-coded
  * errors: InvalidAccessKeyId, SignatureDoesNotMatch, RequestTimeTooSkewed,
- * AccessDenied (expired presigned URL), *Malformed / *ParametersError.
+ * AccessDenied (expired presigned URL, unsigned x-amz-* headers), *Malformed /
+ * *ParametersError.
  */
 export function verify<T>(req: SignedRequest, secretsFor: (accessKeyId: string) => Array<{ secret: string; owner: T }>, now: number): Verified<T> {
   const pairs = queryPairs(req.rawQuery)
@@ -197,6 +236,10 @@ export function verify<T>(req: SignedRequest, secretsFor: (accessKeyId: string) 
   }
   if (p.amzDate.slice(0, 8) !== p.date) throw denied('SignatureDoesNotMatch', 'The credential date does not match the request date.')
   if (!p.signedHeaders.includes('host')) throw denied('AccessDenied', 'The host header must be signed.')
+  const hoisted = presigned ? hoistedHeaders(pairs) : new Map<string, string>()
+  const unsigned = unsignedHeaders(req, p.signedHeaders, presigned ? hoisted : null)
+  if (unsigned.length)
+    throw new S3Error(403, 'AccessDenied', `There were headers present in the request which were not signed: ${unsigned.join(', ')}. Sign every x-amz-* header you send.`, { HeadersNotSigned: unsigned.join(', ') })
   const candidates = secretsFor(p.accessKeyId)
   if (!candidates.length) throw denied('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.')
 
@@ -213,7 +256,7 @@ export function verify<T>(req: SignedRequest, secretsFor: (accessKeyId: string) 
   for (const c of candidates) {
     const key = signingKey(c.secret, p.date, p.region, p.service)
     if (sameSignature(hexHmac(key, sts), p.signature.toLowerCase()))
-      return { owner: c.owner, accessKeyId: p.accessKeyId, signingKey: key, amzDate: p.amzDate, scope, signature: p.signature.toLowerCase(), payloadHash, presigned }
+      return { owner: c.owner, accessKeyId: p.accessKeyId, signingKey: key, amzDate: p.amzDate, scope, signature: p.signature.toLowerCase(), payloadHash, presigned, hoisted }
   }
   throw denied('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.')
 }

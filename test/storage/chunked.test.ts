@@ -11,7 +11,7 @@ import { createHash, createHmac } from 'node:crypto'
 import { request } from 'node:http'
 import { decodeAwsChunked } from '../../lib/storage/chunked.ts'
 import { verify } from '../../lib/storage/sigv4.ts'
-import { PRIVATE_KEY, bearer, startStorage, type StorageNestbox } from './helpers.ts'
+import { NodeSha256, PRIVATE_KEY, bearer, startStorage, type StorageNestbox } from './helpers.ts'
 import { Crc32cJs } from '@aws-sdk/checksums/crc'
 
 const EXAMPLE_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'
@@ -20,7 +20,7 @@ const sha256hex = (b: string | Uint8Array) => createHash('sha256').update(b).dig
 
 function exampleRequest(headers: Record<string, string>, method = 'PUT', rawPath = '/examplebucket/chunkObject.txt', rawQuery = '') {
   const h = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]))
-  return { method, rawPath, rawQuery, headerValues: (n: string) => (h[n] === undefined ? [] : [h[n]]) }
+  return { method, rawPath, rawQuery, headerValues: (n: string) => (h[n] === undefined ? [] : [h[n]]), headerNames: () => Object.keys(h) }
 }
 const secrets = () => [{ secret: EXAMPLE_SECRET, owner: 'example' }]
 
@@ -95,19 +95,6 @@ test('AWS example: STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER with a signed crc3
 })
 
 // ---- live uploads, signed by the AWS SDK's SignatureV4
-
-class NodeSha256 {
-  h: ReturnType<typeof createHash>
-  constructor(secret?: Uint8Array | string) {
-    this.h = (secret ? createHmac('sha256', secret) : createHash('sha256')) as ReturnType<typeof createHash>
-  }
-  update(d: Uint8Array | string) {
-    this.h.update(d)
-  }
-  async digest() {
-    return new Uint8Array(this.h.digest())
-  }
-}
 
 let nb: StorageNestbox
 test.before(async () => {

@@ -1,5 +1,6 @@
 /** Shared setup for storage tests: a nestbox with a few buckets, and S3 clients pointed at it. */
 import { S3Client } from '@aws-sdk/client-s3'
+import { createHash, createHmac } from 'node:crypto'
 import { request } from 'node:http'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
 
@@ -48,3 +49,17 @@ export function rawRequest(url: string, method: string, path: string, headers: R
 }
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
+
+/** Node's hashes in the shape @smithy/signature-v4 wants (its own sha256 packages are not installed here). */
+export class NodeSha256 {
+  h: ReturnType<typeof createHash>
+  constructor(secret?: Uint8Array | string) {
+    this.h = (secret ? createHmac('sha256', secret) : createHash('sha256')) as ReturnType<typeof createHash>
+  }
+  update(d: Uint8Array | string) {
+    this.h.update(d)
+  }
+  async digest() {
+    return new Uint8Array(this.h.digest())
+  }
+}
