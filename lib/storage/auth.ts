@@ -6,7 +6,7 @@
 import { AppError } from '../core/errors.ts'
 import type { StorageRequest } from './http-request.ts'
 import type { StorageService } from './service.ts'
-import { hasSigV4, verify, type Verified } from './sigv4.ts'
+import { hasSigV4, verify, type Verified } from './s3/sigv4.ts'
 import type { StorageCaller } from './types.ts'
 
 export type Authenticated = { caller: StorageCaller; sig?: Verified<StorageCaller> }

@@ -8,7 +8,7 @@ import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { AppError } from '../core/errors.ts'
 import { parseStorageRequest, isS3Request } from './http-request.ts'
-import { errorXml, S3Error } from './s3-xml.ts'
+import { errorXml, S3Error } from './s3/xml.ts'
 
 /** The surface chosen for a request, remembered so the error handler renders the same one. */
 export const surfaceOf = new WeakMap<Request, 's3' | 'json'>()

@@ -7,7 +7,7 @@
 import type { Context } from 'hono'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { invalid } from '../core/errors.ts'
-import { hasSigV4, queryPairs } from './sigv4.ts'
+import { hasSigV4, queryPairs } from './s3/sigv4.ts'
 
 export type StorageRequest = {
   method: string

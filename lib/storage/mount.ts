@@ -10,7 +10,7 @@ import { authenticate } from './auth.ts'
 import { s3ErrorResponse, surfaceOf } from './errors.ts'
 import { isS3Request, parseStorageRequest, withHeaders } from './http-request.ts'
 import { handleJson } from './routes.json.ts'
-import { handleS3 } from './routes.s3.ts'
+import { handleS3 } from './s3/routes.ts'
 import type { StorageService } from './service.ts'
 
 export type MountOptions = { publicUrl: string; virtualHostDomain: string }

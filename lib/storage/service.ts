@@ -17,7 +17,7 @@ import { createMd5Pool } from './md5-pool.ts'
 import { createMultipart } from './multipart.ts'
 import { checkKey } from './object-meta.ts'
 import { createObjects } from './objects.ts'
-import { presignUrl, uriEncode, PRESIGN_MAX_SECONDS } from './sigv4.ts'
+import { presignUrl, uriEncode, PRESIGN_MAX_SECONDS } from './s3/sigv4.ts'
 import { createSweeper } from './sweeper.ts'
 import type { StorageCaller } from './types.ts'
 

@@ -1,9 +1,9 @@
 /** What S3 handlers read from a request: metadata, stored headers, preconditions, copy sources, integers. */
-import { AppError, invalid } from '../core/errors.ts'
-import type { StorageRequest } from './http-request.ts'
-import type { Authenticated } from './auth.ts'
-import type { StorageService } from './service.ts'
-import { STORED_HEADERS, type Conditions } from './types.ts'
+import { AppError, invalid } from '../../core/errors.ts'
+import type { StorageRequest } from '../http-request.ts'
+import type { Authenticated } from '../auth.ts'
+import type { StorageService } from '../service.ts'
+import { STORED_HEADERS, type Conditions } from '../types.ts'
 
 export type S3Ctx = { req: StorageRequest; s: StorageService; auth: Authenticated; requestId: string; baseUrl: string }
 

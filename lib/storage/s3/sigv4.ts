@@ -6,8 +6,8 @@
  * access key id to candidate secrets.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { AppError } from '../core/errors.ts'
-import { S3Error } from './s3-xml.ts'
+import { AppError } from '../../core/errors.ts'
+import { S3Error } from './xml.ts'
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256'
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'

@@ -1,13 +1,13 @@
 /** S3 multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts. */
-import { AppError } from '../core/errors.ts'
-import { ALGORITHMS, headerOf, isAlgorithm, xmlNameOf, type Algorithm } from './checksums.ts'
-import { quoteEtag } from './http-object.ts'
-import type { CompletePart } from './multipart.ts'
-import { readSmallBody, s3Body } from './s3-body.ts'
-import { conditions, copySource, intParam, storedHeaders, userMeta, type S3Ctx } from './s3-request.ts'
-import { isoDate, parseXml, xmlResponse } from './s3-xml.ts'
+import { AppError } from '../../core/errors.ts'
+import { ALGORITHMS, headerOf, isAlgorithm, xmlNameOf, type Algorithm } from '../checksums.ts'
+import { quoteEtag } from '../http-object.ts'
+import type { CompletePart } from '../multipart.ts'
+import { readSmallBody, s3Body } from './body.ts'
+import { conditions, copySource, intParam, storedHeaders, userMeta, type S3Ctx } from './request.ts'
+import { isoDate, parseXml, xmlResponse } from './xml.ts'
 import { uriEncode } from './sigv4.ts'
-import type { ChecksumType } from './types.ts'
+import type { ChecksumType } from '../types.ts'
 
 export async function createUpload(x: S3Ctx, bucket: string, key: string): Promise<Response> {
   const alg = x.req.header('x-amz-checksum-algorithm')?.toUpperCase()

@@ -7,9 +7,9 @@
  * the request's own signature), so a reordered, altered or truncated body fails.
  */
 import { createHash } from 'node:crypto'
-import { AppError } from '../core/errors.ts'
+import { AppError } from '../../core/errors.ts'
 import { EMPTY_SHA256, hexHmac, sameSignature } from './sigv4.ts'
-import type { ByteSource } from './types.ts'
+import type { ByteSource } from '../types.ts'
 
 export type ChunkSigning = { signingKey: Buffer; amzDate: string; scope: string; seedSignature: string }
 

@@ -1,12 +1,12 @@
 /** S3 bucket operations: ListBuckets, Create/Delete/HeadBucket, location, versioning, ListObjects v1/v2, ListMultipartUploads. */
-import { AppError } from '../core/errors.ts'
-import { quoteEtag } from './http-object.ts'
-import { MAX_KEYS } from './listing.ts'
-import { readSmallBody } from './s3-body.ts'
-import { intParam, type S3Ctx } from './s3-request.ts'
-import { isoDate, xmlResponse } from './s3-xml.ts'
+import { AppError } from '../../core/errors.ts'
+import { quoteEtag } from '../http-object.ts'
+import { MAX_KEYS } from '../listing.ts'
+import { readSmallBody } from './body.ts'
+import { intParam, type S3Ctx } from './request.ts'
+import { isoDate, xmlResponse } from './xml.ts'
 import { uriEncode } from './sigv4.ts'
-import type { ObjectInfo } from './types.ts'
+import type { ObjectInfo } from '../types.ts'
 
 const OWNER = { ID: 'nestbox', DisplayName: 'nestbox' }
 

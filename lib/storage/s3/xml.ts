@@ -1,6 +1,6 @@
 /** S3's XML wire format: response documents, error documents and request bodies (fast-xml-parser). */
 import { XMLBuilder, XMLParser } from 'fast-xml-parser'
-import { AppError } from '../core/errors.ts'
+import { AppError } from '../../core/errors.ts'
 
 export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/'
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_' })

@@ -1,11 +1,11 @@
 /** S3 object operations: PutObject, CopyObject, GetObject, HeadObject, DeleteObject, DeleteObjects. */
-import { AppError } from '../core/errors.ts'
-import { headerOf, xmlNameOf } from './checksums.ts'
-import { downloadResponse, objectHeaders, quoteEtag } from './http-object.ts'
-import { readSmallBody, s3Body } from './s3-body.ts'
-import { conditions, copySource, storedHeaders, userMeta, type S3Ctx } from './s3-request.ts'
-import { isoDate, parseXml, xmlResponse } from './s3-xml.ts'
-import type { ObjectInfo } from './types.ts'
+import { AppError } from '../../core/errors.ts'
+import { headerOf, xmlNameOf } from '../checksums.ts'
+import { downloadResponse, objectHeaders, quoteEtag } from '../http-object.ts'
+import { readSmallBody, s3Body } from './body.ts'
+import { conditions, copySource, storedHeaders, userMeta, type S3Ctx } from './request.ts'
+import { isoDate, parseXml, xmlResponse } from './xml.ts'
+import type { ObjectInfo } from '../types.ts'
 
 const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-type': 'Content-Type',

@@ -3,11 +3,11 @@
  * dedicated listener) and virtual-hosted style (<bucket>.<domain>). Picks the
  * operation from method, path and subresource query, like S3 does.
  */
-import { AppError } from '../core/errors.ts'
-import { bucketLocation, bucketVersioning, createBucket, deleteBucket, headBucket, listBuckets, listObjects, listUploads } from './s3-buckets.ts'
-import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './s3-multipart.ts'
-import { deleteObject, deleteObjects, getObject, putObject } from './s3-objects.ts'
-import type { S3Ctx } from './s3-request.ts'
+import { AppError } from '../../core/errors.ts'
+import { bucketLocation, bucketVersioning, createBucket, deleteBucket, headBucket, listBuckets, listObjects, listUploads } from './buckets.ts'
+import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './multipart.ts'
+import { deleteObject, deleteObjects, getObject, putObject } from './objects.ts'
+import type { S3Ctx } from './request.ts'
 
 /** Subresources nestbox does not implement: answered 501 NotImplemented rather than misread as plain requests. */
 const UNSUPPORTED = [

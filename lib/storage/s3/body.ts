@@ -5,12 +5,12 @@
  * which are verified while the bytes stream to disk.
  */
 import { createHash } from 'node:crypto'
-import { AppError } from '../core/errors.ts'
-import { ALGORITHMS, digester, headerOf, isAlgorithm, type Algorithm } from './checksums.ts'
+import { AppError } from '../../core/errors.ts'
+import { ALGORITHMS, digester, headerOf, isAlgorithm, type Algorithm } from '../checksums.ts'
 import { decodeAwsChunked } from './chunked.ts'
-import type { StorageRequest } from './http-request.ts'
+import type { StorageRequest } from '../http-request.ts'
 import type { Verified } from './sigv4.ts'
-import type { Declared, StorageCaller } from './types.ts'
+import type { Declared, StorageCaller } from '../types.ts'
 
 async function* verifySha256(source: AsyncIterable<Uint8Array>, expected: string): AsyncGenerator<Uint8Array> {
   const h = createHash('sha256')
