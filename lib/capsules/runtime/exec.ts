@@ -8,12 +8,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { settleOutput } from './drain.ts'
 import type { ExecResult, ProcessHandle } from './types.ts'
 
 /** Bytes of each stream a foreground exec keeps; the rest is dropped. */
 const EXEC_OUTPUT_CAP = 16 * 1024 * 1024
-/** After the program exits, how long to wait for output still in the pipes. */
-const DRAIN_MS = 100
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
 const exitCodeOf = (code: number | null, sig: NodeJS.Signals | null) => code ?? 128 + (sig ? (SIGNALS[sig] ?? 9) : 9)
@@ -85,14 +84,16 @@ export function runForeground(child: ChildProcess, opts: { timeoutMs?: number; s
   const err: Buffer[] = []
   let outLen = 0
   let errLen = 0
-  child.stdout!.on('data', (d: Buffer) => {
+  const onOut = (d: Buffer) => {
     if (outLen < EXEC_OUTPUT_CAP) out.push(d)
     outLen += d.length
-  })
-  child.stderr!.on('data', (d: Buffer) => {
+  }
+  const onErr = (d: Buffer) => {
     if (errLen < EXEC_OUTPUT_CAP) err.push(d)
     errLen += d.length
-  })
+  }
+  child.stdout!.on('data', onOut)
+  child.stderr!.on('data', onErr)
   child.stdin!.on('error', () => {})
   child.stdin!.end(opts.stdin ? Buffer.from(opts.stdin) : undefined)
   return new Promise((resolve, reject) => {
@@ -109,24 +110,14 @@ export function runForeground(child: ChildProcess, opts: { timeoutMs?: number; s
     })
     child.on('exit', (code, sig) => {
       if (timer) clearTimeout(timer)
-      // a background grandchild may hold the pipes open: take what is there, then stop reading
-      let ends = 0
-      const finish = () => {
-        clearTimeout(drain)
-        child.stdout!.destroy()
-        child.stderr!.destroy()
+      // everything written before the exit is queued in the pipes: read it all (drain.ts)
+      void settleOutput([[child.stdout!, onOut], [child.stderr!, onErr]]).then(() => {
         const cap = (b: Buffer[]) => {
           const all = Buffer.concat(b)
           return all.length > EXEC_OUTPUT_CAP ? all.subarray(0, EXEC_OUTPUT_CAP) : all
         }
         resolve({ exitCode: timedOut ? 137 : exitCodeOf(code, sig), stdout: cap(out), stderr: cap(err), durationMs: Math.round(performance.now() - t0), timedOut })
-      }
-      const drain = setTimeout(finish, DRAIN_MS)
-      const ended = () => ++ends === 2 && finish()
-      if (child.stdout!.readableEnded) ended()
-      else child.stdout!.once('end', ended)
-      if (child.stderr!.readableEnded) ended()
-      else child.stderr!.once('end', ended)
+      })
     })
   })
 }
@@ -137,23 +128,18 @@ type Listener = (chunk: Buffer) => void
 export async function startBackground(child: ChildProcess, meta: { tag: string | null; cmd: string; args: string[] }) {
   const outs = new Set<Listener>()
   const errs = new Set<Listener>()
-  child.stdout!.on('data', (d: Buffer) => outs.forEach((f) => f(d)))
-  child.stderr!.on('data', (d: Buffer) => errs.forEach((f) => f(d)))
+  const onOut = (d: Buffer) => outs.forEach((f) => f(d))
+  const onErr = (d: Buffer) => errs.forEach((f) => f(d))
+  child.stdout!.on('data', onOut)
+  child.stderr!.on('data', onErr)
   child.stdin!.on('error', () => {})
   let running = true
   const exited = new Promise<number>((resolve) => {
     child.on('error', () => resolve(127))
     child.on('exit', (code, sig) => {
       running = false
-      // let output still in the pipes reach readers before announcing the exit
-      let settled = false
-      const done = () => {
-        if (settled) return
-        settled = true
-        resolve(exitCodeOf(code, sig))
-      }
-      child.once('close', done)
-      setTimeout(done, DRAIN_MS).unref()
+      // readers get everything written before the exit, then the exit (drain.ts)
+      void settleOutput([[child.stdout!, onOut], [child.stderr!, onErr]]).then(() => resolve(exitCodeOf(code, sig)))
     })
   })
   const hostPid = await programPid(child.pid!, () => running)
@@ -176,6 +162,15 @@ export async function startBackground(child: ChildProcess, meta: { tag: string |
     },
     kill(signal = 'SIGKILL') {
       if (running) signalProgram(child.pid!, signal, hostPid)
+    },
+    // flow control: a paused handle stops reading the pipes, so the program blocks once they fill
+    pause() {
+      child.stdout!.pause()
+      child.stderr!.pause()
+    },
+    resume() {
+      child.stdout!.resume()
+      child.stderr!.resume()
     },
     writeStdin(data) {
       if (running && child.stdin!.writable) child.stdin!.write(Buffer.from(data))

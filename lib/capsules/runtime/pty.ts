@@ -5,6 +5,8 @@
  * its controlling terminal.
  */
 import pty from 'node-pty'
+import type { Readable } from 'node:stream'
+import { drainFd } from './drain.ts'
 import { nsPid, programPid } from './exec.ts'
 import type { PtyHandle } from './types.ts'
 
@@ -14,10 +16,9 @@ export async function startPty(argv: string[], size: { cols: number; rows: numbe
   const term = pty.spawn('/bin/sh', argv, { name: 'xterm-256color', cols: size.cols, rows: size.rows, cwd: '/', env: {}, encoding: null } as pty.IPtyForkOptions)
   const listeners = new Set<(d: Buffer) => void>()
   let running = true
-  term.onData((d) => {
-    const b = typeof d === 'string' ? Buffer.from(d) : Buffer.from(d as unknown as Uint8Array)
-    listeners.forEach((f) => f(b))
-  })
+  const deliver = (b: Buffer) => listeners.forEach((f) => f(b))
+  term.onData((d) => deliver(typeof d === 'string' ? Buffer.from(d) : Buffer.from(d as unknown as Uint8Array)))
+  readTailBeforeDestroy(term, deliver)
   const exited = new Promise<number>((resolve) =>
     term.onExit(({ exitCode, signal }) => {
       running = false
@@ -49,5 +50,29 @@ export async function startPty(argv: string[], size: { cols: number; rows: numbe
       if (running) term.resize(Math.max(1, cols), Math.max(1, rows))
     },
     kill,
+    pause: () => term.pause(),
+    resume: () => term.resume(),
+  }
+}
+
+/**
+ * node-pty destroys its socket 200 ms after the program's exit if it has not
+ * read the pty's end by then, which is the case while output is paused for a
+ * slow reader: what the terminal still held would be dropped before the exit
+ * is announced. Just before that destroy, what is buffered and queued is read
+ * and delivered (drain.ts). `_socket` is node-pty 1.1's own; without it
+ * nothing changes.
+ */
+function readTailBeforeDestroy(term: pty.IPty, deliver: (b: Buffer) => void) {
+  const socket = (term as unknown as { _socket?: Readable })._socket
+  const fd = (term as unknown as { fd?: number }).fd
+  if (!socket || typeof fd !== 'number') return
+  const destroy = socket.destroy.bind(socket)
+  socket.destroy = (err?: Error) => {
+    if (!socket.destroyed) {
+      while (socket.read() !== null); // emits 'data': node-pty passes it on to deliver
+      drainFd(fd, deliver)
+    }
+    return destroy(err)
   }
 }

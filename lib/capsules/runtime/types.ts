@@ -9,7 +9,8 @@
  * ('root' | 'user' | a numeric uid inside the capsule); FileEntry.owner, .group
  * and .symlinkTarget; Runtime.killProcess (signal any process from
  * listProcesses, not only spawned ones) and Runtime.status (is the capsule
- * still alive, e.g. after its init was killed from inside).
+ * still alive, e.g. after its init was killed from inside); ProcessHandle.pause/
+ * resume and PtyHandle.pause/resume (flow control for slow readers).
  */
 import type { Readable } from 'node:stream'
 
@@ -48,6 +49,9 @@ export interface ProcessHandle {
   readonly exited: Promise<number>
   kill(signal?: 'SIGTERM' | 'SIGKILL'): void
   writeStdin(data: Uint8Array): void
+  /** Stops reading the program's output (it blocks once its pipes are full) until resume(). */
+  pause?(): void
+  resume?(): void
 }
 
 export type PtyRequest = { cmd: string; args?: string[]; cols: number; rows: number; envs?: Record<string, string>; cwd?: string; user?: string }
@@ -59,6 +63,9 @@ export interface PtyHandle {
   write(data: Uint8Array | string): void
   resize(cols: number, rows: number): void
   kill(signal?: 'SIGTERM' | 'SIGKILL' | 'SIGHUP'): void
+  /** Stops reading the terminal's output (the program blocks once the pty is full) until resume(). */
+  pause?(): void
+  resume?(): void
 }
 
 export type FileEntry = {
