@@ -12,7 +12,7 @@ import type { Logger } from '../core/logger.ts'
 import { safeEqual } from '../core/secrets.ts'
 import { bucketNameProblem, ttlSeconds, type BucketConfig } from '../core/config/section.storage.ts'
 import { accessDenied, authorize, isMaster, noSuchBucket, visibleBuckets } from './access.ts'
-import { bucketInUse, deleteBucketRow, getSetting, insertBucketRow, listBucketRows, setSetting, updateBucketRow } from './store.ts'
+import { bucketHasObjects, bucketInUse, deleteBucketRow, getSetting, insertBucketRow, listBucketRows, setSetting, updateBucketRow } from './store.ts'
 import type { StorageBucketRow } from './tables.ts'
 import type { Bucket, StorageCaller } from './types.ts'
 
@@ -143,13 +143,18 @@ export function createBuckets(d: BucketDeps) {
       return byName.get(name)!
     },
 
-    /** S3 DeleteBucket: master key only; the bucket must be empty and not come from configuration. */
-    async remove(c: StorageCaller, name: string): Promise<void> {
+    /**
+     * S3 DeleteBucket: master key only; the bucket must hold no object and not
+     * come from configuration. As on AWS, its unfinished multipart uploads do
+     * not keep it: `dropUploads` aborts them first.
+     */
+    async remove(c: StorageCaller, name: string, dropUploads: (bucket: string) => Promise<void>): Promise<void> {
       if (!isMaster(c)) throw accessDenied('Only the master key can delete buckets')
       const b = byName.get(name)
       if (!b) throw noSuchBucket(name)
       if (b.source === 'config') throw conflict(`Bucket ${name} is defined in the configuration; remove it there.`, 'OperationAborted')
-      if (await bucketInUse(d.db, name)) throw conflict('The bucket you tried to delete is not empty', 'BucketNotEmpty')
+      if (await bucketHasObjects(d.db, name)) throw conflict('The bucket you tried to delete is not empty', 'BucketNotEmpty')
+      await dropUploads(name)
       await d.db.deleteFrom('storage_uploads').where('bucket', '=', name).execute()
       await deleteBucketRow(d.db, name)
       await reload()

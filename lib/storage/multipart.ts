@@ -12,7 +12,7 @@ import { composite, digester, fullObjectCapable, type Algorithm } from './checks
 import { ingest } from './ingest.ts'
 import { checkKey, evaluateRead, isLive, parseRange, preconditionFailed, toInfo } from './object-meta.ts'
 import type { ObjectDeps, Objects } from './objects.ts'
-import { completeUploadRow, deletePartRows, deleteUploadRow, findObjectRow, findUploadRow, insertUploadRow, listPartRows, listUploadRows, putPartRow } from './store.ts'
+import { completeUploadRow, deletePartRows, deleteUploadRow, findObjectRow, findUploadRow, insertUploadRow, listPartRows, listUploadRows, putPartRow, uploadRowsOfBucket } from './store.ts'
 import type { StoragePartRow, StorageUploadRow } from './tables.ts'
 import type { Bucket, ChecksumType, Conditions, Declared, ObjectInfo, StorageCaller } from './types.ts'
 
@@ -243,6 +243,11 @@ export function createMultipart(d: ObjectDeps & { ids: IdGen; objects: Objects }
       const max = Math.max(0, Math.min(o.max, 1000))
       const rows = await listUploadRows(d.db, b.name, { prefix: o.prefix ?? '', keyMarker: o.keyMarker || undefined, uploadIdMarker: o.uploadIdMarker, limit: max + 1 })
       return { uploads: rows.slice(0, max).map(toUpload), truncated: rows.length > max }
+    },
+
+    /** Drops every upload of a bucket (DeleteBucket, after its caller was checked). */
+    async dropBucket(bucket: string) {
+      for (const u of await uploadRowsOfBucket(d.db, bucket)) await this.drop(u)
     },
 
     /** Sweeper: drop an upload and its part files regardless of caller (stale or long-completed). */

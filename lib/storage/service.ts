@@ -53,7 +53,7 @@ export function createStorageService(d: StorageDeps) {
     listBuckets: buckets.list,
     bucket: (c: StorageCaller, name: string) => buckets.authorize(c, name, 'list'),
     createBucket: buckets.create,
-    deleteBucket: buckets.remove,
+    deleteBucket: (c: StorageCaller, name: string) => buckets.remove(c, name, (b) => multipart.dropBucket(b)),
 
     putObject: objects.put,
     getObject: objects.get,

@@ -37,10 +37,12 @@ export const updateBucketRow = (db: Q, name: string, patch: Partial<StorageBucke
   db.updateTable('storage_buckets').set(patch).where('name', '=', name).execute()
 export const deleteBucketRow = (db: Q, name: string) => db.deleteFrom('storage_buckets').where('name', '=', name).execute()
 
+export const bucketHasObjects = async (db: Q, bucket: string) =>
+  !!(await db.selectFrom('storage_objects').select('key').where('bucket', '=', bucket).limit(1).executeTakeFirst())
+
 /** True when the bucket holds any object or unfinished upload. */
 export async function bucketInUse(db: Q, bucket: string): Promise<boolean> {
-  const o = await db.selectFrom('storage_objects').select('key').where('bucket', '=', bucket).limit(1).executeTakeFirst()
-  if (o) return true
+  if (await bucketHasObjects(db, bucket)) return true
   const u = await db.selectFrom('storage_uploads').select('id').where('bucket', '=', bucket).where('completed_at', 'is', null).limit(1).executeTakeFirst()
   return !!u
 }
@@ -97,6 +99,7 @@ export async function referencedFiles(db: Q, prefix: string): Promise<Set<string
 
 // ---- multipart
 
+export const uploadRowsOfBucket = (db: Q, bucket: string) => db.selectFrom('storage_uploads').select(['id', 'bucket']).where('bucket', '=', bucket).execute()
 export const insertUploadRow = (db: Q, row: StorageUploadRow) => db.insertInto('storage_uploads').values(row).execute()
 export const findUploadRow = (db: Q, id: string) => db.selectFrom('storage_uploads').selectAll().where('id', '=', id).executeTakeFirst()
 export const deleteUploadRow = (db: Q, id: string) => db.deleteFrom('storage_uploads').where('id', '=', id).execute()

@@ -79,6 +79,18 @@ test('aws s3 presign gives a URL that works without credentials, and fails when 
   assert.is((await fetch(url.replace(/X-Amz-Signature=[0-9a-f]{4}/, 'X-Amz-Signature=0000'))).status, 403)
 })
 
+test('aws s3api list-object-versions and delete-objects by version: each object is its only version, "null"', async () => {
+  writeFileSync(join(dir, 'v.txt'), 'version me')
+  await aws(['s3', 'cp', join(dir, 'v.txt'), 's3://private/ver/v.txt'])
+  const listed = JSON.parse((await aws(['s3api', 'list-object-versions', '--bucket', 'private', '--prefix', 'ver/'])).stdout)
+  assert.equal(listed.Versions.map((v: { Key: string; VersionId: string; IsLatest: boolean }) => [v.Key, v.VersionId, v.IsLatest]), [['ver/v.txt', 'null', true]])
+  const del = JSON.stringify({ Objects: [{ Key: 'ver/v.txt', VersionId: 'null' }] })
+  const out = JSON.parse((await aws(['s3api', 'delete-objects', '--bucket', 'private', '--delete', del])).stdout)
+  assert.equal(out.Deleted, [{ Key: 'ver/v.txt', VersionId: 'null' }])
+  // The CLI prints nothing for an empty paginated listing.
+  assert.is((await aws(['s3api', 'list-object-versions', '--bucket', 'private', '--prefix', 'ver/', '--query', 'Versions[].Key', '--output', 'text'])).stdout.trim(), 'None')
+})
+
 test('a wrong secret fails the CLI', async () => {
   try {
     await aws(['s3', 'ls', 's3://private/'], 'wrong-secret')

@@ -8,7 +8,7 @@ import { isoDate, xmlResponse } from './xml.ts'
 import { uriEncode } from './sigv4.ts'
 import type { ObjectInfo } from '../types.ts'
 
-const OWNER = { ID: 'nestbox', DisplayName: 'nestbox' }
+export const OWNER = { ID: 'nestbox', DisplayName: 'nestbox' }
 
 export function listBuckets(x: S3Ctx): Response {
   const buckets = x.s.listBuckets(x.auth.caller)

@@ -4,6 +4,7 @@ import { headerOf, xmlNameOf } from '../checksums.ts'
 import { downloadResponse, objectHeaders, quoteEtag } from '../http-object.ts'
 import { readSmallBody, s3Body } from './body.ts'
 import { conditions, copySource, storedHeaders, userMeta, type S3Ctx } from './request.ts'
+import { NULL_VERSION } from './versions.ts'
 import { isoDate, parseXml, xmlResponse } from './xml.ts'
 import type { ObjectInfo } from '../types.ts'
 
@@ -80,16 +81,23 @@ export async function deleteObject(x: S3Ctx, bucket: string, key: string): Promi
 export async function deleteObjects(x: S3Ctx, bucket: string): Promise<Response> {
   x.s.bucket(x.auth.caller, bucket)
   const doc = parseXml(await readSmallBody(x.req, x.auth.sig), 'Delete')
-  const objects = (doc.Object as Array<{ Key?: unknown }> | undefined) ?? []
+  const objects = (doc.Object as Array<{ Key?: unknown; VersionId?: unknown }> | undefined) ?? []
   if (objects.length > 1000) throw new AppError(400, 'MalformedXML', 'A Delete request may name at most 1000 objects.')
-  const keys = objects.map((o) => {
+  const named = objects.map((o) => {
     if (typeof o?.Key !== 'string') throw new AppError(400, 'MalformedXML', 'Every <Object> needs a <Key>.')
-    return o.Key
+    if (o.VersionId !== undefined && typeof o.VersionId !== 'string') throw new AppError(400, 'MalformedXML', '<VersionId> must be text.')
+    return { key: o.Key, version: o.VersionId as string | undefined }
   })
   const quiet = String(doc.Quiet ?? 'false').trim().toLowerCase() === 'true'
-  const results = await x.s.deleteObjects(x.auth.caller, bucket, keys)
+  // Only the "null" version exists; naming another one deletes nothing.
+  const results = await x.s.deleteObjects(x.auth.caller, bucket, named.filter((n) => n.version === undefined || n.version === NULL_VERSION).map((n) => n.key))
+  const byKey = new Map(results.map((r) => [r.key, r]))
+  const versioned = (n: { version?: string }) => (n.version !== undefined ? { VersionId: n.version } : {})
+  const outcome = named.map((n) =>
+    n.version !== undefined && n.version !== NULL_VERSION ? { code: 'NoSuchVersion', message: 'The specified version does not exist.' } : byKey.get(n.key)?.error,
+  )
   return xmlResponse('DeleteResult', {
-    Deleted: results.filter((r) => !r.error && !quiet).map((r) => ({ Key: r.key })),
-    Error: results.filter((r) => r.error).map((r) => ({ Key: r.key, Code: r.error!.code, Message: r.error!.message })),
+    Deleted: quiet ? [] : named.filter((_n, i) => !outcome[i]).map((n) => ({ Key: n.key, ...versioned(n) })),
+    Error: named.flatMap((n, i) => (outcome[i] ? [{ Key: n.key, ...versioned(n), Code: outcome[i].code, Message: outcome[i].message }] : [])),
   })
 }

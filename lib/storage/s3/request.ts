@@ -4,6 +4,7 @@ import type { StorageRequest } from '../http-request.ts'
 import type { Authenticated } from '../auth.ts'
 import type { StorageService } from '../service.ts'
 import { STORED_HEADERS, type Conditions } from '../types.ts'
+import { checkVersionId } from './versions.ts'
 
 export type S3Ctx = { req: StorageRequest; s: StorageService; auth: Authenticated; requestId: string; baseUrl: string }
 
@@ -49,7 +50,11 @@ export function copySource(req: StorageRequest): { bucket: string; key: string }
   const raw = req.header('x-amz-copy-source')
   if (raw === undefined) return null
   const [path, qs] = raw.split('?')
-  if (qs && !/^versionId=(null)?$/.test(qs)) throw new AppError(501, 'NotImplemented', 'Versioning is not supported')
+  if (qs) {
+    const m = /^versionId=(.*)$/.exec(qs)
+    if (!m) throw invalid('x-amz-copy-source may only carry a versionId query', 'InvalidArgument')
+    if (m[1] !== '') checkVersionId(decodeURIComponent(m[1]))
+  }
   let decoded: string
   try {
     decoded = decodeURIComponent(path)

@@ -8,11 +8,12 @@ import { bucketLocation, bucketVersioning, createBucket, deleteBucket, headBucke
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './multipart.ts'
 import { deleteObject, deleteObjects, getObject, putObject } from './objects.ts'
 import type { S3Ctx } from './request.ts'
+import { checkVersionId, listVersions, NULL_VERSION } from './versions.ts'
 
 /** Subresources nestbox does not implement: answered 501 NotImplemented rather than misread as plain requests. */
 const UNSUPPORTED = [
   'acl', 'policy', 'tagging', 'cors', 'lifecycle', 'website', 'logging', 'notification', 'replication', 'encryption', 'object-lock',
-  'retention', 'legal-hold', 'accelerate', 'requestPayment', 'versions', 'ownershipControls', 'publicAccessBlock', 'intelligent-tiering',
+  'retention', 'legal-hold', 'accelerate', 'requestPayment', 'ownershipControls', 'publicAccessBlock', 'intelligent-tiering',
   'inventory', 'metrics', 'analytics', 'policyStatus', 'restore', 'select', 'torrent', 'attributes', 'website',
 ]
 
@@ -37,6 +38,7 @@ export async function handleS3(x: S3Ctx): Promise<Response> {
         if (q.has('location')) return bucketLocation(x, bucket)
         if (q.has('versioning')) return bucketVersioning(x, bucket)
         if (q.has('uploads')) return listUploads(x, bucket)
+        if (q.has('versions')) return listVersions(x, bucket)
         return listObjects(x, bucket)
       case 'HEAD':
         return headBucket(x, bucket)
@@ -52,6 +54,9 @@ export async function handleS3(x: S3Ctx): Promise<Response> {
         throw methodNotAllowed()
     }
   }
+  // Only the "null" version exists (versioning never enabled); it is the object itself.
+  const versionId = q.get('versionId')
+  checkVersionId(versionId)
   switch (m) {
     case 'PUT':
       return uploadId !== undefined ? uploadPart(x, bucket, key, uploadId) : putObject(x, bucket, key)
@@ -59,8 +64,12 @@ export async function handleS3(x: S3Ctx): Promise<Response> {
       return uploadId !== undefined ? listParts(x, bucket, key, uploadId) : getObject(x, bucket, key, false)
     case 'HEAD':
       return getObject(x, bucket, key, true)
-    case 'DELETE':
-      return uploadId !== undefined ? abortUpload(x, bucket, key, uploadId) : deleteObject(x, bucket, key)
+    case 'DELETE': {
+      if (uploadId !== undefined) return abortUpload(x, bucket, key, uploadId)
+      const res = await deleteObject(x, bucket, key)
+      if (versionId !== undefined) res.headers.set('x-amz-version-id', NULL_VERSION)
+      return res
+    }
     case 'POST':
       if (q.has('uploads')) return createUpload(x, bucket, key)
       if (uploadId !== undefined) return completeUpload(x, bucket, key, uploadId)
