@@ -135,9 +135,10 @@ export function withHeaders(r: StorageRequest, extra: Map<string, string>): Stor
 /**
  * Which surface answers a request under /storage: the S3 API when it carries
  * SigV4 credentials (header or presigned query), any x-amz-* header, an
- * S3-only query parameter, is a POST to an object or bucket path, or names its
- * bucket in the Host header; the hybrids3 JSON API otherwise. /storage/health,
- * /storage/presign/* and /storage/mcp are always JSON API.
+ * S3-only query parameter, comes from a known S3 client, is a POST to an object
+ * or bucket path, or names its bucket in the Host header; the hybrids3 JSON API
+ * otherwise. /storage/health, /storage/presign/* and /storage/mcp are always
+ * JSON API.
  */
 export function isS3Request(r: StorageRequest): boolean {
   if (!r.virtualHost && (r.bucket === 'health' || r.bucket === 'presign' || r.bucket === 'mcp')) return false
@@ -147,5 +148,13 @@ export function isS3Request(r: StorageRequest): boolean {
   if (hasSigV4(undefined, r.rawQuery)) return true
   if (r.headerNames().some((h) => h.startsWith('x-amz-'))) return true
   for (const k of r.query.keys()) if (S3_PARAMS.has(k)) return true
+  if (S3_CLIENT.test(r.header('user-agent') ?? '')) return true
   return r.method === 'POST'
 }
+
+/**
+ * S3 clients that name themselves. An unsigned request from one (boto3 with
+ * UNSIGNED, an anonymous SDK) may carry nothing else S3-only, yet it must get
+ * S3's XML errors (NoSuchKey, AccessDenied), not the JSON API's.
+ */
+const S3_CLIENT = /(^|[\s(])(aws-sdk-[a-z]+|aws-cli|boto3|botocore|minio-[a-z]+|rclone|s3cmd)\//i

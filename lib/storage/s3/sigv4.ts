@@ -157,9 +157,13 @@ function parseQueryAuth(q: Map<string, string>): Parsed & { expires: number } {
   if (q.get('X-Amz-Algorithm') !== ALGORITHM) throw malformed(`X-Amz-Algorithm must be ${ALGORITHM}`)
   for (const k of ['X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature'])
     if (!q.get(k)) throw malformed(`${k} is missing`)
-  const expires = Number(q.get('X-Amz-Expires'))
-  if (!Number.isInteger(expires) || expires < 1 || expires > PRESIGN_MAX_SECONDS)
-    throw malformed(`X-Amz-Expires must be a whole number of seconds between 1 and ${PRESIGN_MAX_SECONDS}`)
+  // compat(s3): AWS's own messages; 0 is well-formed and simply already expired.
+  const raw = q.get('X-Amz-Expires')!
+  if (!/^-?\d+$/.test(raw)) throw new AppError(400, 'AuthorizationQueryParametersError', 'X-Amz-Expires should be a number')
+  const expires = Number(raw)
+  if (expires < 0) throw new AppError(400, 'AuthorizationQueryParametersError', 'X-Amz-Expires must be non-negative')
+  if (expires > PRESIGN_MAX_SECONDS)
+    throw new AppError(400, 'AuthorizationQueryParametersError', `X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than ${PRESIGN_MAX_SECONDS} seconds`)
   return {
     ...parseCredential(q.get('X-Amz-Credential')!, malformed),
     signedHeaders: q.get('X-Amz-SignedHeaders')!.toLowerCase().split(';'),
@@ -231,7 +235,8 @@ export function verify<T>(req: SignedRequest, secretsFor: (accessKeyId: string) 
     const t = parseAmzDate(p.amzDate)
     if (Number.isNaN(t)) throw new AppError(400, 'AuthorizationQueryParametersError', 'X-Amz-Date must look like 20240102T030405Z')
     if (t - now > MAX_SKEW_MS) throw denied('AccessDenied', 'Request is not valid yet')
-    if (now > t + qp.expires * 1000) throw denied('AccessDenied', 'Request has expired')
+    if (now >= t + qp.expires * 1000)
+      throw new S3Error(403, 'AccessDenied', 'Request has expired', { 'X-Amz-Expires': String(qp.expires), Expires: new Date(t + qp.expires * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), ServerTime: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z') })
     payloadHash = q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD'
   }
   if (p.amzDate.slice(0, 8) !== p.date) throw denied('SignatureDoesNotMatch', 'The credential date does not match the request date.')
