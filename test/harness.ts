@@ -17,11 +17,11 @@ export type TestNestbox = Nestbox & {
   api: (path: string, init?: RequestInit & { json?: unknown }) => Promise<Response>
 }
 
-export async function startTestNestbox(opts: { set?: Record<string, string | number | boolean>; dataDir?: string; keepData?: boolean } = {}): Promise<TestNestbox> {
+export async function startTestNestbox(opts: { set?: Record<string, string | number | boolean>; dataDir?: string; keepData?: boolean; env?: Record<string, string> } = {}): Promise<TestNestbox> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nestbox-test-'))
   const argv = ['--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0']
   for (const [k, v] of Object.entries(opts.set ?? {})) argv.push('--set', `${k}=${v}`)
-  const config = loadConfig({ argv, env: {} })
+  const config = loadConfig({ argv, env: opts.env ?? {} })
   const log = process.env.NESTBOX_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger
   const nb = await startNestbox(config, { log })
   const bootstrap = Object.fromEntries(

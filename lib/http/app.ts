@@ -8,6 +8,7 @@ import { workspaceAuthRoutes, workspaceRoutes } from '../identity/routes.api.ts'
 import { auditRoutesV1 } from '../events/routes.v1.ts'
 import { storageRoutes } from '../storage/mount.ts'
 import { storageError } from '../storage/errors.ts'
+import { gatewayRoutes } from '../gateway/routes.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
 import { accountAuth } from './auth.ts'
@@ -37,6 +38,9 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   // Every other route is behind its surface's entry: request context, JSON body limit, then the surface's authentication.
   const limits = { limit, skip: STREAMING_UPLOADS }
   const anonymousEntry = surfaceEntry(s.log, { bodyLimit: limits })
+
+  // LLM gateway (seed 000, LiteLLM; body limits and keys of its own): its /v1/chat/completions, /v1/models, /v1/messages... are matched before Wrenn's /v1 routes, and answer in their own envelopes.
+  app.route('/', withEntry(gatewayRoutes(s.gateway, { log: s.log, maxBodyBytes: s.config.gateway.maxRequestBodyMb * 1024 * 1024 }), surfaceEntry(s.log)))
 
   // Wrenn surface (seed 003). Each domain mounts its /v1 routes here, one line each.
   const v1 = new Hono<AppEnv>()

@@ -9,6 +9,7 @@ import { createIdentityService } from '../identity/service.ts'
 import { createAuditLog } from '../events/audit.ts'
 import { setupCapsules } from '../capsules/setup.ts'
 import { createStorage } from '../storage/wire.ts'
+import { setupGateway } from '../gateway/setup.ts'
 
 /** Start hooks run after migrations and bootstrap, before listening; stop hooks run after HTTP has closed, before the database does (in reverse order). */
 export type Lifecycle = { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
@@ -21,6 +22,7 @@ export function createServices(core: Core) {
   // Each domain adds its service here, one line each.
   const storage = createStorage(core)
   const capsules = setupCapsules(core, audit)
-  return { ...core, audit, identity, storage, capsules }
+  const gateway = setupGateway(core, identity)
+  return { ...core, audit, identity, storage, capsules, gateway }
 }
 export type Services = ReturnType<typeof createServices>

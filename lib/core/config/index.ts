@@ -7,9 +7,11 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { isLeaf, type Leaf, type Section } from './spec.ts'
 import { schema } from './schema.ts'
+import { LitellmConfigError, readLitellmConfig, redactLitellm, type LitellmConfig } from './litellm.ts'
 
 type ValueOf<S> = S extends Leaf<infer T> ? T : S extends Section ? { [K in keyof S]: ValueOf<S[K]> } : never
-export type Config = ValueOf<typeof schema>
+/** The settings, plus the gateway's LiteLLM configuration read from gateway.litellmConfig and gateway.modelList. */
+export type Config = ValueOf<typeof schema> & { litellm: LitellmConfig }
 
 export class ConfigError extends Error {}
 
@@ -128,12 +130,18 @@ export function loadConfig(input: LoadInput = {}): Config {
     }
     setPath(out, path, o.value)
   }
+  try {
+    out.litellm = readLitellmConfig(out.gateway as Config['gateway'], env)
+  } catch (e) {
+    if (e instanceof LitellmConfigError) throw new ConfigError(e.message)
+    throw e
+  }
   return out as Config
 }
 
 /** The configuration with every secret leaf replaced by "***" (or "" when unset). */
 export function redactConfig(cfg: Config): Record<string, unknown> {
-  const out = structuredClone(cfg) as Record<string, unknown>
+  const out = structuredClone({ ...cfg, litellm: redactLitellm(cfg.litellm) }) as Record<string, unknown>
   for (const [path, spec] of leaves(schema)) {
     if (!spec.secret) continue
     const v = getPath(out, path)

@@ -7,5 +7,6 @@ import { server } from './section.server.ts'
 import { identity } from './section.identity.ts'
 import { storage } from './section.storage.ts'
 import { capsules } from './section.capsules.ts'
+import { gateway } from './section.gateway.ts'
 
-export const schema = { ...server, identity, storage, capsules }
+export const schema = { ...server, identity, storage, capsules, gateway }

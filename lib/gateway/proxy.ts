@@ -1,0 +1,216 @@
+/**
+ * One gateway call: route to a deployment (retries, fallbacks), call the
+ * upstream in its own format, and answer the client in the client's format.
+ * Complete answers are read whole (their usage is needed for the cost);
+ * streamed answers flow through event by event with backpressure, and a client
+ * that leaves cancels the upstream request. A stream fails over to another
+ * deployment only before its first byte reached the client.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Deployment } from './deployments.ts'
+import { GatewayError, UpstreamError, typeForStatus } from './errors.ts'
+import type { ChatFormat, Op } from './providers/types.ts'
+import { Final, type Attempted, type Router } from './router.ts'
+import { createSseRelay } from './sse.ts'
+import type { Sink } from './sink.ts'
+import { translationFor } from './translate/index.ts'
+import type { Translation } from './translate/types.ts'
+import { callUpstream, readAll, type UpstreamCall } from './upstream.ts'
+import { noUsage, type Usage } from './usage.ts'
+import { encodeForm, type Form } from './multipart.ts'
+
+export type GatewayRequest = {
+  op: Op
+  /** The client's chat format (for chat calls) and error envelope. */
+  format: ChatFormat
+  model: string
+  /** Parsed JSON body, or raw bytes. */
+  body: Record<string, unknown> | Buffer
+  /** A multipart form (audio/transcriptions), encoded per deployment with its model. */
+  form?: Form
+  contentType: string
+  stream: boolean
+  callId: string
+  /** performance.now() when the request arrived. */
+  t0: number
+}
+
+/** What the call did, for spend logs and response headers. */
+export type Outcome = {
+  deployment: Deployment | null
+  attempted: Attempted
+  usage: Usage
+  /** ms spent waiting on upstreams (the rest is the gateway's overhead). */
+  upstreamMs: number
+  /** Wall-clock ms of the first streamed byte sent. */
+  firstByteAt: number | null
+  status: 'success' | 'failure'
+  error: GatewayError | null
+}
+
+/** Headers the caller adds to the answer once the deployment is known (cost, spend, limits). */
+export type HeaderHook = (o: Outcome, final: boolean) => Record<string, string>
+
+type Full = { kind: 'full'; status: number; body: Buffer; json: Record<string, unknown> | null; contentType: string; headers: IncomingMessage['headers'] }
+type Streamed = { kind: 'stream'; call: UpstreamCall; translation: Translation }
+
+const CHAT_OPS = new Set<Op>(['chat', 'messages'])
+
+/** An upstream error answer as a GatewayError with the upstream's status and, when it gave one, its message. */
+function upstreamFailure(status: number, body: Buffer, headers: IncomingMessage['headers']): UpstreamError {
+  let message = body.toString('utf8', 0, Math.min(body.length, 2000)).trim()
+  let type = typeForStatus(status)
+  try {
+    const j = JSON.parse(body.toString('utf8')) as { error?: { message?: unknown; type?: unknown } | string; message?: unknown }
+    const err = typeof j.error === 'object' ? j.error : undefined
+    if (typeof err?.message === 'string') message = err.message
+    else if (typeof j.error === 'string') message = j.error
+    else if (typeof j.message === 'string') message = j.message
+    if (typeof err?.type === 'string' && err.type) type = err.type
+  } catch {
+    // not JSON: keep the text
+  }
+  const ra = Number(headers['retry-after'])
+  return new UpstreamError(status, type, message || `upstream answered ${status}`, Number.isFinite(ra) ? ra * 1000 : null)
+}
+
+export function createProxy(d: { router: Router; now: () => number }) {
+  /** Builds and sends the upstream request for `dep`; resolves with its whole answer or its open stream. */
+  async function attempt(req: GatewayRequest, dep: Deployment, o: Outcome): Promise<Full | Streamed> {
+    const chat = CHAT_OPS.has(req.op)
+    const translation = chat ? translationFor(req.format, dep.provider.chatFormat) : null
+    if (chat && !translation) throw new GatewayError(400, 'invalid_request_error', `model ${req.model} cannot serve ${req.format} chat requests`)
+    const op = translation?.op ?? req.op
+    if (!dep.provider.ops.has(op)) throw new GatewayError(400, 'invalid_request_error', `${dep.providerName} deployments of ${req.model} do not support this endpoint`)
+    let body: Record<string, unknown> | Buffer = req.body
+    let contentType = req.contentType
+    if (req.form) {
+      const enc = await encodeForm(req.form, dep.model)
+      body = enc.body
+      contentType = enc.contentType
+    } else if (!Buffer.isBuffer(body)) {
+      body = { ...body, model: dep.model }
+      if (translation) body = translation.request(body, req.stream)
+    }
+    const upstream = dep.provider.request(dep, op, body, contentType)
+    const t = performance.now()
+    const call = await callUpstream(upstream, { timeoutMs: req.stream ? dep.streamTimeoutMs : dep.timeoutMs })
+    const { res } = call
+    const isStream = req.stream && res.statusCode! < 400 && /text\/event-stream/i.test(String(res.headers['content-type'] ?? ''))
+    if (isStream && translation) {
+      call.settle()
+      o.upstreamMs += performance.now() - t
+      return { kind: 'stream', call, translation }
+    }
+    let bytes: Buffer
+    try {
+      bytes = await readAll(res)
+    } catch (e) {
+      throw e instanceof UpstreamError ? e : new UpstreamError(502, 'api_connection_error', 'upstream closed the connection before its answer was complete', null, e)
+    } finally {
+      call.settle()
+      o.upstreamMs += performance.now() - t
+    }
+    if (res.statusCode! >= 400) throw upstreamFailure(res.statusCode!, bytes, res.headers)
+    const answerType = String(res.headers['content-type'] ?? 'application/json')
+    let json: Record<string, unknown> | null = null
+    if (/json/i.test(answerType)) {
+      try {
+        json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>
+      } catch {
+        throw new UpstreamError(502, 'api_error', 'upstream answered with invalid JSON')
+      }
+    }
+    return { kind: 'full', status: res.statusCode!, body: bytes, json, contentType: answerType, headers: res.headers }
+  }
+
+  /** Streams an open upstream SSE answer to the client, translating events; resolves when either side is done. */
+  function pipe(req: GatewayRequest, s: Streamed, sink: Sink, o: Outcome, headers: Record<string, string>): Promise<void> {
+    const { res } = s.call
+    const clientWantsUsage = !Buffer.isBuffer(req.body) && (req.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true
+    const relay = createSseRelay(s.translation.stream({ usage: (u) => (o.usage = u), clientWantsUsage }, req.model))
+    sink.start(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers })
+    return new Promise<void>((resolve) => {
+      let done = false
+      const finish = (error?: GatewayError) => {
+        if (done) return
+        done = true
+        if (error) {
+          o.status = 'failure'
+          o.error = error
+          if (!sink.finished) {
+            // compat(litellm): a stream that breaks ends with an error event the SDKs raise.
+            const frame = req.format === 'anthropic' ? `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: error.message } })}\n\n` : `data: ${JSON.stringify({ error: { message: error.message, type: error.type, param: null, code: String(error.status) } })}\n\n`
+            sink.end(frame)
+          }
+        } else if (!sink.finished) sink.end(relay.end())
+        resolve()
+      }
+      res.on('data', (chunk: Buffer) => {
+        if (o.firstByteAt === null) o.firstByteAt = d.now()
+        const out = relay.feed(chunk)
+        if (out && !sink.write(out)) res.pause()
+      })
+      sink.onDrain(() => res.resume())
+      res.once('end', () => finish())
+      res.once('error', () => finish(new UpstreamError(502, 'api_connection_error', 'upstream stream was cut before it finished')))
+      res.once('aborted', () => finish(new UpstreamError(502, 'api_connection_error', 'upstream stream was cut before it finished')))
+      res.once('close', () => {
+        if (!res.complete) finish(new UpstreamError(502, 'api_connection_error', 'upstream stream was cut before it finished'))
+      })
+      sink.onClose(() => {
+        if (done) return
+        // The client left: stop paying for tokens nobody reads.
+        s.call.abort()
+        o.status = 'failure'
+        o.error = new GatewayError(499, 'client_disconnected', 'client closed the connection')
+        done = true
+        resolve()
+      })
+    })
+  }
+
+  return {
+    /**
+     * Runs `req` to its end: routing, the upstream call, the answer to `sink`.
+     * Errors before anything was sent are thrown (the caller renders them);
+     * the returned outcome describes what happened for spend logging.
+     */
+    async run(req: GatewayRequest, sink: Sink, hook: HeaderHook, x: { admit?: (dep: Deployment) => boolean; onAttempt?: (dep: Deployment) => void } = {}): Promise<Outcome> {
+      const o: Outcome = { deployment: null, attempted: { retries: 0, fallbacks: 0 }, usage: noUsage(), upstreamMs: 0, firstByteAt: null, status: 'success', error: null }
+      let clientGone = false
+      sink.onClose(() => (clientGone = true))
+      const { value, deployment } = await d.router.run(
+        req.model,
+        async (dep, attempted) => {
+          if (clientGone) throw new Final(new GatewayError(499, 'client_disconnected', 'client closed the connection'))
+          o.deployment = dep
+          o.attempted = attempted
+          x.onAttempt?.(dep)
+          return attempt(req, dep, o)
+        },
+        x.admit,
+      )
+      o.deployment = deployment
+      if (clientGone) {
+        if (value.kind === 'stream') value.call.abort()
+        o.status = 'failure'
+        o.error = new GatewayError(499, 'client_disconnected', 'client closed the connection')
+        return o
+      }
+      if (value.kind === 'stream') {
+        await pipe(req, value, sink, o, hook(o, false))
+        return o
+      }
+      const translation = CHAT_OPS.has(req.op) ? translationFor(req.format, deployment.provider.chatFormat) : null
+      const usage = value.json ? (translation ? translation.usage(value.json) : deployment.provider.usage(req.op, value.json)) : null
+      if (usage) o.usage = usage
+      const translated = value.json && translation ? translation.response(value.json, req.model) : null
+      const body = translated ? JSON.stringify(translated) : value.body
+      const headers = { 'content-type': translated ? 'application/json' : value.contentType, ...hook(o, true) }
+      sink.send(value.status, headers, body)
+      return o
+    },
+  }
+}
+export type Proxy = ReturnType<typeof createProxy>

@@ -1,0 +1,97 @@
+/**
+ * Wires the gateway into the process: models and router from the configuration
+ * (a bad entry stops start, naming it), the master key (configured, or
+ * generated at first start into bootstrap.txt and kept as a hash), the spend
+ * writer, and the jobs that reset budgets and expire spend logs.
+ */
+import { appendFileSync, chmodSync } from 'node:fs'
+import { join } from 'node:path'
+import { ConfigError, type Config } from '../core/config/index.ts'
+import type { Db } from '../core/db.ts'
+import type { Clock, IdGen } from '../core/ids.ts'
+import type { Scheduler } from '../core/jobs.ts'
+import type { Logger } from '../core/logger.ts'
+import type { IdentityService } from '../identity/service.ts'
+import { createCallers, keyHash } from './callers.ts'
+import { createModelRegistry } from './deployments.ts'
+import { nextBudgetReset, validTimezone } from './durations.ts'
+import { createVirtualKeys, newKeyToken } from './keys.ts'
+import { createLimits } from './limits.ts'
+import { createProxy } from './proxy.ts'
+import { createRouter, routerSettings } from './router.ts'
+import { createGatewayService } from './service.ts'
+import { createSpendWriter } from './spend.ts'
+import { deleteSpendBefore, getSetting, putSettingOnce, resetDueBudgets } from './store.ts'
+
+export type GatewayCore = {
+  config: Config
+  dataDir: string
+  db: Db
+  clock: Clock
+  ids: IdGen
+  log: Logger
+  jobs: Scheduler
+  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
+}
+
+export function setupGateway(core: GatewayCore, identity: IdentityService) {
+  const cfg = core.config.gateway
+  const lite = core.config.litellm
+  const log = core.log.child({ mod: 'gateway' })
+  if (!validTimezone(cfg.budgetTimezone)) throw new ConfigError(`config: gateway.budgetTimezone "${cfg.budgetTimezone}" is not a known timezone`)
+  const registry = createModelRegistry(lite)
+  let settings
+  try {
+    settings = routerSettings(lite.routerSettings, lite.litellmSettings)
+  } catch (e) {
+    throw new ConfigError(`config: ${lite.file ?? 'gateway.routerSettings'}: ${(e as Error).message}`)
+  }
+  const router = createRouter({ registry, settings, clock: core.clock })
+  const proxy = createProxy({ router, now: core.clock.now })
+  const keys = createVirtualKeys({ db: core.db, clock: core.clock, ids: core.ids, timezone: cfg.budgetTimezone })
+  let masterHash: string | null = lite.masterKey ? keyHash(lite.masterKey) : null
+  const callers = createCallers({ identity, keys, masterHash: () => masterHash })
+  const limits = createLimits(core.clock)
+  const spend = createSpendWriter({ db: core.db, log, flushMs: cfg.spendLogs.flushMs })
+  const service = createGatewayService({ db: core.db, clock: core.clock, log, registry, proxy, callers, keys, limits, spend, timezone: cfg.budgetTimezone })
+
+  core.jobs.add({
+    name: 'gateway.budgets',
+    everyMs: 60_000,
+    run: async () => {
+      limits.sweep()
+      const reset = await resetDueBudgets(core.db, core.clock.now(), (dur) => nextBudgetReset(dur, core.clock.now(), cfg.budgetTimezone))
+      if (reset.keys.length) keys.afterReset(reset.keys)
+      for (const t of reset.teams) service.teamChanged(t)
+      return { reset: reset.keys.length + reset.teams.length }
+    },
+  })
+  core.jobs.add({
+    name: 'gateway.spend-retention',
+    everyMs: 3_600_000,
+    run: async () => ({ deleted: await deleteSpendBefore(core.db, core.clock.now() - cfg.spendLogs.retentionDays * 86_400_000) }),
+  })
+
+  core.lifecycle.onStart(async () => {
+    if (lite.unsupported.length) log.warn('gateway: LiteLLM config keys nestbox does not implement were ignored', { keys: lite.unsupported })
+    log.info('gateway: models loaded', { groups: registry.groupNames().length, file: lite.file })
+    if (masterHash) return
+    const stored = await getSetting(core.db, 'master_key_hash')
+    if (stored) {
+      masterHash = stored
+      return
+    }
+    const token = newKeyToken()
+    masterHash = await putSettingOnce(core.db, 'master_key_hash', keyHash(token))
+    if (masterHash === keyHash(token)) {
+      const file = join(core.dataDir, 'bootstrap.txt')
+      appendFileSync(file, ['# LLM gateway master key (Bearer for /chat/completions, /v1/messages, /key/*...)', `gateway_master_key=${token}`].join('\n') + '\n', { mode: 0o600 })
+      chmodSync(file, 0o600)
+      log.info('gateway: generated master key written to bootstrap.txt', { file })
+    }
+  })
+  core.lifecycle.onStop(() => spend.flush())
+
+  return Object.assign(service, { flushSpend: () => spend.flush() })
+}
+export type Gateway = ReturnType<typeof setupGateway>
