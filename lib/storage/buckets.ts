@@ -11,6 +11,7 @@ import type { Clock } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
 import { safeEqual } from '../core/secrets.ts'
 import { bucketNameProblem, ttlSeconds, type BucketConfig } from '../core/config/section.storage.ts'
+import { aclOf, type Acl } from './acl.ts'
 import { accessDenied, authorize, isMaster, noSuchBucket, visibleBuckets } from './access.ts'
 import { bucketHasObjects, bucketInUse, deleteBucketRow, getSetting, insertBucketRow, listBucketRows, setSetting, updateBucketRow } from './store.ts'
 import type { StorageBucketRow } from './tables.ts'
@@ -132,15 +133,39 @@ export function createBuckets(d: BucketDeps) {
       throw accessDenied()
     },
 
-    /** S3 CreateBucket: master key only; private, no bucket key (the master key reaches it). */
-    async create(c: StorageCaller, name: string): Promise<Bucket> {
+    /**
+     * S3 CreateBucket: master key only; no bucket key (the master key reaches
+     * it). A taken name answers as on S3: BucketAlreadyOwnedByYou to a caller
+     * that can use that bucket, BucketAlreadyExists to anyone else.
+     */
+    async create(c: StorageCaller, name: string, o: { acl?: Acl } = {}): Promise<Bucket> {
+      const taken = byName.get(name)
+      if (taken) {
+        if (isMaster(c) || (c.kind === 'bucket' && c.bucket === name))
+          throw conflict('Your previous request to create the named bucket succeeded and you already own it.', 'BucketAlreadyOwnedByYou')
+        throw conflict('The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.', 'BucketAlreadyExists')
+      }
       if (!isMaster(c)) throw accessDenied('Only the master key can create buckets')
       const problem = bucketNameProblem(name)
       if (problem) throw new AppError(400, 'InvalidBucketName', `The specified bucket is not valid: ${problem}`)
-      if (byName.has(name)) throw conflict('Your previous request to create the named bucket succeeded and you already own it.', 'BucketAlreadyOwnedByYou')
-      await insertBucketRow(d.db, { name, public_read: 0, access_key: null, secret_key: null, ttl_seconds: null, max_object_size: null, source: 's3', created_at: d.clock.now() })
+      const publicRead = o.acl === 'public-read' ? 1 : 0
+      await insertBucketRow(d.db, { name, public_read: publicRead, access_key: null, secret_key: null, ttl_seconds: null, max_object_size: null, source: 's3', created_at: d.clock.now() })
       await reload()
       return byName.get(name)!
+    },
+
+    /**
+     * PutBucketAcl: the bucket's key or the master key may restate the ACL;
+     * changing it takes the master key, and configured buckets change only in
+     * configuration.
+     */
+    async setAcl(c: StorageCaller, name: string, acl: Acl): Promise<void> {
+      const b = authorize(c, byName.get(name), name, 'write')
+      if (aclOf(b) === acl) return
+      if (!isMaster(c)) throw accessDenied('Only the master key can change a bucket\'s ACL')
+      if (b.source === 'config') throw conflict(`Bucket ${name} is defined in the configuration; set "public" there.`, 'OperationAborted')
+      await updateBucketRow(d.db, name, { public_read: acl === 'public-read' ? 1 : 0 })
+      await reload()
     },
 
     /**

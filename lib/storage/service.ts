@@ -9,6 +9,7 @@ import type { Db } from '../core/db.ts'
 import { invalid } from '../core/errors.ts'
 import type { Clock, IdGen } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
+import { aclOf, checkObjectAcl, type Acl } from './acl.ts'
 import { createBuckets } from './buckets.ts'
 import { createDiskStore } from './disk.ts'
 import { createListing } from './listing.ts'
@@ -53,6 +54,22 @@ export function createStorageService(d: StorageDeps) {
     listBuckets: buckets.list,
     bucket: (c: StorageCaller, name: string) => buckets.authorize(c, name, 'list'),
     createBucket: buckets.create,
+    setBucketAcl: buckets.setAcl,
+    /** A bucket's ACL, to its key or the master key. */
+    bucketAcl: (c: StorageCaller, name: string): Acl => aclOf(buckets.authorize(c, name, 'write')),
+    /** An object's ACL (its bucket's), to a caller that may write the bucket; the object must exist. */
+    async objectAcl(c: StorageCaller, bucket: string, key: string): Promise<Acl> {
+      const b = buckets.authorize(c, bucket, 'write')
+      await objects.head(c, bucket, key)
+      return aclOf(b)
+    },
+    /** PutObjectAcl: accepted when it restates what the bucket gives; the object must exist. */
+    async setObjectAcl(c: StorageCaller, bucket: string, key: string, acl: Acl): Promise<void> {
+      checkObjectAcl(buckets.authorize(c, bucket, 'write'), acl)
+      await objects.head(c, bucket, key)
+    },
+    /** An ACL asked for with a write (x-amz-acl on PutObject, CopyObject, CreateMultipartUpload, POST). */
+    acceptObjectAcl: (c: StorageCaller, bucket: string, acl: Acl) => checkObjectAcl(buckets.authorize(c, bucket, 'write'), acl),
     deleteBucket: (c: StorageCaller, name: string) => buckets.remove(c, name, (b) => multipart.dropBucket(b)),
 
     putObject: objects.put,

@@ -4,23 +4,45 @@ import { quoteEtag } from '../http-object.ts'
 import { MAX_KEYS } from '../listing.ts'
 import { readSmallBody } from './body.ts'
 import { intParam, type S3Ctx } from './request.ts'
-import { isoDate, xmlResponse } from './xml.ts'
+import { requestedAcl } from './acl.ts'
+import { isoDate, OWNER, parseXml, S3Error, xmlResponse } from './xml.ts'
 import { uriEncode } from './sigv4.ts'
 import type { ObjectInfo } from '../types.ts'
 
-export const OWNER = { ID: 'nestbox', DisplayName: 'nestbox' }
-
+/** ListBuckets, paged by max-buckets and continuation-token (the last name, base64url), filtered by prefix. */
 export function listBuckets(x: S3Ctx): Response {
-  const buckets = x.s.listBuckets(x.auth.caller)
+  const q = x.req.query
+  const prefix = q.get('prefix') ?? ''
+  const max = intParam(x.req, 'max-buckets', 10000, 1, 10000)
+  const token = q.get('continuation-token')
+  let after: string | undefined
+  if (token !== undefined) {
+    after = Buffer.from(token, 'base64url').toString('utf8')
+    if (!token || Buffer.from(after, 'utf8').toString('base64url') !== token) throw new AppError(400, 'InvalidArgument', 'The continuation token provided is incorrect')
+  }
+  const region = q.get('bucket-region')
+  const all = x.s.listBuckets(x.auth.caller).filter((b) => b.name.startsWith(prefix) && (after === undefined || b.name > after) && (!region || region === x.s.region))
+  const page = all.slice(0, max)
+  const more = all.length > max
   return xmlResponse('ListAllMyBucketsResult', {
     Owner: OWNER,
-    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAt), BucketRegion: x.s.region })) },
+    Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAt), BucketRegion: x.s.region })) },
+    ...(more ? { ContinuationToken: Buffer.from(page.at(-1)!.name, 'utf8').toString('base64url') } : {}),
+    ...(q.has('prefix') ? { Prefix: prefix } : {}),
   })
 }
 
+/** CreateBucket: a LocationConstraint must name this server's region; x-amz-acl private or public-read. */
 export async function createBucket(x: S3Ctx, bucket: string): Promise<Response> {
-  await readSmallBody(x.req, x.auth.sig, 64 * 1024) // CreateBucketConfiguration: the region is ours; the body is only checked
-  await x.s.createBucket(x.auth.caller, bucket)
+  const acl = requestedAcl(x.req)
+  const body = await readSmallBody(x.req, x.auth.sig, 64 * 1024)
+  if (body.length) {
+    const cfg = parseXml(body, 'CreateBucketConfiguration')
+    const where = cfg.LocationConstraint === undefined ? '' : String(cfg.LocationConstraint).trim()
+    if (where && where !== x.s.region)
+      throw new S3Error(400, 'IllegalLocationConstraintException', `The ${where} location constraint is incompatible for the region specific endpoint this request was sent to (${x.s.region}).`, { LocationConstraint: where })
+  }
+  await x.s.createBucket(x.auth.caller, bucket, { acl })
   return new Response(null, { status: 200, headers: { Location: `/${bucket}` } })
 }
 

@@ -8,8 +8,10 @@ import { conditions, copySource, intParam, storedHeaders, userMeta, type S3Ctx }
 import { isoDate, parseXml, xmlResponse } from './xml.ts'
 import { uriEncode } from './sigv4.ts'
 import type { ChecksumType } from '../types.ts'
+import { acceptWriteAcl } from './acl.ts'
 
 export async function createUpload(x: S3Ctx, bucket: string, key: string): Promise<Response> {
+  acceptWriteAcl(x, bucket)
   const alg = x.req.header('x-amz-checksum-algorithm')?.toUpperCase()
   if (alg !== undefined && !isAlgorithm(alg)) throw new AppError(400, 'InvalidRequest', `Unsupported checksum algorithm ${alg}`)
   const type = x.req.header('x-amz-checksum-type')?.toUpperCase()

@@ -4,6 +4,7 @@ import { headerOf, xmlNameOf } from '../checksums.ts'
 import { downloadResponse, objectHeaders, quoteEtag } from '../http-object.ts'
 import { readSmallBody, s3Body } from './body.ts'
 import { conditions, copySource, storedHeaders, userMeta, type S3Ctx } from './request.ts'
+import { acceptWriteAcl } from './acl.ts'
 import { NULL_VERSION } from './versions.ts'
 import { isoDate, parseXml, xmlResponse } from './xml.ts'
 import type { ObjectInfo } from '../types.ts'
@@ -27,6 +28,7 @@ function writeHeaders(info: ObjectInfo): Record<string, string> {
 }
 
 export async function putObject(x: S3Ctx, bucket: string, key: string): Promise<Response> {
+  acceptWriteAcl(x, bucket)
   const src = copySource(x.req)
   if (src) return copyObject(x, bucket, key, src)
   const { body, declared } = s3Body(x.req, x.auth.sig)

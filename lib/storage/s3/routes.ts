@@ -7,12 +7,13 @@ import { AppError } from '../../core/errors.ts'
 import { bucketLocation, bucketVersioning, createBucket, deleteBucket, headBucket, listBuckets, listObjects, listUploads } from './buckets.ts'
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './multipart.ts'
 import { deleteObject, deleteObjects, getObject, putObject } from './objects.ts'
+import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.ts'
 import type { S3Ctx } from './request.ts'
 import { checkVersionId, listVersions, NULL_VERSION } from './versions.ts'
 
 /** Subresources nestbox does not implement: answered 501 NotImplemented rather than misread as plain requests. */
 const UNSUPPORTED = [
-  'acl', 'policy', 'tagging', 'cors', 'lifecycle', 'website', 'logging', 'notification', 'replication', 'encryption', 'object-lock',
+  'policy', 'tagging', 'cors', 'lifecycle', 'website', 'logging', 'notification', 'replication', 'encryption', 'object-lock',
   'retention', 'legal-hold', 'accelerate', 'requestPayment', 'ownershipControls', 'publicAccessBlock', 'intelligent-tiering',
   'inventory', 'metrics', 'analytics', 'policyStatus', 'restore', 'select', 'torrent', 'attributes', 'website',
 ]
@@ -35,6 +36,7 @@ export async function handleS3(x: S3Ctx): Promise<Response> {
   if (!key) {
     switch (m) {
       case 'GET':
+        if (q.has('acl')) return getBucketAcl(x, bucket)
         if (q.has('location')) return bucketLocation(x, bucket)
         if (q.has('versioning')) return bucketVersioning(x, bucket)
         if (q.has('uploads')) return listUploads(x, bucket)
@@ -43,6 +45,7 @@ export async function handleS3(x: S3Ctx): Promise<Response> {
       case 'HEAD':
         return headBucket(x, bucket)
       case 'PUT':
+        if (q.has('acl')) return putBucketAcl(x, bucket)
         if (q.has('versioning')) throw new AppError(501, 'NotImplemented', 'Versioning is not supported.')
         return createBucket(x, bucket)
       case 'DELETE':
@@ -59,8 +62,10 @@ export async function handleS3(x: S3Ctx): Promise<Response> {
   checkVersionId(versionId)
   switch (m) {
     case 'PUT':
+      if (q.has('acl')) return putObjectAcl(x, bucket, key)
       return uploadId !== undefined ? uploadPart(x, bucket, key, uploadId) : putObject(x, bucket, key)
     case 'GET':
+      if (q.has('acl')) return getObjectAcl(x, bucket, key)
       return uploadId !== undefined ? listParts(x, bucket, key, uploadId) : getObject(x, bucket, key, false)
     case 'HEAD':
       return getObject(x, bucket, key, true)

@@ -6,10 +6,9 @@
 import { AppError } from '../../core/errors.ts'
 import { quoteEtag } from '../http-object.ts'
 import { MAX_KEYS } from '../listing.ts'
-import { OWNER } from './buckets.ts'
 import { intParam, type S3Ctx } from './request.ts'
 import { uriEncode } from './sigv4.ts'
-import { isoDate, xmlResponse } from './xml.ts'
+import { isoDate, OWNER, xmlResponse } from './xml.ts'
 
 export const NULL_VERSION = 'null'
 

@@ -29,6 +29,9 @@ export class S3Error extends AppError {
   }
 }
 
+/** The one owner every bucket and object has (nestbox has no S3 accounts). */
+export const OWNER = { ID: 'nestbox', DisplayName: 'nestbox' }
+
 export const isoDate = (ms: number) => new Date(ms).toISOString()
 
 /** An XML document with the S3 namespace on its root element. */
