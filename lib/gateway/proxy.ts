@@ -79,7 +79,6 @@ export function createProxy(d: { router: Router; now: () => number }) {
   async function attempt(req: GatewayRequest, dep: Deployment, o: Outcome): Promise<Full | Streamed> {
     const chat = CHAT_OPS.has(req.op)
     const translation = chat ? translationFor(req.format, dep.provider.chatFormat) : null
-    if (chat && !translation) throw new GatewayError(400, 'invalid_request_error', `model ${req.model} cannot serve ${req.format} chat requests`)
     const op = translation?.op ?? req.op
     if (!dep.provider.ops.has(op)) throw new GatewayError(400, 'invalid_request_error', `${dep.providerName} deployments of ${req.model} do not support this endpoint`)
     let body: Record<string, unknown> | Buffer = req.body

@@ -29,6 +29,8 @@ const lastUser = (body: Record<string, unknown> | null) => {
   return typeof m?.content === 'string' ? m.content : JSON.stringify(m?.content ?? '')
 }
 
+const wantsTool = (body: Record<string, unknown> | null) => Array.isArray(body?.tools) && lastUser(body).includes('weather')
+
 export async function startFakeOpenAI(o: { name?: string } = {}): Promise<FakeOpenAI> {
   const fake = { received: [] as Received[], script: [] as Behaviour[], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, prompt_tokens_details: { cached_tokens: 4 } } as Record<string, unknown> }
   const name = o.name ?? 'fake'
@@ -68,6 +70,14 @@ export async function startFakeOpenAI(o: { name?: string } = {}): Promise<FakeOp
         return
       }
       res.write(chunk({ role: 'assistant', content: '' }))
+      if (wantsTool(body)) {
+        res.write(chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }))
+        res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city": "Pa' } }] }))
+        res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: 'ris"}' } }] }))
+        res.write(chunk({}, 'tool_calls'))
+        if (withUsage) res.write(`data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created, model, choices: [], usage: fake.usage })}\n\n`)
+        return res.end('data: [DONE]\n\n')
+      }
       res.write(chunk({ content: `${name}: ` }))
       if (b === 'cut') return setTimeout(() => res.socket?.destroy(), 10)
       res.write(chunk({ content: lastUser(body) }))
@@ -79,6 +89,8 @@ export async function startFakeOpenAI(o: { name?: string } = {}): Promise<FakeOp
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify(v))
     }
+    if (path.endsWith('/chat/completions') && wantsTool(body))
+      return json({ id: 'chatcmpl-fake', object: 'chat.completion', created, model, choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] }, finish_reason: 'tool_calls', logprobs: null }], usage: fake.usage })
     if (path.endsWith('/chat/completions'))
       return json({ id: 'chatcmpl-fake', object: 'chat.completion', created, model, choices: [{ index: 0, message: { role: 'assistant', content: `${name}: ${lastUser(body)}` }, finish_reason: 'stop', logprobs: null }], usage: fake.usage })
     if (path.endsWith('/completions')) return json({ id: 'cmpl-fake', object: 'text_completion', created, model, choices: [{ index: 0, text: `${name}: ${body?.prompt}`, finish_reason: 'stop', logprobs: null }], usage: fake.usage })

@@ -1,8 +1,9 @@
 /** The provider registry: LiteLLM's model prefix → adapter. */
+import { anthropicProvider } from './anthropic.ts'
 import { azureProvider, openaiProvider } from './openai.ts'
 import type { Provider } from './types.ts'
 
-const ALL: Provider[] = [openaiProvider, azureProvider]
+const ALL: Provider[] = [openaiProvider, azureProvider, anthropicProvider]
 
 const BY_NAME = new Map(ALL.flatMap((p) => p.names.map((n) => [n, p] as const)))
 

@@ -1,0 +1,32 @@
+/**
+ * The Anthropic-format surface: POST /v1/messages and /v1/messages/count_tokens
+ * for any configured model (what Claude Code calls), with Anthropic's error
+ * envelope. OpenAI-compatible deployments are reached through translation.
+ */
+import { Hono } from 'hono'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import type { Logger } from '../core/logger.ts'
+import type { AppEnv } from '../http/types.ts'
+import { badRequest } from './errors.ts'
+import { callerOf, guarded, newCallId, readJson, sinkOf } from './http.ts'
+import type { Op } from './providers/types.ts'
+import type { GatewayService } from './service.ts'
+
+export function gatewayAnthropicRoutes(g: GatewayService, o: { log: Logger; maxBodyBytes: number }) {
+  const r = new Hono<AppEnv>()
+  const call = (op: Op) =>
+    guarded(g, o.log, 'anthropic', async (c) => {
+      const t0 = performance.now()
+      const caller = await callerOf(c, g)
+      const body = await readJson(c, o.maxBodyBytes)
+      if (typeof body.model !== 'string' || !body.model) throw badRequest('model: Field required', 'model')
+      if (!Array.isArray(body.messages)) throw badRequest('messages: Field required', 'messages')
+      const md = (body.metadata ?? {}) as Record<string, unknown>
+      const meta = { user: typeof md.user_id === 'string' ? md.user_id : null, tags: [], metadata: {} }
+      await g.call(caller, { op, format: 'anthropic', model: body.model, body, contentType: 'application/json', stream: op === 'messages' && body.stream === true, callId: newCallId(), t0 }, meta, sinkOf(c))
+      return RESPONSE_ALREADY_SENT
+    })
+  r.post('/v1/messages', call('messages'))
+  r.post('/v1/messages/count_tokens', call('count_tokens'))
+  return r
+}
