@@ -8,6 +8,7 @@ import { bucketLocation, bucketVersioning, createBucket, deleteBucket, headBucke
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './multipart.ts'
 import { deleteObject, deleteObjects, getObject, putObject } from './objects.ts'
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.ts'
+import { postObject } from './post.ts'
 import type { S3Ctx } from './request.ts'
 import { checkVersionId, listVersions, NULL_VERSION } from './versions.ts'
 
@@ -52,7 +53,7 @@ export async function handleS3(x: S3Ctx): Promise<Response> {
         return deleteBucket(x, bucket)
       case 'POST':
         if (q.has('delete')) return deleteObjects(x, bucket)
-        throw new AppError(501, 'NotImplemented', 'Browser-based POST uploads are not supported.')
+        return postObject(x, bucket)
       default:
         throw methodNotAllowed()
     }
