@@ -179,8 +179,11 @@ export function createVirtualKeys(d: { db: Db; clock: Clock; ids: IdGen; timezon
       return { row, token }
     },
 
+    /** A key's row, with the spend this process counted but has not stored yet. */
     async info(c: Caller, ref: unknown) {
-      return reach(c, ref)
+      const row = await reach(c, ref)
+      const live = byHash.get(row.token_hash)
+      return live ? { ...row, spend: live.row.spend } : row
     },
 
     async update(c: Caller, b: Input) {

@@ -4,11 +4,13 @@ import type { Logger } from '../core/logger.ts'
 import type { AppEnv } from '../http/types.ts'
 import { gatewayAnthropicRoutes } from './routes.anthropic.ts'
 import { gatewayOpenAIRoutes } from './routes.openai.ts'
-import type { GatewayService } from './service.ts'
+import type { Gateway } from './setup.ts'
+import { gatewayKeyRoutes } from './routes.keys.ts'
 
-export function gatewayRoutes(g: GatewayService, o: { log: Logger; maxBodyBytes: number }) {
+export function gatewayRoutes(g: Gateway, o: { log: Logger; maxBodyBytes: number }) {
   const r = new Hono<AppEnv>()
   r.route('/', gatewayOpenAIRoutes(g, o))
   r.route('/', gatewayAnthropicRoutes(g, o))
+  r.route('/', gatewayKeyRoutes(g, g.budgets, o))
   return r
 }

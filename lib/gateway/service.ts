@@ -19,6 +19,7 @@ import type { GatewayRequest, Outcome, Proxy } from './proxy.ts'
 import type { Sink } from './sink.ts'
 import type { SpendWriter } from './spend.ts'
 import { findTeamBudget, updateKey, upsertTeamBudget } from './store.ts'
+import type { GatewayTeamBudgetRow } from './tables.ts'
 
 const CALL_TYPES: Record<Op, string> = {
   chat: 'acompletion', messages: 'anthropic_messages', completions: 'atext_completion', embeddings: 'aembedding', images: 'aimage_generation',
@@ -173,8 +174,15 @@ export function createGatewayService(d: GatewayDeps) {
     },
 
     keys: d.keys,
-    /** Forgets a team's cached budget (after /team/update). */
-    teamChanged: (teamId: string) => teams.delete(teamId),
+    /** A team's spend as counted in memory (including what the spend writer has not stored yet). */
+    teamSpend: (teamId: string) => teams.get(teamId)?.row?.spend,
+    /** A team's budget row changed (/team/update): the cached state takes it, keeping the spend counted here. */
+    teamChanged(row: GatewayTeamBudgetRow) {
+      const t = teams.get(row.team_id)
+      if (t) t.row = { ...row, spend: t.row?.spend ?? row.spend }
+    },
+    /** The budgets job reset a team's spend in the database: forget the cached state. */
+    teamReset: (teamId: string) => teams.delete(teamId),
     /** Error → GatewayError, logging what is not one. */
     gatewayError(e: unknown, log: Logger): GatewayError {
       const g = asGatewayError(e)

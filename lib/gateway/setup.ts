@@ -12,6 +12,7 @@ import type { Clock, IdGen } from '../core/ids.ts'
 import type { Scheduler } from '../core/jobs.ts'
 import type { Logger } from '../core/logger.ts'
 import type { IdentityService } from '../identity/service.ts'
+import { createBudgets } from './budgets.ts'
 import { createCallers, keyHash } from './callers.ts'
 import { createModelRegistry } from './deployments.ts'
 import { nextBudgetReset, validTimezone } from './durations.ts'
@@ -62,7 +63,7 @@ export function setupGateway(core: GatewayCore, identity: IdentityService) {
       limits.sweep()
       const reset = await resetDueBudgets(core.db, core.clock.now(), (dur) => nextBudgetReset(dur, core.clock.now(), cfg.budgetTimezone))
       if (reset.keys.length) keys.afterReset(reset.keys)
-      for (const t of reset.teams) service.teamChanged(t)
+      for (const t of reset.teams) service.teamReset(t)
       return { reset: reset.keys.length + reset.teams.length }
     },
   })
@@ -92,6 +93,7 @@ export function setupGateway(core: GatewayCore, identity: IdentityService) {
   })
   core.lifecycle.onStop(() => spend.flush())
 
-  return Object.assign(service, { flushSpend: () => spend.flush() })
+  const budgets = createBudgets({ db: core.db, clock: core.clock, timezone: cfg.budgetTimezone, changed: service.teamChanged, liveSpend: service.teamSpend })
+  return Object.assign(service, { budgets, flushSpend: () => spend.flush() })
 }
 export type Gateway = ReturnType<typeof setupGateway>

@@ -158,7 +158,7 @@ test('/v1/messages errors use the Anthropic envelope; count_tokens reaches an An
     assert.unreachable()
   } catch (e) {
     assert.instance(e, Anthropic.BadRequestError)
-    assert.is((e as InstanceType<typeof Anthropic.BadRequestError>).error?.type, 'error')
+    assert.is((e as { error?: { type?: string } }).error?.type, 'error')
   }
   const res = await fetch(`${nb.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
   assert.is(res.status, 401)
