@@ -3,12 +3,13 @@
  * and not), completions, embeddings, images, audio. It records what it receives
  * and follows a script of behaviours per request: 'ok', an HTTP status to fail
  * with, 'hang' (never answer), 'cut' (stream two chunks, then drop the
- * connection) or 'slow' (stream a chunk every 20 ms until the client leaves).
+ * connection), 'slow' (stream a chunk every 20 ms until the client leaves) or
+ * 'context' (OpenAI's 400 for a prompt longer than the context window).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-export type Behaviour = 'ok' | 'hang' | 'cut' | 'slow' | number
+export type Behaviour = 'ok' | 'hang' | 'cut' | 'slow' | 'context' | number
 export type Received = { method: string; path: string; headers: IncomingMessage['headers']; body: Record<string, unknown> | null; raw: Buffer; closedEarly: boolean }
 
 export type FakeOpenAI = {
@@ -51,6 +52,10 @@ export async function startFakeOpenAI(o: { name?: string } = {}): Promise<FakeOp
     })
     const b = fake.script.shift() ?? 'ok'
     if (b === 'hang') return
+    if (b === 'context') {
+      res.writeHead(400, { 'content-type': 'application/json' })
+      return res.end(JSON.stringify({ error: { message: "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.", type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } }))
+    }
     if (typeof b === 'number') {
       res.writeHead(b, { 'content-type': 'application/json', ...(b === 429 ? { 'retry-after': '0' } : {}) })
       return res.end(JSON.stringify({ error: { message: `${name} says ${b}`, type: b === 429 ? 'rate_limit_error' : b >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: null } }))
