@@ -12,6 +12,7 @@ export const MIGRATIONS = [
   '0003_oauth.sql',
   '0010_storage.sql',
   '0020_capsules.sql',
+  '0021_minimal_template_created_at.sql',
   '0030_gateway.sql',
 ] as const
 
