@@ -11,6 +11,7 @@ export const MIGRATIONS = [
   '0002_accounts.sql',
   '0003_oauth.sql',
   '0010_storage.sql',
+  '0011_storage_tags.sql',
   '0020_capsules.sql',
   '0021_minimal_template_created_at.sql',
   '0030_gateway.sql',

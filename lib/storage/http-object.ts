@@ -25,6 +25,7 @@ export function objectHeaders(info: ObjectInfo, o: { checksum?: boolean; overrid
   for (const [k, v] of Object.entries(info.meta)) h[`x-amz-meta-${k}`] = v
   if (info.expiresAt !== null) h['x-amz-expiration'] = `expiry-date="${httpDate(info.expiresAt)}", rule-id="bucket-ttl"`
   if (info.partsCount) h['x-amz-mp-parts-count'] = String(info.partsCount)
+  if (info.tags.length) h['x-amz-tagging-count'] = String(info.tags.length)
   if (o.checksum && info.checksum) {
     h[headerOf(info.checksum.algorithm)] = info.checksum.value
     h['x-amz-checksum-type'] = info.checksum.type

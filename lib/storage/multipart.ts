@@ -14,6 +14,7 @@ import { checkKey, evaluateRead, isLive, parseRange, preconditionFailed, toInfo 
 import type { ObjectDeps, Objects } from './objects.ts'
 import { completeUploadRow, deletePartRows, deleteUploadRow, findObjectRow, findUploadRow, insertUploadRow, listPartRows, listUploadRows, putPartRow, uploadRowsOfBucket } from './store.ts'
 import type { StoragePartRow, StorageUploadRow } from './tables.ts'
+import { parseStoredTags, type Tags } from './tags.ts'
 import type { Bucket, ChecksumType, Conditions, Declared, ObjectInfo, StorageCaller } from './types.ts'
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024
@@ -69,7 +70,7 @@ export function createMultipart(d: ObjectDeps & { ids: IdGen; objects: Objects }
   }
 
   return {
-    async create(c: StorageCaller, bucket: string, key: string, o: { contentType?: string; meta: Record<string, string>; headers: Record<string, string>; checksumAlgorithm?: Algorithm; checksumType?: ChecksumType }): Promise<Upload> {
+    async create(c: StorageCaller, bucket: string, key: string, o: { contentType?: string; meta: Record<string, string>; headers: Record<string, string>; checksumAlgorithm?: Algorithm; checksumType?: ChecksumType; tags?: Tags }): Promise<Upload> {
       checkKey(key)
       const b = d.buckets.authorize(c, bucket, 'write')
       let type = o.checksumType ?? null
@@ -89,6 +90,7 @@ export function createMultipart(d: ObjectDeps & { ids: IdGen; objects: Objects }
         checksum_type: type,
         completed_at: null,
         result: null,
+        tags: JSON.stringify(o.tags ?? []),
       }
       await insertUploadRow(d.db, row)
       return toUpload(row)
@@ -198,7 +200,7 @@ export function createMultipart(d: ObjectDeps & { ids: IdGen; objects: Objects }
         const info = await d.objects.commit(
           b,
           key,
-          { file: w.file, size: w.size, etag: `${md5s.digest('hex')}-${chosen.length}`, contentType, meta: JSON.parse(u.meta), headers: JSON.parse(u.headers), checksum, partsCount: chosen.length },
+          { file: w.file, size: w.size, etag: `${md5s.digest('hex')}-${chosen.length}`, contentType, meta: JSON.parse(u.meta), headers: JSON.parse(u.headers), checksum, partsCount: chosen.length, tags: parseStoredTags(u.tags) },
           o.conditions,
           async (tx) => {
             const now = d.clock.now()

@@ -2,6 +2,7 @@
 import { AppError, invalid } from '../core/errors.ts'
 import { isAlgorithm } from './checksums.ts'
 import type { StorageObjectRow } from './tables.ts'
+import { parseStoredTags } from './tags.ts'
 import type { Conditions, ObjectInfo } from './types.ts'
 
 const MAX_KEY_BYTES = 1024
@@ -28,6 +29,7 @@ export function toInfo(r: StorageObjectRow): ObjectInfo {
     headers: JSON.parse(r.headers),
     checksum: r.checksum && isAlgorithm(r.checksum_algorithm) ? { algorithm: r.checksum_algorithm, value: r.checksum, type: r.checksum_type === 'COMPOSITE' ? 'COMPOSITE' : 'FULL_OBJECT' } : null,
     partsCount: r.parts_count,
+    tags: parseStoredTags(r.tags),
   }
 }
 

@@ -15,8 +15,9 @@ import { fileBody, memoryBody, type FileBody } from './object-body.ts'
 import type { Md5Pool } from './md5-pool.ts'
 import type { Held, Locks } from './locks.ts'
 import { checkKey, checkWrite, evaluateRead, isLive, parseRange, preconditionFailed, toInfo } from './object-meta.ts'
-import { deleteObjectRow, findObjectRow, putObjectRow } from './store.ts'
+import { deleteObjectRow, findObjectRow, putObjectRow, setObjectTags } from './store.ts'
 import type { StorageObjectRow } from './tables.ts'
+import type { Tags } from './tags.ts'
 import type { Bucket, ByteSource, Conditions, Declared, ObjectInfo, StorageCaller, StoredChecksum } from './types.ts'
 
 export type ObjectDeps = { db: Db; clock: Clock; disk: DiskStore; locks: Locks; buckets: Buckets; md5: Md5Pool }
@@ -28,10 +29,11 @@ export type PutOptions = {
   meta?: Record<string, string>
   headers?: Record<string, string>
   conditions?: Conditions
+  tags?: Tags
   signal?: AbortSignal
 }
 
-export type NewObject = { file: string; size: number; etag: string; contentType: string; meta: Record<string, string>; headers: Record<string, string>; checksum: StoredChecksum | null; partsCount: number | null }
+export type NewObject = { file: string; size: number; etag: string; contentType: string; meta: Record<string, string>; headers: Record<string, string>; checksum: StoredChecksum | null; partsCount: number | null; tags: Tags }
 
 export type Download =
   | { status: 304; info: ObjectInfo }
@@ -86,6 +88,7 @@ export function createObjects(d: ObjectDeps) {
         checksum: o.checksum?.value ?? null,
         checksum_type: o.checksum?.type ?? null,
         parts_count: o.partsCount,
+        tags: JSON.stringify(o.tags),
       }
       forget(b.name, key)
       old = await d.db.transaction().execute(async (tx) => {
@@ -145,7 +148,7 @@ export function createObjects(d: ObjectDeps) {
         throw e
       }
       const checksum = w.checksum ? { ...w.checksum, type: 'FULL_OBJECT' as const } : null
-      return commit(b, key, { file: w.file, size: w.size, etag: w.md5, contentType, meta: o.meta ?? {}, headers: o.headers ?? {}, checksum, partsCount: null }, o.conditions)
+      return commit(b, key, { file: w.file, size: w.size, etag: w.md5, contentType, meta: o.meta ?? {}, headers: o.headers ?? {}, checksum, partsCount: null, tags: o.tags ?? [] }, o.conditions)
     },
 
     /** Metadata only, after preconditions (304 as a status, 412 thrown). */
@@ -197,6 +200,21 @@ export function createObjects(d: ObjectDeps) {
       }
     },
 
+    /** Replaces an object's tags (PutObjectTagging; [] deletes them) under its write lock. */
+    async setTags(c: StorageCaller, bucket: string, key: string, tags: Tags): Promise<void> {
+      checkKey(key)
+      const b = d.buckets.authorize(c, bucket, 'write')
+      const held = await d.locks.write(b.name, key)
+      try {
+        const row = await findObjectRow(d.db, b.name, key)
+        if (!row || !isLive(row, d.clock.now())) throw noSuchKey()
+        forget(b.name, key)
+        await setObjectTags(d.db, b.name, key, JSON.stringify(tags))
+      } finally {
+        held.release()
+      }
+    },
+
     /** Deletes an object; succeeds whether or not it existed. */
     async delete(c: StorageCaller, bucket: string, key: string): Promise<void> {
       checkKey(key)
@@ -221,6 +239,7 @@ export function createObjects(d: ObjectDeps) {
       src: { bucket: string; key: string; conditions?: Conditions },
       dst: { bucket: string; key: string; conditions?: Conditions },
       replace?: { contentType?: string; meta: Record<string, string>; headers: Record<string, string> },
+      tags?: Tags,
     ): Promise<ObjectInfo> {
       checkKey(src.key)
       checkKey(dst.key)
@@ -251,6 +270,7 @@ export function createObjects(d: ObjectDeps) {
           headers: replace ? replace.headers : info.headers,
           checksum: info.checksum,
           partsCount: info.partsCount,
+          tags: tags ?? info.tags,
         },
         dst.conditions,
       )

@@ -77,6 +77,7 @@ export function createStorageService(d: StorageDeps) {
     headObject: objects.head,
     deleteObject: objects.delete,
     copyObject: objects.copy,
+    setObjectTags: objects.setTags,
     listObjects: listing.list,
     /** Deletes many keys; each key answers on its own (a bad key does not stop the others). */
     async deleteObjects(c: StorageCaller, bucket: string, keys: string[]) {

@@ -63,6 +63,9 @@ export async function putObjectRow(db: Q, row: StorageObjectRow): Promise<string
   return old?.file
 }
 
+export const setObjectTags = (db: Q, bucket: string, key: string, tags: string) =>
+  db.updateTable('storage_objects').set({ tags }).where('bucket', '=', bucket).where('key', '=', key).execute()
+
 /** Deletes an object row; returns its file. */
 export async function deleteObjectRow(db: Q, bucket: string, key: string): Promise<string | undefined> {
   const old = await findObjectRow(db, bucket, key)

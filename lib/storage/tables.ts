@@ -28,6 +28,8 @@ export interface StorageObjectRow {
   checksum: string | null
   checksum_type: string | null
   parts_count: number | null
+  /** JSON array of [key, value] tag pairs. */
+  tags: string
 }
 
 export interface StorageUploadRow {
@@ -42,6 +44,8 @@ export interface StorageUploadRow {
   checksum_type: string | null
   completed_at: number | null
   result: string | null
+  /** JSON array of [key, value] tag pairs the object will get. */
+  tags: string
 }
 
 export interface StoragePartRow {

@@ -37,6 +37,8 @@ export type ObjectInfo = {
   headers: Record<string, string>
   checksum: StoredChecksum | null
   partsCount: number | null
+  /** S3 object tags, in the order given. */
+  tags: Array<[string, string]>
 }
 
 /** Request preconditions (RFC 9110 / S3). */

@@ -9,6 +9,7 @@ import { isoDate, parseXml, xmlResponse } from './xml.ts'
 import { uriEncode } from './sigv4.ts'
 import type { ChecksumType } from '../types.ts'
 import { acceptWriteAcl } from './acl.ts'
+import { requestTags } from './tagging.ts'
 
 export async function createUpload(x: S3Ctx, bucket: string, key: string): Promise<Response> {
   acceptWriteAcl(x, bucket)
@@ -22,6 +23,7 @@ export async function createUpload(x: S3Ctx, bucket: string, key: string): Promi
     headers: storedHeaders(x.req),
     checksumAlgorithm: alg as Algorithm | undefined,
     checksumType: type as ChecksumType | undefined,
+    tags: requestTags(x.req),
   })
   const headers: Record<string, string> = u.checksumAlgorithm ? { 'x-amz-checksum-algorithm': u.checksumAlgorithm, 'x-amz-checksum-type': u.checksumType! } : {}
   return xmlResponse('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: u.id }, { headers })

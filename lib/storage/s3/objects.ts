@@ -5,6 +5,7 @@ import { downloadResponse, objectHeaders, quoteEtag } from '../http-object.ts'
 import { readSmallBody, s3Body } from './body.ts'
 import { conditions, copySource, storedHeaders, userMeta, type S3Ctx } from './request.ts'
 import { acceptWriteAcl } from './acl.ts'
+import { copyTags, requestTags } from './tagging.ts'
 import { NULL_VERSION } from './versions.ts'
 import { isoDate, parseXml, xmlResponse } from './xml.ts'
 import type { ObjectInfo } from '../types.ts'
@@ -38,6 +39,7 @@ export async function putObject(x: S3Ctx, bucket: string, key: string): Promise<
     meta: userMeta(x.req),
     headers: storedHeaders(x.req),
     conditions: conditions(x.req),
+    tags: requestTags(x.req),
   })
   return new Response(null, { status: 200, headers: writeHeaders(info) })
 }
@@ -46,7 +48,7 @@ async function copyObject(x: S3Ctx, bucket: string, key: string, src: { bucket: 
   const directive = (x.req.header('x-amz-metadata-directive') ?? 'COPY').toUpperCase()
   if (directive !== 'COPY' && directive !== 'REPLACE') throw new AppError(400, 'InvalidArgument', 'Unknown metadata directive.')
   const replace = directive === 'REPLACE' ? { contentType: x.req.header('content-type') || undefined, meta: userMeta(x.req), headers: storedHeaders(x.req) } : undefined
-  const info = await x.s.copyObject(x.auth.caller, { ...src, conditions: conditions(x.req, 'x-amz-copy-source-') }, { bucket, key, conditions: conditions(x.req) }, replace)
+  const info = await x.s.copyObject(x.auth.caller, { ...src, conditions: conditions(x.req, 'x-amz-copy-source-') }, { bucket, key, conditions: conditions(x.req) }, replace, copyTags(x.req))
   const body: Record<string, unknown> = { ETag: quoteEtag(info.etag), LastModified: isoDate(info.lastModified) }
   if (info.checksum) {
     body[xmlNameOf(info.checksum.algorithm)] = info.checksum.value

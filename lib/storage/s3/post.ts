@@ -13,6 +13,7 @@ import { STORED_HEADERS, type Declared } from '../types.ts'
 import { verifyPostPolicy, type FormFields, type Policy } from './post-policy.ts'
 import type { S3Ctx } from './request.ts'
 import { uriEncode } from './sigv4.ts'
+import { parseTagging } from './tagging.ts'
 import { xmlResponse } from './xml.ts'
 
 type FilePart = { stream: Readable; filename: string }
@@ -83,7 +84,9 @@ export async function postObject(x: S3Ctx, bucket: string): Promise<Response> {
   }
   const alg = ALGORITHMS.find((a) => fields.has(headerOf(a)))
   const declared: Declared = alg ? { checksum: { algorithm: alg, value: () => fields.get(headerOf(alg)) } } : {}
-  const info = await x.s.putObject(owner, bucket, key, withinRange(file.stream, policy.lengthRange), { declared, contentType: fields.get('content-type') || undefined, meta, headers })
+  const tagging = fields.get('tagging')
+  const tags = tagging ? parseTagging(tagging) : undefined
+  const info = await x.s.putObject(owner, bucket, key, withinRange(file.stream, policy.lengthRange), { declared, contentType: fields.get('content-type') || undefined, meta, headers, tags })
 
   const location = `${x.baseUrl}/${bucket}/${uriEncode(key, true)}`
   const etag = quoteEtag(info.etag)

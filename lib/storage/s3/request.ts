@@ -74,3 +74,11 @@ export function intParam(req: StorageRequest, name: string, def: number, min = 0
   if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) throw invalid(`Argument ${name} must be an integer between ${min} and ${max}`, 'InvalidArgument')
   return Number(v)
 }
+
+/** An integer header within bounds, or the default. */
+export function intParamHeader(req: StorageRequest, name: string, def: number, min: number, max: number): number {
+  const v = req.header(name)
+  if (v === undefined || v === '') return def
+  if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw invalid(`${name} must be an integer between ${min} and ${max}`, 'InvalidArgument')
+  return Number(v)
+}

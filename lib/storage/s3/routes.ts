@@ -8,15 +8,17 @@ import { bucketLocation, bucketVersioning, createBucket, deleteBucket, headBucke
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart } from './multipart.ts'
 import { deleteObject, deleteObjects, getObject, putObject } from './objects.ts'
 import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.ts'
+import { getObjectAttributes } from './attributes.ts'
 import { postObject } from './post.ts'
 import type { S3Ctx } from './request.ts'
+import { deleteObjectTagging, getBucketTagging, getObjectTagging, putObjectTagging } from './tagging.ts'
 import { checkVersionId, listVersions, NULL_VERSION } from './versions.ts'
 
 /** Subresources nestbox does not implement: answered 501 NotImplemented rather than misread as plain requests. */
 const UNSUPPORTED = [
-  'policy', 'tagging', 'cors', 'lifecycle', 'website', 'logging', 'notification', 'replication', 'encryption', 'object-lock',
+  'policy', 'cors', 'lifecycle', 'website', 'logging', 'notification', 'replication', 'encryption', 'object-lock',
   'retention', 'legal-hold', 'accelerate', 'requestPayment', 'ownershipControls', 'publicAccessBlock', 'intelligent-tiering',
-  'inventory', 'metrics', 'analytics', 'policyStatus', 'restore', 'select', 'torrent', 'attributes', 'website',
+  'inventory', 'metrics', 'analytics', 'policyStatus', 'restore', 'select', 'torrent', 'website',
 ]
 
 const methodNotAllowed = () => new AppError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.')
@@ -35,6 +37,11 @@ export async function handleS3(x: S3Ctx): Promise<Response> {
   const key = req.key ?? ''
   const uploadId = q.get('uploadId')
   if (!key) {
+    if (q.has('attributes')) throw methodNotAllowed()
+    if (q.has('tagging')) {
+      if (m === 'GET') return getBucketTagging(x, bucket)
+      throw new AppError(501, 'NotImplemented', 'Bucket tagging is not supported.')
+    }
     switch (m) {
       case 'GET':
         if (q.has('acl')) return getBucketAcl(x, bucket)
@@ -64,14 +71,18 @@ export async function handleS3(x: S3Ctx): Promise<Response> {
   switch (m) {
     case 'PUT':
       if (q.has('acl')) return putObjectAcl(x, bucket, key)
+      if (q.has('tagging')) return putObjectTagging(x, bucket, key)
       return uploadId !== undefined ? uploadPart(x, bucket, key, uploadId) : putObject(x, bucket, key)
     case 'GET':
       if (q.has('acl')) return getObjectAcl(x, bucket, key)
+      if (q.has('tagging')) return getObjectTagging(x, bucket, key)
+      if (q.has('attributes')) return getObjectAttributes(x, bucket, key)
       return uploadId !== undefined ? listParts(x, bucket, key, uploadId) : getObject(x, bucket, key, false)
     case 'HEAD':
       return getObject(x, bucket, key, true)
     case 'DELETE': {
       if (uploadId !== undefined) return abortUpload(x, bucket, key, uploadId)
+      if (q.has('tagging')) return deleteObjectTagging(x, bucket, key)
       const res = await deleteObject(x, bucket, key)
       if (versionId !== undefined) res.headers.set('x-amz-version-id', NULL_VERSION)
       return res

@@ -1,0 +1,120 @@
+/** Object tagging and GetObjectAttributes (issue 17), with aws-sdk-js and boto3. */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import {
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectTaggingCommand, GetBucketTaggingCommand, GetObjectAttributesCommand,
+  GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand, PutObjectTaggingCommand, UploadPartCommand, S3ServiceException,
+} from '@aws-sdk/client-s3'
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { promisify } from 'node:util'
+import { OTHER_KEY, PRIVATE_KEY, s3, startStorage, type StorageNestbox } from './helpers.ts'
+
+let nb: StorageNestbox
+let priv: ReturnType<typeof s3>
+test.before(async () => {
+  nb = await startStorage()
+  priv = s3(nb, 'private', PRIVATE_KEY)
+})
+test.after(() => nb.close())
+
+async function fails(p: Promise<unknown>, name: string, status: number) {
+  try {
+    await p
+  } catch (e) {
+    assert.is((e as S3ServiceException).name, name, (e as Error).message)
+    assert.is((e as S3ServiceException).$metadata.httpStatusCode, status)
+    return
+  }
+  assert.unreachable(`expected ${name}`)
+}
+const tagsOf = async (Key: string) => (await priv.send(new GetObjectTaggingCommand({ Bucket: 'private', Key }))).TagSet!.map((t) => [t.Key, t.Value])
+
+test('x-amz-tagging on PUT, Get/Put/Delete ObjectTagging, tag count on GET, S3\'s limits', async () => {
+  await priv.send(new PutObjectCommand({ Bucket: 'private', Key: 't/a.txt', Body: 'a', Tagging: 'project=nestbox&owner=two words&empty=' }))
+  assert.equal(await tagsOf('t/a.txt'), [['project', 'nestbox'], ['owner', 'two words'], ['empty', '']])
+  assert.is((await priv.send(new GetObjectCommand({ Bucket: 'private', Key: 't/a.txt' }))).TagCount, 3)
+  await priv.send(new PutObjectTaggingCommand({ Bucket: 'private', Key: 't/a.txt', Tagging: { TagSet: [{ Key: 'stage', Value: 'prod' }, { Key: 'ünï:/=+-@.', Value: 'ok' }] } }))
+  assert.equal(await tagsOf('t/a.txt'), [['stage', 'prod'], ['ünï:/=+-@.', 'ok']])
+  await priv.send(new DeleteObjectTaggingCommand({ Bucket: 'private', Key: 't/a.txt' }))
+  assert.equal(await tagsOf('t/a.txt'), [])
+  assert.is((await priv.send(new GetObjectCommand({ Bucket: 'private', Key: 't/a.txt' }))).TagCount, undefined)
+
+  const eleven = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }))
+  await fails(priv.send(new PutObjectTaggingCommand({ Bucket: 'private', Key: 't/a.txt', Tagging: { TagSet: eleven } })), 'BadRequest', 400)
+  await fails(priv.send(new PutObjectTaggingCommand({ Bucket: 'private', Key: 't/a.txt', Tagging: { TagSet: [{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }] } })), 'InvalidTag', 400)
+  await fails(priv.send(new PutObjectTaggingCommand({ Bucket: 'private', Key: 't/a.txt', Tagging: { TagSet: [{ Key: 'aws:x', Value: '1' }] } })), 'InvalidTag', 400)
+  await fails(priv.send(new PutObjectCommand({ Bucket: 'private', Key: 't/bad.txt', Body: 'x', Tagging: 'a=<b>' })), 'InvalidTag', 400)
+  await fails(priv.send(new PutObjectTaggingCommand({ Bucket: 'private', Key: 't/none', Tagging: { TagSet: [] } })), 'NoSuchKey', 404)
+  await fails(s3(nb, 'other-access', OTHER_KEY).send(new PutObjectTaggingCommand({ Bucket: 'private', Key: 't/a.txt', Tagging: { TagSet: [] } })), 'AccessDenied', 403)
+  await fails(priv.send(new GetBucketTaggingCommand({ Bucket: 'private' })), 'NoSuchTagSet', 404)
+})
+
+test('tags follow CopyObject (COPY keeps, REPLACE sets) and CreateMultipartUpload', async () => {
+  await priv.send(new PutObjectCommand({ Bucket: 'private', Key: 't/src', Body: 'src', Tagging: 'keep=me' }))
+  await priv.send(new CopyObjectCommand({ Bucket: 'private', Key: 't/copy', CopySource: 'private/t/src' }))
+  assert.equal(await tagsOf('t/copy'), [['keep', 'me']])
+  await priv.send(new CopyObjectCommand({ Bucket: 'private', Key: 't/copy2', CopySource: 'private/t/src', TaggingDirective: 'REPLACE', Tagging: 'new=tag' }))
+  assert.equal(await tagsOf('t/copy2'), [['new', 'tag']])
+
+  const { UploadId } = await priv.send(new CreateMultipartUploadCommand({ Bucket: 'private', Key: 't/mp', Tagging: 'from=multipart', ChecksumAlgorithm: 'SHA256' }))
+  const part = Buffer.from('multipart body')
+  const p = await priv.send(new UploadPartCommand({ Bucket: 'private', Key: 't/mp', UploadId, PartNumber: 1, Body: part, ChecksumAlgorithm: 'SHA256' }))
+  await priv.send(new CompleteMultipartUploadCommand({ Bucket: 'private', Key: 't/mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag, ChecksumSHA256: p.ChecksumSHA256 }] } }))
+  assert.equal(await tagsOf('t/mp'), [['from', 'multipart']])
+
+  const attrs = await priv.send(new GetObjectAttributesCommand({ Bucket: 'private', Key: 't/mp', ObjectAttributes: ['ETag', 'ObjectSize', 'StorageClass', 'Checksum', 'ObjectParts'] }))
+  const partSha = createHash('sha256').update(part).digest()
+  assert.is(attrs.ETag, `${createHash('md5').update(createHash('md5').update(part).digest()).digest('hex')}-1`)
+  assert.is(attrs.ObjectSize, part.length)
+  assert.is(attrs.StorageClass, 'STANDARD')
+  assert.is(attrs.Checksum!.ChecksumSHA256, `${createHash('sha256').update(partSha).digest('base64')}-1`)
+  assert.is(attrs.Checksum!.ChecksumType, 'COMPOSITE')
+  assert.is(attrs.ObjectParts!.TotalPartsCount, 1)
+  assert.ok(attrs.LastModified instanceof Date)
+  const small = await priv.send(new GetObjectAttributesCommand({ Bucket: 'private', Key: 't/src', ObjectAttributes: ['ETag', 'ObjectSize'] }))
+  assert.equal([small.ETag, small.ObjectSize, small.ObjectParts], [createHash('md5').update('src').digest('hex'), 3, undefined])
+  await fails(priv.send(new GetObjectAttributesCommand({ Bucket: 'private', Key: 't/none', ObjectAttributes: ['ETag'] })), 'NoSuchKey', 404)
+  await fails(priv.send(new GetObjectAttributesCommand({ Bucket: 'private', Key: 't/src', ObjectAttributes: ['Colour' as never] })), 'InvalidArgument', 400)
+})
+
+const BOTO = String.raw`
+import json, sys
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="private", aws_secret_access_key=sys.argv[2],
+                  region_name="us-east-1", config=Config(signature_version="s3v4", retries={"max_attempts": 1}))
+def code(f):
+    try:
+        f()
+        return "ok"
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+out = {}
+s3.put_object(Bucket="private", Key="bt/x", Body=b"boto tags", Tagging="team=blue&cost=42")
+tags = lambda: [[t["Key"], t["Value"]] for t in s3.get_object_tagging(Bucket="private", Key="bt/x")["TagSet"]]
+out["put"] = tags()
+s3.put_object_tagging(Bucket="private", Key="bt/x", Tagging={"TagSet": [{"Key": "team", "Value": "red"}]})
+out["replaced"] = tags()
+out["count"] = s3.head_object(Bucket="private", Key="bt/x").get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-tagging-count")
+s3.delete_object_tagging(Bucket="private", Key="bt/x")
+out["deleted"] = tags()
+a = s3.get_object_attributes(Bucket="private", Key="bt/x", ObjectAttributes=["ETag", "ObjectSize", "StorageClass"])
+out["attributes"] = [a["ETag"], a["ObjectSize"], a["StorageClass"]]
+out["dup"] = code(lambda: s3.put_object_tagging(Bucket="private", Key="bt/x", Tagging={"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}))
+print(json.dumps(out))
+`
+
+test('boto3: put_object Tagging, get/put/delete_object_tagging, get_object_attributes', async () => {
+  const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-c', BOTO, nb.url + '/storage', PRIVATE_KEY], { encoding: 'utf8' })
+  const r = JSON.parse(stdout)
+  assert.equal(r.put, [['team', 'blue'], ['cost', '42']])
+  assert.equal(r.replaced, [['team', 'red']])
+  assert.is(r.count, '1')
+  assert.equal(r.deleted, [])
+  assert.equal(r.attributes, [createHash('md5').update('boto tags').digest('hex'), 9, 'STANDARD'])
+  assert.is(r.dup, 'InvalidTag')
+})
+
+test.run()
