@@ -256,6 +256,13 @@ export function createVirtualKeys(d: { db: Db; clock: Clock; ids: IdGen; timezon
       for (const h of hashes) forget(h)
     },
 
+    /** Deletes every key of a deleted team. */
+    async removeTeam(teamId: string) {
+      const rows = await listKeys(d.db, { teamId, offset: 0, limit: 1_000_000 })
+      await deleteKeys(d.db, rows.map((r) => r.id))
+      for (const r of rows) forget(r.token_hash)
+    },
+
     /** Budget resets done by the database job: cached states take the stored values. */
     afterReset(rows: GatewayKeyRow[]) {
       for (const r of rows) refresh(r, true)

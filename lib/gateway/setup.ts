@@ -8,12 +8,14 @@ import { appendFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, type Config } from '../core/config/index.ts'
 import type { Db } from '../core/db.ts'
+import type { EventBus } from '../core/events.ts'
 import type { Clock, IdGen } from '../core/ids.ts'
 import type { Scheduler } from '../core/jobs.ts'
 import type { Logger } from '../core/logger.ts'
 import type { IdentityService } from '../identity/service.ts'
 import { createBudgets } from './budgets.ts'
 import { createCallers, keyHash } from './callers.ts'
+import { createCapsuleKeys } from './capsule-keys.ts'
 import { createModelRegistry } from './deployments.ts'
 import { nextBudgetReset, validTimezone } from './durations.ts'
 import { createVirtualKeys, newKeyToken } from './keys.ts'
@@ -28,6 +30,7 @@ export type GatewayCore = {
   config: Config
   dataDir: string
   db: Db
+  bus: EventBus
   clock: Clock
   ids: IdGen
   log: Logger
@@ -93,7 +96,21 @@ export function setupGateway(core: GatewayCore, identity: IdentityService) {
   })
   core.lifecycle.onStop(() => spend.flush())
 
+  const capsuleKeys = createCapsuleKeys({ db: core.db, keys })
+  // A destroyed capsule's key dies with it; a deleted team's keys stop working.
+  core.bus.subscribe((e) => {
+    if (e.type === 'capsule.destroy' && e.resourceId && (e.data as { outcome?: string } | undefined)?.outcome === 'success')
+      capsuleKeys.revoke(e.resourceId).catch((err) => log.error('gateway: capsule key not revoked', { err, capsule: e.resourceId }))
+    if (e.type === 'team.delete' && e.teamId) keys.removeTeam(e.teamId).catch((err) => log.error('gateway: team keys not removed', { err, team: e.teamId }))
+  })
   const budgets = createBudgets({ db: core.db, clock: core.clock, timezone: cfg.budgetTimezone, changed: service.teamChanged, liveSpend: service.teamSpend })
-  return Object.assign(service, { budgets, flushSpend: () => spend.flush() })
+  return Object.assign(service, {
+    budgets,
+    flushSpend: () => spend.flush(),
+    /** Credentials for a capsule that can reach nestbox at `baseUrl`: a key scoped to the capsule and its team, spending against the team's budget. */
+    mintCapsuleKey: (teamId: string, capsuleId: string, baseUrl: string) => capsuleKeys.mint(teamId, capsuleId, baseUrl),
+    /** Revokes a capsule's key (also done on capsule.destroy). */
+    revokeCapsuleKey: (capsuleId: string) => capsuleKeys.revoke(capsuleId),
+  })
 }
 export type Gateway = ReturnType<typeof setupGateway>
