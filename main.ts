@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** nestbox CLI: config → app → listen → signals. */
-import { ConfigError, loadConfig, parseFlags, redactConfig } from './lib/core/config/index.ts'
+import { ConfigError, FLAG_NAMES, loadConfig, parseFlags, redactConfig } from './lib/core/config/index.ts'
 import { openSqlite } from './lib/core/db.ts'
 import { runDoctor } from './lib/core/doctor.ts'
 import { MigrationError, migrate } from './lib/core/migrations.ts'
@@ -12,7 +12,7 @@ import { stringify as toYaml } from 'yaml'
 
 const USAGE = `nestbox ${VERSION}
 
-usage: nestbox <command> [--config file.yaml] [--port N] [--host H] [--data-dir DIR] [--set key=value ...]
+usage: nestbox <command> [--config file.yaml] [--port N] [--host H] [--data-dir DIR] [--public-url URL] [--log-level L] [--set key=value ...]
 
 commands:
   serve     start the server (default)
@@ -22,14 +22,41 @@ commands:
   version   print the version
 `
 
+const COMMANDS = ['serve', 'migrate', 'config', 'doctor', 'version', 'help']
+
+/** A mistyped command line; main prints its one-line message and exits 2. */
+class UsageError extends Error {}
+
+/** The command from what parseFlags left over: at most one word, no unknown flags. */
+function commandOf(rest: string[]): string {
+  if (rest.some((a) => a === '--help' || a === '-h')) return 'help'
+  if (rest.includes('--version')) return 'version'
+  const flag = rest.find((a) => a.startsWith('-'))
+  if (flag) {
+    const name = flag.replace(/^-+/, '').split('=')[0]
+    const like = name && FLAG_NAMES.find((f) => f.startsWith(name))
+    throw new UsageError(`unknown flag ${flag.split('=')[0]}${like ? ` (did you mean --${like}?)` : ''}`)
+  }
+  const [command = 'serve', extra] = rest
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command "${command}"`)
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after ${command}`)
+  return command
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { rest } = parseFlags(argv)
-  const command = rest[0] ?? 'serve'
-  if (command === 'version' || command === '--version') {
+  let command: string
+  try {
+    command = commandOf(parseFlags(argv).rest)
+  } catch (err) {
+    if (!(err instanceof UsageError || err instanceof ConfigError)) throw err
+    console.error(`nestbox: ${err.message.replace(/^config: /, '')}; see "nestbox help"`)
+    return 2
+  }
+  if (command === 'version') {
     console.log(VERSION)
     return 0
   }
-  if (command === 'help' || command === '--help' || command === '-h') {
+  if (command === 'help') {
     console.log(USAGE)
     return 0
   }
@@ -66,8 +93,7 @@ async function main(argv: string[]): Promise<number> {
       return -1 // keep running
     }
     default:
-      console.error(`nestbox: unknown command "${command}"\n\n${USAGE}`)
-      return 2
+      throw new Error(`unhandled command ${command}`)
   }
 }
 

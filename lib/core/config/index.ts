@@ -24,6 +24,9 @@ const FLAG_ALIASES: Record<string, string> = {
   'public-url': 'publicUrl',
 }
 
+/** Every flag parseFlags takes (without the leading --). */
+export const FLAG_NAMES = ['config', 'set', ...Object.keys(FLAG_ALIASES)]
+
 export const envName = (path: string[]) =>
   'NESTBOX_' + path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_')
 
