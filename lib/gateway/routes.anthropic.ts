@@ -8,7 +8,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { Logger } from '../core/logger.ts'
 import type { AppEnv } from '../http/types.ts'
 import { badRequest } from './errors.ts'
-import { callerOf, guarded, newCallId, readJson, sinkOf } from './http.ts'
+import { callerOf, guarded, newCallId, readBody, readJson, sinkOf } from './http.ts'
 import type { Op } from './providers/types.ts'
 import type { GatewayService } from './service.ts'
 
@@ -28,5 +28,25 @@ export function gatewayAnthropicRoutes(g: GatewayService, o: { log: Logger; maxB
     })
   r.post('/v1/messages', call('messages'))
   r.post('/v1/messages/count_tokens', call('count_tokens'))
+  return r
+}
+
+/** /anthropic/* and /proxy/anthropic/* (seed 001's Anthropic proxy): forwarded as-is with the real key. */
+export function anthropicPassthroughRoutes(g: GatewayService, o: { log: Logger; maxBodyBytes: number }) {
+  const r = new Hono<AppEnv>()
+  const forward = (prefix: string) =>
+    guarded(g, o.log, 'anthropic', async (c) => {
+      const caller = await callerOf(c, g)
+      const incoming = c.env?.incoming
+      const url = incoming?.url ?? new URL(c.req.url).pathname
+      const q = url.indexOf('?')
+      const path = (q < 0 ? url : url.slice(0, q)).slice(prefix.length) || '/'
+      const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? Buffer.alloc(0) : await readBody(c, o.maxBodyBytes)
+      const headers = incoming?.headers ?? Object.fromEntries(c.req.raw.headers)
+      await g.forwardAnthropic(caller, { method: c.req.method, path, query: q < 0 ? '' : url.slice(q), headers, body }, sinkOf(c), newCallId())
+      return RESPONSE_ALREADY_SENT
+    })
+  r.all('/anthropic/*', forward('/anthropic'))
+  r.all('/proxy/anthropic/*', forward('/proxy/anthropic'))
   return r
 }

@@ -4,6 +4,7 @@
  * a spend log row written later in a batch). Models, keys, spend and team
  * budgets are read and managed here for every surface.
  */
+import { sql } from 'kysely'
 import type { Db } from '../core/db.ts'
 import type { Clock } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
@@ -11,6 +12,8 @@ import { createAdmission, modelAllowed, type TeamState } from './admission.ts'
 import type { Caller, Callers } from './callers.ts'
 import { costOf, pricesFor, type Prices } from './cost.ts'
 import type { Deployment, ModelRegistry } from './deployments.ts'
+import { healthReport } from './health.ts'
+import { forwardToAnthropic, type ProxiedRequest } from './anthropic-proxy.ts'
 import { GatewayError, asGatewayError } from './errors.ts'
 import type { KeyState, VirtualKeys } from './keys.ts'
 import type { Limits } from './limits.ts'
@@ -145,6 +148,37 @@ export function createGatewayService(d: GatewayDeps) {
       }
     },
 
+    /**
+     * /anthropic/* and /proxy/anthropic/*: forwards the request as-is to the
+     * first anthropic/ deployment, under the caller's budget and limits for that
+     * deployment's group; /v1/messages answers are charged at the requested model's price.
+     */
+    async forwardAnthropic(caller: Caller, req: ProxiedRequest, sink: Sink, callId: string): Promise<void> {
+      const dep = d.registry.deployments().find((x) => x.providerName === 'anthropic' && !x.group.includes('*'))
+      if (!dep) throw new GatewayError(404, 'not_found_error', 'no anthropic/ deployment is configured for the Anthropic pass-through')
+      let model = dep.model
+      try {
+        const m = (JSON.parse(req.body.toString('utf8')) as { model?: unknown }).model
+        if (typeof m === 'string') model = m
+      } catch {
+        // not JSON (GET, files): charged nothing
+      }
+      const started = d.clock.now()
+      const team = await teamState(caller.teamId)
+      const taken = admission.admit(caller, dep.group, team)
+      let r: Awaited<ReturnType<typeof forwardToAnthropic>> | null = null
+      try {
+        r = await forwardToAnthropic(dep, req, sink, d.clock.now)
+      } finally {
+        const usage = r?.usage ?? { prompt: 0, completion: 0, cacheRead: 0, cacheWrite: 0, reasoning: 0 }
+        for (const [id] of taken) d.limits.release(id, usage.prompt + usage.completion)
+        const cost = costOf(usage, pricesFor(model, {}, {}) ?? priceOf(dep))
+        const failed = !r || r.error !== null || r.status >= 400
+        const o: Outcome = { deployment: { ...dep, model }, attempted: { retries: 0, fallbacks: 0 }, usage, upstreamMs: 0, firstByteAt: r?.firstByteAt ?? null, status: failed ? 'failure' : 'success', error: r?.error ? new GatewayError(502, 'api_error', r.error) : null }
+        account(caller, { op: 'messages', format: 'anthropic', model, body: {}, contentType: '', stream: false, callId, t0: 0 }, { user: null, tags: ['anthropic-passthrough'], metadata: { path: req.path } }, o, cost, team, started)
+      }
+    },
+
     /** Model groups the caller may use (GET /models). */
     models(caller: Caller): string[] {
       const names = d.registry.groupNames()
@@ -171,6 +205,22 @@ export function createGatewayService(d: GatewayDeps) {
           },
         }
       })
+    },
+
+    /** GET /health: a real call to each deployment the caller may use. */
+    async health(caller: Caller) {
+      const allowed = new Set(this.models(caller))
+      return healthReport(d.registry.deployments().filter((dep) => allowed.has(dep.group)))
+    },
+
+    /** Whether the database answers (GET /health/readiness). */
+    async ready(): Promise<boolean> {
+      try {
+        await sql`SELECT 1`.execute(d.db)
+        return true
+      } catch {
+        return false
+      }
     },
 
     keys: d.keys,
