@@ -16,6 +16,13 @@ export type PtySession = {
   write(data: Uint8Array): void
   /** Attaches a client: replays recent output to it, then streams. Returns detach. */
   attach(client: PtyClient): () => void
+  /**
+   * Flow control: while any attached client holds the session (its socket has
+   * too much output unread), the terminal's output is not read, so the program
+   * blocks as it would on a slow terminal; release() lets it go on.
+   */
+  hold(client: PtyClient): void
+  release(client: PtyClient): void
   readonly clients: number
 }
 
@@ -53,6 +60,10 @@ export function createPtySessions(opts: { replayBytes: number; onInput: (capsule
     add(capsuleId: string, tag: string, handle: PtyHandle): PtySession {
       const replay = replayBuffer(opts.replayBytes)
       const clients = new Set<PtyClient>()
+      const holding = new Set<PtyClient>()
+      const release = (client: PtyClient) => {
+        if (holding.delete(client) && holding.size === 0) handle.resume?.()
+      }
       handle.onData((d) => {
         replay.push(d)
         for (const c of clients) c.output(d)
@@ -67,11 +78,20 @@ export function createPtySessions(opts: { replayBytes: number; onInput: (capsule
           handle.write(data)
         },
         attach(client) {
+          clients.add(client) // first, so a replay that fills the client's socket can hold the session
           const past = replay.read()
           if (past.length) client.output(past)
-          clients.add(client)
-          return () => clients.delete(client)
+          return () => {
+            clients.delete(client)
+            release(client)
+          }
         },
+        hold(client) {
+          if (!clients.has(client) || holding.has(client)) return
+          holding.add(client)
+          if (holding.size === 1) handle.pause?.()
+        },
+        release,
         get clients() {
           return clients.size
         },
@@ -82,6 +102,7 @@ export function createPtySessions(opts: { replayBytes: number; onInput: (capsule
           sessions.delete(tag)
           for (const c of clients) c.exit(code)
           clients.clear()
+          holding.clear()
           replay.clear()
         },
         () => sessions.delete(tag),

@@ -1,14 +1,21 @@
 /**
  * Wrenn WebSocket endpoints (frames per seed 003 and shared/seeds/INDEX.md):
  * exec stream, process output stream and PTY. Access and state are checked
- * before the upgrade, so refusals are plain HTTP statuses.
+ * before the upgrade, so refusals are plain HTTP statuses with a Wrenn error body.
+ *
+ * Output to a client that reads slower than the program writes is bounded
+ * (ws-outbox.ts): the exec stream and the PTY stop reading the program's output
+ * until the client catches up (the program blocks, as on a slow terminal); a
+ * process-stream viewer, who must not stall a process others own, is closed
+ * with code 1008 instead.
  */
 import { Hono } from 'hono'
 import { StringDecoder } from 'node:string_decoder'
 import type { WebSocket } from 'ws'
-import { isAppError } from '../core/errors.ts'
+import { invalid, isAppError } from '../core/errors.ts'
 import type { AppEnv } from '../http/types.ts'
 import { acceptWebSocket } from '../http/websocket.ts'
+import { SLOW_READER_CLOSE, wsOutbox, type Outbox } from '../http/ws-outbox.ts'
 import { parseExec, releaseGate } from './processes.ts'
 import type { PtyClient, PtySession } from './pty-session.ts'
 import type { ProcessHandle } from './runtime/types.ts'
@@ -29,18 +36,34 @@ function closeUnlessStarted(ws: WebSocket, started: () => boolean, send: (m: Rec
 }
 /** After {"type":"stop"}, SIGTERM; then SIGKILL if it is still there. */
 const STOP_GRACE_MS = 2_000
+/** Unread output past which the exec stream and the PTY stop reading the program. */
+const PAUSE_AT = 1 << 20
+/** Unread output past which a process-stream viewer is closed. */
+const VIEWER_MAX = 8 << 20
 
-const sender = (ws: WebSocket) => (msg: Record<string, unknown>) => {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg))
-}
+const sender = (out: Outbox) => (msg: Record<string, unknown>) => out.send(JSON.stringify(msg))
 const messageOf = (err: unknown) => (isAppError(err) ? err.message : 'internal error')
 
-/** Forwards a process's stdout/stderr as text frames; returns the unsubscribe function. */
+/**
+ * Forwards a process's stdout/stderr as text frames. Returns `end`, which
+ * unsubscribes and sends what the UTF-8 decoders still hold (a character cut
+ * at the last chunk's end), so nothing is left behind before the exit frame.
+ */
 function follow(h: ProcessHandle, send: (m: Record<string, unknown>) => void) {
   const out = new StringDecoder('utf8')
   const err = new StringDecoder('utf8')
   const offs = [h.onStdout((b) => send({ type: 'stdout', data: out.write(b) })), h.onStderr((b) => send({ type: 'stderr', data: err.write(b) }))]
-  return () => offs.forEach((off) => off())
+  let ended = false
+  return (flush: boolean) => {
+    if (ended) return
+    ended = true
+    offs.forEach((off) => off())
+    if (!flush) return
+    const o = out.end()
+    const e = err.end()
+    if (o) send({ type: 'stdout', data: o })
+    if (e) send({ type: 'stderr', data: e })
+  }
 }
 
 function parse(data: unknown): Record<string, unknown> | null {
@@ -60,8 +83,8 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
     const id = c.req.param('id')
     await v.processes.assertExecutable(p, id)
     return acceptWebSocket(c, (ws) => {
-      const send = sender(ws)
       let h: ProcessHandle | null = null
+      const send = sender(wsOutbox(ws, { high: PAUSE_AT, onFull: () => h?.pause?.(), onDrain: () => h?.resume?.() }))
       let exited = false
       let starting = false
       closeUnlessStarted(ws, () => starting, send)
@@ -78,11 +101,11 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
             return ws.close(1000)
           }
           send({ type: 'start', pid: h.pid })
-          const off = follow(h, send)
+          const end = follow(h, send)
           releaseGate(h)
           h.exited.then((code) => {
             exited = true
-            off()
+            end(true)
             send({ type: 'exit', exit_code: code })
             ws.close(1000)
           })
@@ -101,15 +124,19 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
   r.get('/:id/processes/:selector/stream', async (c) => {
     const h = await v.processes.process(c.var.principal, c.req.param('id'), c.req.param('selector'))
     return acceptWebSocket(c, (ws) => {
-      const send = sender(ws)
+      const tooSlow = () => {
+        end(false)
+        ws.close(SLOW_READER_CLOSE, `more than ${VIEWER_MAX >> 20} MiB of output unread`)
+      }
+      const send = sender(wsOutbox(ws, { high: VIEWER_MAX, onFull: tooSlow }))
       send({ type: 'start', pid: h.pid })
-      const off = follow(h, send)
+      const end = follow(h, send)
       h.exited.then((code) => {
-        off()
+        end(true)
         send({ type: 'exit', exit_code: code })
         ws.close(1000)
       })
-      ws.on('close', off)
+      ws.on('close', () => end(false))
     })
   })
 
@@ -117,18 +144,21 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
     const p = c.var.principal
     const id = c.req.param('id')
     await v.assertRunning(p, id, 'write')
-    // Terminal bytes go out as binary frames; a client that sends base64 JSON
-    // input (the older protocol), or asks with ?frames=json, gets JSON output frames.
-    let json = c.req.query('frames') === 'json'
+    // compat(wrenn): output is {"type":"output","data":<base64>} text frames from the
+    // first byte, also after a reconnect (seed 003). Raw binary frames are opt-in:
+    // ?frames=binary, or a client whose first input is a binary frame.
+    const frames = c.req.query('frames')
+    if (frames !== undefined && frames !== 'json' && frames !== 'binary') throw invalid('frames must be json or binary')
+    let framing: 'json' | 'binary' | null = frames ?? null
     return acceptWebSocket(c, (ws) => {
-      const send = sender(ws)
       let session: PtySession | null = null
       let detach: (() => void) | null = null
+      const out = wsOutbox(ws, { high: PAUSE_AT, onFull: () => session?.hold(client), onDrain: () => session?.release(client) })
+      const send = sender(out)
       const client: PtyClient = {
         output: (d) => {
-          if (ws.readyState !== ws.OPEN) return
-          if (json) send({ type: 'output', data: d.toString('base64') })
-          else ws.send(d, { binary: true })
+          if (framing === 'binary') out.send(d)
+          else send({ type: 'output', data: d.toString('base64') })
         },
         exit: (code) => {
           send({ type: 'exit', exit_code: code })
@@ -145,7 +175,11 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
       closeUnlessStarted(ws, () => asked, send)
 
       const handle = async (data: Buffer, isBinary: boolean) => {
-        if (isBinary) return session ? session.write(data) : fatal('start or connect to a terminal first')
+        if (isBinary) {
+          if (!session) return fatal('start or connect to a terminal first')
+          framing ??= 'binary'
+          return session.write(data)
+        }
         const m = parse(data)
         if (!m) return send({ type: 'error', data: 'text messages must be JSON objects', fatal: false })
         if (!session) {
@@ -165,7 +199,7 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
         }
         switch (m.type) {
           case 'input':
-            json = true
+            framing ??= 'json'
             return session.write(Buffer.from(String(m.data ?? ''), 'base64'))
           case 'resize': {
             const { cols, rows } = m

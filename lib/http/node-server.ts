@@ -14,5 +14,9 @@ export function createNodeServer(fetch: Fetch, log: Logger, wss?: WebSocketServe
     createServer: ((opts: object, listener: Parameters<typeof withRequestRecord>[0]) => createServer({ ...opts, ServerResponse: RecordedResponse as typeof ServerResponse }, withRequestRecord(listener, log))) as typeof createServer,
   }) as Server
   server.keepAliveTimeout = 65_000
+  // @hono/node-server answers a refused upgrade itself (status and headers, no body)
+  // only while it is the sole 'upgrade' listener; withUpgradeRecord writes the whole
+  // response instead (websocket.ts refuseUpgrade)
+  if (wss) server.on('upgrade', () => {})
   return server
 }

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from '../core/logger.ts'
 import type { Principal } from '../core/principal.ts'
 import type { AppEnv } from './types.ts'
+import { refuseUpgrade, wasAccepted } from './websocket.ts'
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/
 const RECORD = Symbol.for('nestbox.request')
@@ -96,13 +97,21 @@ export function withUpgradeRecord<F extends Fetch>(fetch: F, log: Logger): F {
   const upgrade = async (request: Request, env: { incoming: IncomingMessage; outgoing?: ServerResponse }) => {
     const rec = newRecord(env.incoming.headers['x-request-id'])
     ;(env.incoming as Tagged)[RECORD] = rec
-    const res = await fetch(request, env)
+    let res: unknown
+    try {
+      res = await fetch(request, env)
+    } catch {
+      res = new Response(null, { status: 500 })
+    }
     const status = res instanceof Response ? res.status : 500
     if (res instanceof Response) {
       res.headers.set('X-Request-Id', rec.rid)
       res.headers.set('X-Content-Type-Options', 'nosniff')
     }
-    accessLog(log, env.incoming, status === 200 ? 101 : status, rec)
+    const ok = wasAccepted(env.incoming)
+    // not accepted: the whole response is written here (node-server.ts leaves refusals to us)
+    if (!ok) await refuseUpgrade(env.incoming.socket, res instanceof Response ? res : new Response(null, { status: 500 }))
+    accessLog(log, env.incoming, ok ? 101 : status, rec)
     return res
   }
   // Not async for ordinary requests: a route that answers synchronously must stay synchronous.

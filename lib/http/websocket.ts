@@ -2,13 +2,38 @@
  * WebSocket routes for every module. The upgrade request runs through the same
  * Hono app (request id, auth middleware, routing) as any other request; a route
  * that accepts it gets the raw `ws` socket. A route that throws or returns an
- * error before accepting answers the upgrade with that status.
+ * error before accepting answers the upgrade with that response, body included,
+ * as the same URL answers without upgrade headers.
  */
 import { upgradeWebSocket } from '@hono/node-server'
 import type { Context } from 'hono'
+import type { IncomingMessage } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { invalid } from '../core/errors.ts'
 import type { AppEnv } from './types.ts'
+
+/** Upgrade requests a route accepted (the rest get their response written by refuseUpgrade). */
+const accepted = new WeakSet<IncomingMessage>()
+export const wasAccepted = (req: IncomingMessage) => accepted.has(req)
+
+const NOT_FORWARDED = new Set(['connection', 'content-length', 'keep-alive', 'transfer-encoding', 'upgrade', 'set-cookie'])
+
+/**
+ * Answers an upgrade no route accepted with the app's whole response. (Left to
+ * @hono/node-server, the answer would keep the status and headers but lose the
+ * body: a Wrenn client would get a 404 without its error envelope.)
+ */
+export async function refuseUpgrade(socket: Duplex, res: Response): Promise<void> {
+  const body = Buffer.from(await res.arrayBuffer())
+  const lines = [`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}`, 'Connection: close', `Content-Length: ${body.length}`]
+  res.headers.forEach((v, k) => {
+    if (!NOT_FORWARDED.has(k)) lines.push(`${k}: ${v}`)
+  })
+  for (const c of res.headers.getSetCookie()) lines.push(`set-cookie: ${c}`)
+  if (!socket.destroyed) socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n'), body]))
+}
 
 export type OnSocket<E extends AppEnv = AppEnv> = (ws: WebSocket, c: Context<E>) => void
 
@@ -22,5 +47,9 @@ export function acceptWebSocket<E extends AppEnv>(c: Context<E>, onSocket: OnSoc
   const handler = upgradeWebSocket(() => ({
     onOpen: (_evt, ws) => onSocket(ws.raw as WebSocket, c),
   }))
-  return handler(c as never, async () => {}) as Promise<Response>
+  return (handler(c as never, async () => {}) as Promise<Response>).then((res) => {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+    if (res.status === 200 && incoming) accepted.add(incoming)
+    return res
+  })
 }

@@ -96,3 +96,25 @@ export async function settleOutput(streams: Array<[Readable, (chunk: Buffer) => 
   }
   for (const [s] of streams) s.destroy()
 }
+
+/**
+ * node-pty destroys its socket 200 ms after the program's exit if it has not
+ * read the pty's end by then, which is the case while output is paused for a
+ * slow reader: what the terminal still held would be dropped before the exit
+ * is announced. Just before that destroy, what is buffered and queued is read
+ * and delivered. `_socket` and `fd` are node-pty 1.1's own; without them
+ * nothing changes.
+ */
+export function readTailBeforeDestroy(term: object, deliver: (b: Buffer) => void) {
+  const socket = (term as unknown as { _socket?: Readable })._socket
+  const fd = (term as unknown as { fd?: number }).fd
+  if (!socket || typeof fd !== 'number') return
+  const destroy = socket.destroy.bind(socket)
+  socket.destroy = (err?: Error) => {
+    if (!socket.destroyed) {
+      while (socket.read() !== null); // emits 'data': node-pty passes it on to deliver
+      drainFd(fd, deliver)
+    }
+    return destroy(err)
+  }
+}

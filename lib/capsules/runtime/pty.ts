@@ -5,8 +5,7 @@
  * its controlling terminal.
  */
 import pty from 'node-pty'
-import type { Readable } from 'node:stream'
-import { drainFd } from './drain.ts'
+import { readTailBeforeDestroy } from './drain.ts'
 import { nsPid, programPid } from './exec.ts'
 import type { PtyHandle } from './types.ts'
 
@@ -55,24 +54,3 @@ export async function startPty(argv: string[], size: { cols: number; rows: numbe
   }
 }
 
-/**
- * node-pty destroys its socket 200 ms after the program's exit if it has not
- * read the pty's end by then, which is the case while output is paused for a
- * slow reader: what the terminal still held would be dropped before the exit
- * is announced. Just before that destroy, what is buffered and queued is read
- * and delivered (drain.ts). `_socket` is node-pty 1.1's own; without it
- * nothing changes.
- */
-function readTailBeforeDestroy(term: pty.IPty, deliver: (b: Buffer) => void) {
-  const socket = (term as unknown as { _socket?: Readable })._socket
-  const fd = (term as unknown as { fd?: number }).fd
-  if (!socket || typeof fd !== 'number') return
-  const destroy = socket.destroy.bind(socket)
-  socket.destroy = (err?: Error) => {
-    if (!socket.destroyed) {
-      while (socket.read() !== null); // emits 'data': node-pty passes it on to deliver
-      drainFd(fd, deliver)
-    }
-    return destroy(err)
-  }
-}
