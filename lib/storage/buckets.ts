@@ -63,7 +63,8 @@ export function createBuckets(d: BucketDeps) {
         if (!masterKey) {
           masterKey = newKey()
           await setSetting(d.db, 'master_key', masterKey)
-          lines.push(`storage_master_key=${masterKey}`)
+          // S3 tools need the access key id beside the secret.
+          lines.push(`storage_master_access_key=${d.config.masterAccessKey}`, `storage_master_key=${masterKey}`)
         }
       }
       const existing = new Map((await listBucketRows(d.db)).map((r) => [r.name, r]))

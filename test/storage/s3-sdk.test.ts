@@ -17,7 +17,7 @@ let master: ReturnType<typeof s3>
 test.before(async () => {
   nb = await startStorage()
   priv = s3(nb, 'private', PRIVATE_KEY)
-  master = s3(nb, 'nestbox-master', nb.masterKey)
+  master = s3(nb, nb.bootstrap.storage_master_access_key, nb.masterKey)
 })
 test.after(() => nb.close())
 
