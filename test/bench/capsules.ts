@@ -1,7 +1,8 @@
 /**
  * Capsule benchmark over real HTTP against the real process runtime:
  *   create → first successful exec `echo ok`, exec round trip, pause + resume,
- *   20 concurrent creates, host memory of 200 idle capsules, metrics sampling pass
+ *   20 concurrent creates, an exec integrity hammer (outputs checked vs lost),
+ *   host memory of 200 idle capsules, metrics sampling pass
  *   with 200 capsules, RSS growth of a 1 GiB streaming upload.
  * Baselines measured in the same run: a bare host spawn of `sh -c 'echo ok'`, a bare
  * bubblewrap sandbox (`bwrap ... true`), and an HTTP GET of the capsule.
@@ -43,6 +44,36 @@ const execOk = async (id: string) => {
   if (b.stdout !== 'ok\n') throw new Error(`exec failed: ${JSON.stringify(b)}`)
 }
 const destroy = (id: string) => api(`/v1/capsules/${id}`, { method: 'DELETE' })
+
+/** What `yes <t> | head -c <n>` prints. */
+const yes = (t: string, n: number) => `${t}\n`.repeat(Math.ceil(n / (t.length + 1))).slice(0, n)
+
+/** `caps` capsules created at once, `execs` concurrent execs in each (half `echo`, half 64 KiB on stdout plus stderr). */
+async function execHammer(caps: number, execs: number) {
+  let checked = 0
+  let lost = 0
+  const check = (got: unknown, want: string) => {
+    checked++
+    if (got !== want) lost++
+  }
+  const cids = await Promise.all(
+    Array.from({ length: caps }, async () => {
+      const cid = await create()
+      await Promise.all(
+        Array.from({ length: execs }, async (_, i) => {
+          const t = `t${cid}-${i}-${Math.random().toString(36).slice(2, 8)}`
+          const cmd = i % 2 ? `yes ${t} | head -c 65536; printf e${t} >&2` : `echo ${t}`
+          const b = await (await api(`/v1/capsules/${cid}/exec`, { method: 'POST', json: { cmd } })).json()
+          check(b.stdout, i % 2 ? yes(t, 65536) : `${t}\n`)
+          if (i % 2) check(b.stderr, `e${t}`)
+        }),
+      )
+      return cid
+    }),
+  )
+  await Promise.all(cids.map(destroy))
+  return { checked, lost }
+}
 
 try {
   // Warm-up (first bwrap, JIT, page cache).
@@ -108,6 +139,10 @@ try {
   const running = states.filter((s) => s === 'running').length
   rows.push({ metric: `20 concurrent creates (${running}/20 running)`, p50: pct(conc, 50), p95: pct(conc, 95), unit: 'ms', target: 'all running' })
   await Promise.all(ids.map(destroy))
+
+  // Exec integrity hammer: capsules created at once, concurrent execs with unique tokens, every answer checked byte for byte.
+  const hammer = await execHammer(10, 10)
+  rows.push({ metric: `exec integrity hammer (10 capsules created at once, ${hammer.checked} outputs checked byte for byte, short and 64 KiB)`, p50: hammer.lost, p95: hammer.lost, unit: 'lost', target: '0 lost' })
 
   // 200 idle capsules: host memory.
   global.gc?.()
