@@ -15,6 +15,7 @@ import { idGen, systemClock } from '../core/ids.ts'
 import { createScheduler } from '../core/jobs.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import { isNewDatabase, migrate } from '../core/migrations.ts'
+import { createSiteUrl } from '../core/site-url.ts'
 import { bootstrapAdmin, newAdminPassword, type AdminPassword } from '../identity/bootstrap.ts'
 import { createApp } from './app.ts'
 import { createNodeServer } from './node-server.ts'
@@ -60,7 +61,8 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   const startHooks: Array<() => Promise<void> | void> = []
   const stopHooks: Array<() => Promise<void> | void> = []
   const lifecycle = { onStart: (fn: () => Promise<void> | void) => startHooks.push(fn), onStop: (fn: () => Promise<void> | void) => stopHooks.push(fn) }
-  const services = createServices({ config, dataDir, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs, lifecycle })
+  const site = createSiteUrl(config)
+  const services = createServices({ config, dataDir, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs, lifecycle, site })
   mark('services')
 
   const lines = await bootstrapAdmin({ db: handle.db, clock: systemClock, ids: idGen, adminEmail: config.bootstrap.adminEmail, password: adminPassword })
@@ -101,9 +103,10 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
     })
   })
   const port = (server.address() as AddressInfo).port
+  site.listening(port)
   const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host
   jobs.start()
-  log.info('listening', { host: config.listen.host, port, dataDir, startup_ms: { ...phases, total: Math.round(performance.now() - t0) } })
+  log.info('listening', { host: config.listen.host, port, dataDir, public_url: site.url, startup_ms: { ...phases, total: Math.round(performance.now() - t0) } })
 
   let closing: Promise<void> | undefined
   const close = () =>

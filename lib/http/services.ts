@@ -5,6 +5,7 @@ import type { EventBus } from '../core/events.ts'
 import type { Clock, IdGen } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Scheduler } from '../core/jobs.ts'
+import type { SiteUrl } from '../core/site-url.ts'
 import { createIdentityService } from '../identity/service.ts'
 import { createAuditLog } from '../events/audit.ts'
 import { setupCapsules } from '../capsules/setup.ts'
@@ -14,11 +15,12 @@ import { setupGateway } from '../gateway/setup.ts'
 /** Start hooks run after migrations and bootstrap, before listening; stop hooks run after HTTP has closed, before the database does (in reverse order). */
 export type Lifecycle = { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
 
-export type Core = { config: Config; dataDir: string; db: Db; bus: EventBus; clock: Clock; ids: IdGen; log: Logger; jobs: Scheduler; lifecycle: Lifecycle }
+/** `site`: this server's base URL for links, from configuration only (see core/site-url.ts). */
+export type Core = { config: Config; dataDir: string; db: Db; bus: EventBus; clock: Clock; ids: IdGen; log: Logger; jobs: Scheduler; lifecycle: Lifecycle; site: SiteUrl }
 
 export function createServices(core: Core) {
   const audit = createAuditLog({ db: core.db, clock: core.clock, ids: core.ids, bus: core.bus })
-  const identity = createIdentityService({ db: core.db, clock: core.clock, ids: core.ids, audit, bus: core.bus, log: core.log, config: core.config.identity, dataDir: core.dataDir, jobs: core.jobs })
+  const identity = createIdentityService({ db: core.db, clock: core.clock, ids: core.ids, audit, bus: core.bus, log: core.log, config: core.config.identity, site: core.site, dataDir: core.dataDir, jobs: core.jobs })
   // Each domain adds its service here, one line each.
   const storage = createStorage(core)
   const capsules = setupCapsules(core, audit)

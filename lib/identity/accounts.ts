@@ -93,7 +93,7 @@ export function createAccountService(d: IdentityDeps, sessions: SessionService) 
       })
       try {
         await sendLink(email, 'Activate your nestbox account', [
-          `Hello${name ? ' ' + name : ''},`, '', 'Activate your account within 30 minutes:', `${client.appUrl}/activate?token=${token.token}`, '', `Activation token: ${token.token}`,
+          `Hello${name ? ' ' + name : ''},`, '', 'Activate your account within 30 minutes:', `${d.links.app}/activate?token=${token.token}`, '', `Activation token: ${token.token}`,
         ])
       } catch (err) {
         d.log.error('activation mail failed', { err, to: email })
@@ -197,7 +197,7 @@ export function createAccountService(d: IdentityDeps, sessions: SessionService) 
       await insertEmailToken(d.db, { token_hash: token.hash, user_id: user.id, purpose: 'reset', created_at: now, expires_at: now + RESET_MS, used_at: null })
       try {
         await sendLink(user.email, 'Reset your nestbox password', [
-          'Someone asked to reset the password of this account. If it was not you, ignore this message.', '', 'Reset it within 15 minutes:', `${client.appUrl}/reset-password?token=${token.token}`, '', `Reset token: ${token.token}`,
+          'Someone asked to reset the password of this account. If it was not you, ignore this message.', '', 'Reset it within 15 minutes:', `${d.links.app}/reset-password?token=${token.token}`, '', `Reset token: ${token.token}`,
         ])
       } catch (err) {
         d.log.error('reset mail failed', { err })

@@ -6,6 +6,7 @@
 import type { Context } from 'hono'
 import { deleteCookie, setCookie } from 'hono/cookie'
 import type { Config } from '../core/config/index.ts'
+import type { SiteUrl } from '../core/site-url.ts'
 import type { AppEnv } from '../http/types.ts'
 import { requireUser } from './access.ts'
 import type { ClientInfo } from './deps.ts'
@@ -22,25 +23,24 @@ export const COOKIE = {
 
 export const sessionCookieName = (surface: SessionSurface) => (surface === 'wrenn' ? COOKIE.wrennSid : COOKIE.workspaceSid)
 
-type Cfg = Pick<Config, 'publicUrl' | 'identity'>
+type Cfg = { config: Pick<Config, 'identity'>; site: SiteUrl }
 
-/** Cookies get Secure when the client reached us over https (directly, via a proxy, or per publicUrl). */
+/** Cookies get Secure when the public URL is https, or the client reached us over https (directly or via a proxy). */
 export function isHttps(c: Context<AppEnv>, cfg: Cfg): boolean {
-  return cfg.publicUrl.startsWith('https:') || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https'
+  return cfg.site.https || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https'
 }
 
 export function clientIp(c: Context<AppEnv>, cfg: Cfg): string {
-  if (cfg.identity.rateLimit.trustForwardedFor) {
+  if (cfg.config.identity.rateLimit.trustForwardedFor) {
     const fwd = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
     if (fwd) return fwd
   }
   return c.env?.incoming?.socket?.remoteAddress ?? 'unknown'
 }
 
+/** Who is calling, for rate limits and the session list. Links never come from the request (see core/site-url.ts). */
 export function clientInfo(c: Context<AppEnv>, cfg: Cfg): ClientInfo {
-  const origin = new URL(c.req.url).origin
-  const apiUrl = (cfg.publicUrl || origin).replace(/\/+$/, '')
-  return { ip: clientIp(c, cfg), userAgent: c.req.header('user-agent') ?? '', appUrl: (cfg.identity.appUrl || apiUrl).replace(/\/+$/, ''), apiUrl }
+  return { ip: clientIp(c, cfg), userAgent: c.req.header('user-agent') ?? '' }
 }
 
 /** Sets the session cookie (and, for Wrenn, the readable CSRF cookie) until the session's absolute end. */

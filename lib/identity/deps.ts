@@ -19,16 +19,21 @@ export type IdentityDeps = {
   log: Logger
   config: Config['identity']
   mailer: Mailer
+  links: Links
+}
+
+/** Base URLs for the links identity hands out, from configuration only (never a request's Host; see core/site-url.ts). */
+export type Links = {
+  /** This API: OAuth redirect_uri. */
+  readonly api: string
+  /** The web app: email links and the redirect after an OAuth callback. identity.appUrl, else the API's. */
+  readonly app: string
 }
 
 /** Facts about the calling client that routes pass to services. */
 export type ClientInfo = {
   ip: string
   userAgent: string
-  /** Base URL of the web app, for links in emails and OAuth redirects. */
-  appUrl: string
-  /** Base URL of this API as the client reached it, for OAuth redirect_uri. */
-  apiUrl: string
 }
 
 /** A random single-use secret and the SHA-256 we store instead of it. */

@@ -43,10 +43,11 @@ export function createOAuthService(d: IdentityDeps, accounts: AccountService, pr
     configured: () => [...byName.keys()],
     has: (name: string) => byName.has(name),
 
-    /** Starts a login (or, with `linkTo`, a link) flow; returns the provider URL and the state for the cookie. */
-    async begin(name: string, surface: SessionSurface, redirectUri: string, linkTo?: Principal): Promise<{ url: string; state: string }> {
+    /** Starts a login (or, with `linkTo`, a link) flow back to `callbackPath` on this API; returns the provider URL and the state for the cookie. */
+    async begin(name: string, surface: SessionSurface, callbackPath: string, linkTo?: Principal): Promise<{ url: string; state: string }> {
       const prov = provider(name)
       if (linkTo) requireUser(linkTo)
+      const redirectUri = d.links.api + callbackPath
       const state = randomBytes(24).toString('base64url')
       const codeVerifier = randomBytes(32).toString('base64url')
       const nonce = randomBytes(16).toString('base64url')

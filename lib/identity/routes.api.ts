@@ -36,18 +36,18 @@ export function workspaceAuthRoutes(s: Services) {
 
   r.post('/register', async (c) => {
     const b = await readJson(c)
-    await accounts.signup({ email: b.email ?? b.username, password: b.password, name: b.name ?? '' }, clientInfo(c, s.config))
+    await accounts.signup({ email: b.email ?? b.username, password: b.password, name: b.name ?? '' }, clientInfo(c, s))
     return c.json({ message: 'Account created. Check your email for an activation link (valid 30 minutes).' }, 201)
   })
 
   r.post('/login', async (c) => {
     const b = await readJson(c)
-    const res = await accounts.login({ email: b.email ?? b.username, password: b.password }, 'workspace', clientInfo(c, s.config))
-    setSessionCookies(c, s.config, 'workspace', res.session)
+    const res = await accounts.login({ email: b.email ?? b.username, password: b.password }, 'workspace', clientInfo(c, s))
+    setSessionCookies(c, s, 'workspace', res.session)
     return c.json({ user: toUser(res.user) })
   })
 
-  r.post('/logout', logoutRoute(s.config, 'workspace', (p) => sessions.logout(p)))
+  r.post('/logout', logoutRoute(s, 'workspace', (p) => sessions.logout(p)))
 
   r.get('/me', async (c) => {
     const me = await accounts.me(c.get('principal'))

@@ -46,28 +46,27 @@ function flowRoutes(s: Services, f: Flow) {
 
   r.get('/:provider', async (c) => {
     const wire = c.req.param('provider')
-    const info = clientInfo(c, s.config)
-    const flow = await oauth.begin(f.provider(wire), f.surface, info.apiUrl + f.callbackPath(wire))
-    setCookie(c, COOKIE.oauthState, flow.state, { path: f.cookiePath, httpOnly: true, sameSite: 'Lax', secure: isHttps(c, s.config), maxAge: 600 })
+    const flow = await oauth.begin(f.provider(wire), f.surface, f.callbackPath(wire))
+    setCookie(c, COOKIE.oauthState, flow.state, { path: f.cookiePath, httpOnly: true, sameSite: 'Lax', secure: isHttps(c, s), maxAge: 600 })
     deleteCookie(c, COOKIE.oauthLink, { path: f.cookiePath })
     return c.redirect(flow.url, 302)
   })
 
   r.get('/:provider/callback', async (c) => {
     const wire = c.req.param('provider')
-    const info = clientInfo(c, s.config)
+    const info = clientInfo(c, s)
     const query = new URL(c.req.url).searchParams
     const stateCookie = getCookie(c, COOKIE.oauthState)
     clearFlowCookies(c, f)
     try {
       const out = await oauth.complete(f.provider(wire), f.surface, query, stateCookie, info)
-      if (out.kind === 'login') setSessionCookies(c, s.config, f.surface, out.result.session)
-      return c.redirect(f.done(info.appUrl, wire), 302)
+      if (out.kind === 'login') setSessionCookies(c, s, f.surface, out.result.session)
+      return c.redirect(f.done(s.identity.links.app, wire), 302)
     } catch (err) {
       if (isAppError(err) && err.code === 'provider_not_found') throw err
       const code = err instanceof OAuthFlowError ? err.code : 'internal_error'
       if (!(err instanceof OAuthFlowError)) c.var.log.error('oauth callback failed', { err })
-      return c.redirect(f.done(info.appUrl, wire, code), 302)
+      return c.redirect(f.done(s.identity.links.app, wire, code), 302)
     }
   })
   return r

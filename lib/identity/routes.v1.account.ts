@@ -14,32 +14,32 @@ export function accountRoutesV1(s: Services) {
 
   r.post('/auth/signup', async (c) => {
     const b = await readJson(c)
-    await accounts.signup({ email: b.email, password: b.password, name: b.name }, clientInfo(c, s.config))
+    await accounts.signup({ email: b.email, password: b.password, name: b.name }, clientInfo(c, s))
     return c.json({ message: 'Account created. Check your email for an activation link (valid 30 minutes).' }, 201)
   })
 
   r.post('/auth/activate', async (c) => {
-    const res = await accounts.activate(await readJson(c), 'wrenn', clientInfo(c, s.config))
-    setSessionCookies(c, s.config, 'wrenn', res.session)
+    const res = await accounts.activate(await readJson(c), 'wrenn', clientInfo(c, s))
+    setSessionCookies(c, s, 'wrenn', res.session)
     return c.json(toSessionResponse(res))
   })
 
   r.post('/auth/login', async (c) => {
     const b = await readJson(c)
-    const res = await accounts.login({ email: b.email, password: b.password }, 'wrenn', clientInfo(c, s.config))
-    setSessionCookies(c, s.config, 'wrenn', res.session)
+    const res = await accounts.login({ email: b.email, password: b.password }, 'wrenn', clientInfo(c, s))
+    setSessionCookies(c, s, 'wrenn', res.session)
     return c.json(toSessionResponse(res))
   })
 
-  r.post('/auth/logout', logoutRoute(s.config, 'wrenn', (p) => sessions.logout(p)))
-  r.post('/auth/logout-all', logoutRoute(s.config, 'wrenn', (p) => sessions.logoutAll(p)))
+  r.post('/auth/logout', logoutRoute(s, 'wrenn', (p) => sessions.logout(p)))
+  r.post('/auth/logout-all', logoutRoute(s, 'wrenn', (p) => sessions.logoutAll(p)))
 
   r.post('/auth/switch-team', async (c) => {
     const p = c.get('principal')
     requireUser(p)
     const b = await readJson(c)
-    const issued = await sessions.switchTeam(p, typeof b.team_id === 'string' ? b.team_id : '', clientInfo(c, s.config))
-    setSessionCookies(c, s.config, 'wrenn', issued)
+    const issued = await sessions.switchTeam(p, typeof b.team_id === 'string' ? b.team_id : '', clientInfo(c, s))
+    setSessionCookies(c, s, 'wrenn', issued)
     return c.json({ user_id: p.userId, team_id: issued.teamId, email: p.email, name: p.name, role: issued.role, is_admin: p.isAdmin })
   })
 
@@ -57,18 +57,18 @@ export function accountRoutesV1(s: Services) {
 
   r.delete('/me', async (c) => {
     await accounts.deleteAccount(c.get('principal'), await readJson(c))
-    clearSessionCookies(c, s.config, 'wrenn')
+    clearSessionCookies(c, s, 'wrenn')
     return c.body(null, 204)
   })
 
   r.post('/me/password', async (c) => {
     await accounts.changePassword(c.get('principal'), await readJson(c))
-    clearSessionCookies(c, s.config, 'wrenn') // compat(wrenn 003): a password change logs out everywhere
+    clearSessionCookies(c, s, 'wrenn') // compat(wrenn 003): a password change logs out everywhere
     return c.body(null, 204)
   })
 
   r.post('/me/password/reset', async (c) => {
-    await accounts.requestReset(await readJson(c), clientInfo(c, s.config))
+    await accounts.requestReset(await readJson(c), clientInfo(c, s))
     return c.body(null, 204)
   })
 
@@ -90,7 +90,7 @@ export function accountRoutesV1(s: Services) {
     const p = c.get('principal')
     requireUser(p)
     await sessions.revoke(p, c.req.param('id'))
-    if (c.req.param('id') === p.sessionId) clearSessionCookies(c, s.config, 'wrenn')
+    if (c.req.param('id') === p.sessionId) clearSessionCookies(c, s, 'wrenn')
     return c.body(null, 204)
   })
 
@@ -98,9 +98,8 @@ export function accountRoutesV1(s: Services) {
     const p = c.get('principal')
     requireAccount(p)
     const name = c.req.param('provider')
-    const info = clientInfo(c, s.config)
-    const flow = await oauth.begin(name, 'wrenn', `${info.apiUrl}/auth/oauth/${name}/callback`, p)
-    const secure = isHttps(c, s.config)
+    const flow = await oauth.begin(name, 'wrenn', `/auth/oauth/${name}/callback`, p)
+    const secure = isHttps(c, s)
     setCookie(c, COOKIE.oauthState, flow.state, { path: '/auth/oauth', httpOnly: true, sameSite: 'Lax', secure, maxAge: 600 })
     // compat(wrenn 003): the link cookie is only a marker; which account to link is kept server-side with the state.
     setCookie(c, COOKIE.oauthLink, '1', { path: '/auth/oauth', httpOnly: true, sameSite: 'Lax', secure, maxAge: 600 })

@@ -10,11 +10,12 @@ import type { Clock, IdGen } from '../core/ids.ts'
 import type { Scheduler } from '../core/jobs.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Principal } from '../core/principal.ts'
+import type { SiteUrl } from '../core/site-url.ts'
 import type { AuditLog } from '../events/audit.ts'
 import { createAccountService } from './accounts.ts'
 import { createAdminService } from './admin.ts'
 import { createApiKeyService } from './api-keys.ts'
-import type { IdentityDeps } from './deps.ts'
+import type { IdentityDeps, Links } from './deps.ts'
 import { createMailer, type Mailer } from './mailer.ts'
 import { githubProvider } from './oauth-github.ts'
 import { oidcProvider } from './oauth-oidc.ts'
@@ -30,12 +31,23 @@ const PURGE_AFTER_MS = 15 * 86_400_000
 const CACHE_AFFECTING = new Set(['api_key', 'member', 'team', 'user'])
 
 /** What the identity service is built from: its dependencies, with the mailer optional (made from config when absent). */
-export type IdentityInput = Omit<IdentityDeps, 'mailer'> & { dataDir: string; jobs?: Scheduler; mailer?: Mailer }
+export type IdentityInput = Omit<IdentityDeps, 'mailer' | 'links'> & { site: SiteUrl; dataDir: string; jobs?: Scheduler; mailer?: Mailer }
 
 export function createIdentityService(input: IdentityInput) {
   const log = input.log.child({ mod: 'identity' })
   const mailer = input.mailer ?? createMailer({ config: input.config.mail, dataDir: input.dataDir, ids: input.ids, log })
-  const d: IdentityDeps = { db: input.db, clock: input.clock, ids: input.ids, audit: input.audit, bus: input.bus, log, config: input.config, mailer }
+  const { site } = input
+  const appUrl = input.config.appUrl.replace(/\/+$/, '')
+  // Getters: a server listening on port 0 learns its URL only once it listens.
+  const links: Links = {
+    get api() {
+      return site.url
+    },
+    get app() {
+      return appUrl || site.url
+    },
+  }
+  const d: IdentityDeps = { db: input.db, clock: input.clock, ids: input.ids, audit: input.audit, bus: input.bus, log, config: input.config, mailer, links }
 
   const sessions = createSessionService(d)
   const accounts = createAccountService(d, sessions)
@@ -74,6 +86,7 @@ export function createIdentityService(input: IdentityInput) {
     admin,
     oauth,
     mailer,
+    links,
     sweep,
     /** The principal for an API key, or null when it is malformed, unknown, or its team/user is gone. */
     authenticateApiKey: (key: string) => keys.authenticate(key),

@@ -4,7 +4,7 @@ const url = { pattern: /^https?:\/\/[^/\s]+(\/\S*)?$/, patternDoc: 'an http(s) U
 
 /** Identity settings (sessions, mail, rate limits, OAuth/OIDC). Owned by lib/identity. */
 export const identity = {
-  /** Base URL of the web app that email links and OAuth redirects point at; empty = publicUrl, else the request's origin. */
+  /** Base URL of the web app that email links and OAuth redirects point at; empty = the public URL (publicUrl, else the listen address). */
   appUrl: str('', url),
   sessions: {
     idleSec: int(6 * 3600, 1, 30 * 86400, 'a session unused this long expires'),

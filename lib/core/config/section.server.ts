@@ -6,7 +6,7 @@ export const server = {
     host: str('0.0.0.0'),
     port: int(4000, 0, 65535),
   },
-  /** Public base URL (used in links and presigned URLs); empty = derived from the request. */
+  /** Public base URL: email links, OAuth redirect_uri, presigned URLs; https makes cookies Secure. Empty = links use this start's listen address (never the request's Host); storage presigns for the host the client used. */
   publicUrl: str('', { pattern: /^https?:\/\/[^/]+(\/.*)?$/, patternDoc: 'an http(s) URL', allowEmpty: true }),
   logLevel: oneOf('info', ['debug', 'info', 'warn', 'error'] as const),
   http: {
