@@ -11,7 +11,8 @@ import { readTailBeforeDestroy, settleOutput } from '../../lib/capsules/runtime/
 
 /** Runs `script`, reads none of its output before it exits, then settles. */
 async function unreadUntilExit(script: string) {
-  const child = spawn('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // a group of its own, so what it leaves running is killed with it afterwards
+  const child = spawn('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   const out: Buffer[] = []
   const sink = (b: Buffer) => out.push(b)
   child.stdout.pause()
@@ -19,7 +20,13 @@ async function unreadUntilExit(script: string) {
   child.stderr.resume()
   const t0 = Date.now()
   await new Promise<void>((res) => child.once('exit', () => void settleOutput([[child.stdout, sink], [child.stderr, () => {}]]).then(() => res())))
-  return { out: Buffer.concat(out).toString(), ms: Date.now() - t0 }
+  const ms = Date.now() - t0
+  try {
+    process.kill(-child.pid!, 'SIGKILL')
+  } catch {
+    // nothing left
+  }
+  return { out: Buffer.concat(out).toString(), ms }
 }
 
 test('everything queued at the exit is delivered, in order', async () => {
