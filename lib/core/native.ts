@@ -149,6 +149,26 @@ export function loadEmbeddedAddon(name: string): unknown {
   throw new Error(`cannot load embedded ${name}: ${problems.join('; ')}`)
 }
 
+/** Path of the executable shipped as SEA asset `name`, written once (0500) into the private cache directory. */
+export function embeddedExecutable(name: string): string {
+  const s = seaApi()
+  if (!s) throw new Error(`not running as the nestbox executable; cannot extract embedded ${name}`)
+  let bytes: Uint8Array | undefined
+  const asset = () => (bytes ??= new Uint8Array(s.getAsset(name)))
+  const hash = assetHashes(s)[name] ?? sha256(asset())
+  const problems: string[] = []
+  for (const dir of candidateDirs()) {
+    try {
+      const file = join(dir(), `${hash.slice(0, 16)}-${name}`)
+      materialise(file, asset, hash)
+      return file
+    } catch (e) {
+      problems.push((e as Error).message.split('\n')[0])
+    }
+  }
+  throw new Error(`cannot extract embedded ${name}: ${problems.join('; ')}`)
+}
+
 /** The better-sqlite3 binding to hand to its `nativeBinding` option, or undefined from a checkout. */
 export function sqliteNativeBinding(): unknown {
   return inExecutable() ? loadEmbeddedAddon('better_sqlite3.node') : undefined

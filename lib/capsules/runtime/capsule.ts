@@ -15,6 +15,7 @@ import type { EnterTarget } from './enter.ts'
 import type { BackgroundProcess } from './exec.ts'
 import { prepareLayer } from './layer.ts'
 import { pidNamespace, startTicks } from './proc-table.ts'
+import { enterHelperPath } from './enter-helper.ts'
 import { bootCapsule } from './sandbox.ts'
 import type { CapsuleSpec } from './types.ts'
 
@@ -88,6 +89,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     hidden: env.hide.filter((h) => statSync(h, { throwIfNoEntry: false })?.isDirectory()),
     etcFiles,
     template: c.meta.lower ? { dir: c.meta.lower, workDir: join(c.dir, 'work') } : undefined,
+    anchorBinary: enterHelperPath(),
     timeoutMs: env.bootTimeoutMs,
   })
   c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, monitorTicks: startTicks(b.monitor.pid!) ?? -1, cgroupns: b.cgroupns }
@@ -127,7 +129,7 @@ export async function reattach(c: Capsule): Promise<boolean> {
 
 /**
  * Every host pid that belongs to the capsule: its cgroup members, or (no cgroups)
- * the processes in its pid namespace plus the nsenters entering it.
+ * the processes in its pid namespace plus the nestbox-enters entering it.
  */
 export async function hostPids(c: Capsule): Promise<number[]> {
   const fromCg = await c.cg.pids()
@@ -164,11 +166,11 @@ export async function killAll(c: Capsule) {
   if (p && running(p.pid1, p.pid1Ticks)) signal(p.pid1, 'SIGKILL')
   for (let i = 0; i < 1000; i++) {
     // While pid 1 tears the namespace down, the host-side processes (bwrap's
-    // monitor, nsenter) are left alone: each must live to reap its child, or the
+    // monitor, nestbox-enter) are left alone: each must live to reap its child, or the
     // zombie goes to the host's init, which may reap late, and pid 1 waits for it.
     const pid1Up = !!p && running(p.pid1, p.pid1Ticks)
     const all = await hostPids(c)
-    // nsenter stops itself when its child is stopped (job control): wake it, so it can reap
+    // a waiting parent stopped by job control (nsenter did) is woken, so it can reap
     if (pid1Up) for (const pid of all) if (pidNamespace(pid) !== c.pidns) signal(pid, 'SIGCONT')
     const left = pid1Up ? [] : all
     for (const pid of left) signal(pid, 'SIGKILL')

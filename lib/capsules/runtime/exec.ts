@@ -2,13 +2,14 @@
  * Running programs inside a capsule: foreground exec (collect output, timeout)
  * and background processes whose output fans out to any number of readers.
  *
- * The program is the forked child of the entry chain's nsenter (enter.ts), in a
+ * The program is the forked child of nestbox-enter (enter.ts), in a
  * process group of its own; its host pid, read from /proc, is how we signal it
  * and learn its pid inside the capsule.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { settleOutput } from './drain.ts'
+import { enterHelperPath } from './enter-helper.ts'
 import type { ExecResult, ProcessHandle } from './types.ts'
 
 /** Bytes of each stream a foreground exec keeps; the rest is dropped. */
@@ -17,15 +18,15 @@ const EXEC_OUTPUT_CAP = 16 * 1024 * 1024
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
 const exitCodeOf = (code: number | null, sig: NodeJS.Signals | null) => code ?? 128 + (sig ? (SIGNALS[sig] ?? 9) : 9)
 
-/** Starts an entry chain; `extraPipe` adds fd 3 (a side channel to the program). */
+/** Starts nestbox-enter with `argv` (enter.ts); `extraPipe` adds fd 3 (a side channel to the program). */
 export function startEntered(argv: string[], extraPipe = false): ChildProcess {
-  const child = spawn('/bin/sh', argv, { stdio: extraPipe ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'], detached: true, env: {} })
+  const child = spawn(enterHelperPath(), argv, { stdio: extraPipe ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'], detached: true, env: {} })
   // a program that dies mid-write resets its pipes: its exit status tells, not a stream error
   for (const s of child.stdio) s?.on('error', () => {})
   return child
 }
 
-/** The program's host pid: the only child of the nsenter process, once it has forked. */
+/** The program's host pid: the only child of nestbox-enter, once it has forked. */
 export async function programPid(chainPid: number, alive: () => boolean): Promise<number | null> {
   for (let i = 0; i < 5000 && alive(); i++) {
     try {
@@ -52,7 +53,7 @@ export function nsPid(hostPid: number): number | null {
 
 /**
  * Signals the program (and, being a group leader, everything in its group) but
- * never the nsenter above it: nsenter must live to reap it, or the program's
+ * never nestbox-enter above it: that must live to reap it, or the program's
  * zombie would go to the host's init, which may reap late, and the capsule's pid 1
  * would wait for it when the capsule is destroyed.
  */

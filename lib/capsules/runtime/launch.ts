@@ -7,15 +7,13 @@ import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { invalid } from '../../core/errors.ts'
 import { target, type Capsule } from './capsule.ts'
-import { defaultEnv, enterArgv, inCapsulePty, scriptFor, waiterArgv, type EnterSpec } from './enter.ts'
+import { defaultEnv, enterArgv, inCapsulePty, runFor, waiterArgv, type EnterSpec } from './enter.ts'
 import { startEntered } from './exec.ts'
 import { createFileOps } from './files.ts'
 import { CAPSULE_USER } from './layer.ts'
 import type { ExecRequest } from './types.ts'
 import type { WarmPool } from './warm.ts'
 
-/** The waiting shell reads its script a byte at a time: longer command lines take a fresh chain. */
-const WARM_SCRIPT_MAX = 16 * 1024
 const hasScript = existsSync('/usr/bin/script')
 
 type Request = Pick<ExecRequest, 'cmd' | 'args' | 'envs' | 'cwd' | 'user'>
@@ -42,10 +40,10 @@ export function createLauncher(o: { warm: WarmPool; uidRange: number }) {
     if (c.state === 'running' && c.pids) warm.prime(c.meta.id, waiterArgv(target(c)))
   }
 
-  /** Starts a program in the capsule: through its warm entry when one is idle, else a fresh entry chain. */
+  /** Starts a program in the capsule: through its warm entry when one is idle, else a fresh nestbox-enter. */
   const launch = (c: Capsule, s: EnterSpec): ChildProcess => {
-    const script = scriptFor(s) // validates the request before any waiter is used
-    const child = (script.length <= WARM_SCRIPT_MAX ? warm.take(c.meta.id, script) : null) ?? startEntered(enterArgv(target(c), s))
+    const run = runFor(s) // validates the request before any waiter is used
+    const child = warm.take(c.meta.id, run) ?? startEntered(enterArgv(target(c), s))
     // the next entry starts once this program is done (or well under way), not competing with it for the CPU
     let primed = false
     const next = () => {
@@ -71,7 +69,7 @@ export function createLauncher(o: { warm: WarmPool; uidRange: number }) {
       const spec = (cmd: string, args: string[]): EnterSpec => ({ cmd, args, env: { PATH: defaultEnv('', 0).PATH, LANG: 'C', HOME: '/root' }, cwd: '/', uid: 0, session: true })
       return createFileOps({
         launch: (cmd, args) => launch(c, spec(cmd, args)),
-        // uploads need fd 3 for their commit signal: always a fresh chain
+        // uploads need fd 3 for their commit signal: always a fresh entry
         launchWithPipe: (cmd, args) => startEntered(enterArgv(target(c), spec(cmd, args)), true),
       })
     },

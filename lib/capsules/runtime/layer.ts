@@ -82,7 +82,9 @@ const readlinkSafe = (p: string) => {
 /**
  * Copies the tree at `src` into `dst` (which must not exist), mapping owners with
  * `shift`. Only directories, regular files and symlinks are copied; with
- * `oneFilesystem`, mount points below `src` are copied as empty directories.
+ * `oneFilesystem`, nothing from another filesystem is: mount points below `src`
+ * become empty directories and files bound in from elsewhere (a bind mount can
+ * put a single file in a tree, e.g. a host file in a capsule) are left out.
  */
 export async function copyTree(src: string, dst: string, shift: Shift, opts: { stripSetid: boolean; oneFilesystem?: boolean }) {
   const st = await lstat(src)
@@ -92,7 +94,7 @@ export async function copyTree(src: string, dst: string, shift: Shift, opts: { s
   await utimes(dst, st.atime, st.mtime)
 }
 
-/** `dev`: directories on another device (mount points) are copied empty. */
+/** `dev`: directories on another device (mount points) are copied empty, other entries from it not at all. */
 async function copyDir(src: string, dst: string, mode: number, shift: Shift, strip: boolean, dev: number | null) {
   await mkdir(dst, { mode: 0o700 })
   for (const e of await readdir(src, { withFileTypes: true })) {
@@ -100,8 +102,10 @@ async function copyDir(src: string, dst: string, mode: number, shift: Shift, str
     const d = join(dst, e.name)
     const st = await lstat(s)
     const perm = st.mode & (strip ? 0o1777 : 0o7777)
+    const foreign = dev !== null && st.dev !== dev
+    if (foreign && !st.isDirectory()) continue
     if (st.isDirectory()) {
-      if (dev !== null && st.dev !== dev) await mkdir(d, { mode: 0o700 })
+      if (foreign) await mkdir(d, { mode: 0o700 })
       else await copyDir(s, d, st.mode, shift, strip, dev)
       await lchown(d, shift(st.uid), shift(st.gid))
       await chmod(d, perm)
@@ -110,7 +114,8 @@ async function copyDir(src: string, dst: string, mode: number, shift: Shift, str
       // O_NOFOLLOW plus copying from /proc/self/fd: exactly the file lstat saw, never a link's target
       const fh = await open(s, constants.O_RDONLY | constants.O_NOFOLLOW)
       try {
-        if (!(await fh.stat()).isFile()) continue
+        const opened = await fh.stat()
+        if (!opened.isFile() || opened.dev !== st.dev || opened.ino !== st.ino) continue
         await copyFile(`/proc/self/fd/${fh.fd}`, d, constants.COPYFILE_FICLONE)
       } finally {
         await fh.close()

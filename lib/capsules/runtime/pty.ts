@@ -1,18 +1,19 @@
 /**
  * Terminals inside a capsule: node-pty allocates the pseudo-terminal on the host
- * and starts the same entry chain as exec (enter.ts) on its slave side, so the
+ * and starts nestbox-enter as exec does (enter.ts) on its slave side, so the
  * shell runs in the capsule's namespaces, cgroups and uid range with the pty as
  * its controlling terminal.
  */
 import pty from 'node-pty'
 import { readTailBeforeDestroy } from './drain.ts'
+import { enterHelperPath } from './enter-helper.ts'
 import { nsPid, programPid } from './exec.ts'
 import type { PtyHandle } from './types.ts'
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
 
 export async function startPty(argv: string[], size: { cols: number; rows: number }): Promise<PtyHandle & { hostPid: number | null }> {
-  const term = pty.spawn('/bin/sh', argv, { name: 'xterm-256color', cols: size.cols, rows: size.rows, cwd: '/', env: {}, encoding: null } as pty.IPtyForkOptions)
+  const term = pty.spawn(enterHelperPath(), argv, { name: 'xterm-256color', cols: size.cols, rows: size.rows, cwd: '/', env: {}, encoding: null } as pty.IPtyForkOptions)
   const listeners = new Set<(d: Buffer) => void>()
   let running = true
   const deliver = (b: Buffer) => listeners.forEach((f) => f(b))
@@ -25,7 +26,7 @@ export async function startPty(argv: string[], size: { cols: number; rows: numbe
     }),
   )
   const hostPid = await programPid(term.pid, () => running)
-  // only the shell: nsenter above it must stay to reap it (see signalProgram)
+  // only the shell: nestbox-enter above it must stay to reap it (see signalProgram)
   const kill = (signal: 'SIGTERM' | 'SIGKILL' | 'SIGHUP' = 'SIGKILL') => {
     if (!running || !hostPid) return
     try {

@@ -11,7 +11,9 @@
  *   bwrap: new pid, mount, ipc, uts, net (loopback only) and cgroup namespaces
  *     owned by that user namespace; the layer as `/`, the host system read-only
  *     over it, a fresh /proc and minimal /dev; capabilities cut down →
- *   pid 1 (bwrap's reaper) → the anchor (`sleep infinity`), forked once all is set up.
+ *   pid 1 (bwrap's reaper, no capabilities) → the anchor (nestbox-enter --hold,
+ *     bound from the host: it narrows its bounding set, then sleeps), forked once
+ *     all is set up.
  *
  * Every fd handed to the chain is consumed or closed before the capsule runs, so
  * nothing inside holds a descriptor that leads out of its root.
@@ -24,6 +26,12 @@ import { writeIdMaps } from './uids.ts'
 
 /** What root inside a capsule may do (all within its own namespaces): Docker's defaults minus raw sockets, mknod, setpcap, setfcap, audit. */
 export const CAPSULE_CAPS = ['chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'net_bind_service', 'sys_chroot']
+/** Their numbers (linux/capability.h), as nestbox-enter takes them. */
+const CAP_NUMBERS: Record<string, number> = { chown: 0, dac_override: 1, fowner: 3, fsetid: 4, kill: 5, setgid: 6, setuid: 7, net_bind_service: 10, sys_chroot: 18 }
+export const KEEP_CAPS = CAPSULE_CAPS.map((c) => CAP_NUMBERS[c]).join(',')
+
+/** Where nestbox-enter is bound read-only in a capsule, to serve as its anchor (on bwrap's /dev tmpfs, never in the layer). */
+const ANCHOR_PATH = '/dev/.nestbox-anchor'
 
 export const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
@@ -41,6 +49,8 @@ export type BootSpec = {
   etcFiles: Record<string, string>
   /** A template shared through overlayfs, with the layer as its upper dir (overlay.ts); else the layer alone is `/`. */
   template?: { dir: string; workDir: string }
+  /** nestbox-enter on the host: the anchor. */
+  anchorBinary: string
   timeoutMs: number
 }
 
@@ -77,11 +87,13 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     '--hostname', s.id,
     ...fdArgs.map(String),
     '--proc', '/proc', '--dev', '/dev',
-    '--cap-drop', 'ALL', ...CAPSULE_CAPS.flatMap((c) => ['--cap-add', `CAP_${c.toUpperCase()}`]),
+    '--ro-bind', s.anchorBinary, ANCHOR_PATH,
+    // CAP_SETPCAP only lets the anchor narrow its bounding set; it gives it up at once
+    '--cap-drop', 'ALL', ...[...CAPSULE_CAPS, 'setpcap'].flatMap((c) => ['--cap-add', `CAP_${c.toUpperCase()}`]),
     '--clearenv', '--setenv', 'PATH', SAFE_PATH,
     '--chdir', '/',
     '--info-fd', '5',
-    '--', '/bin/sleep', 'infinity',
+    '--', ANCHOR_PATH, '--hold', '--keep-caps', KEEP_CAPS,
   ]
   const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.template ? '-' : s.layerDir, LAYER_MOUNT, ...bwrapArgs], {
     stdio: stdio as never,
@@ -130,7 +142,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
       }
     }
     // bwrap's pid 1 forks the anchor only once the mount namespace is complete:
-    // from then on, nsenter lands in the finished capsule
+    // from then on, nestbox-enter lands in the finished capsule
     const ready = (pid1: number, tries: number) => {
       if (done) return
       const kids = children(pid1)

@@ -1,8 +1,8 @@
 /**
- * Warm entries: for a capsule in use, one entry chain (enter.ts waiterArgv) is
- * started ahead of time and waits inside the capsule for its script. An exec
- * then costs writing that script plus the last two or three execs, instead of a
- * fork of nestbox (whose cost grows with nestbox's memory) and the whole chain.
+ * Warm entries: for a capsule in use, one nestbox-enter (enter.ts waiterArgv) is
+ * started ahead of time and waits inside the capsule for what to run. An exec
+ * then costs writing that plus one exec, instead of a fork of nestbox (whose cost
+ * grows with nestbox's memory) and entering.
  * A capsule left alone for `idleMs` gives its waiter up, so idle capsules cost
  * nothing extra.
  */
@@ -20,7 +20,7 @@ export function createWarmPool(o: { idleMs: number; enabled: boolean }) {
     if (!w) return
     idle.delete(id)
     clearTimeout(w.timer)
-    // EOF on fd 3: the shell has nothing to run and exits
+    // EOF on fd 3 with nothing written: nothing to run, it exits
     ;(w.child.stdio[3] as Writable).end()
   }
 
@@ -41,13 +41,13 @@ export function createWarmPool(o: { idleMs: number; enabled: boolean }) {
       void programPid(child.pid!, () => child.exitCode === null).then((pid) => (w.hostPid = pid))
     },
 
-    /** The idle waiter of `id`, now running `script`; null when there is none. */
-    take(id: string, script: string): ChildProcess | null {
+    /** The idle waiter of `id`, now running `run` (enter.ts runFor); null when there is none. */
+    take(id: string, run: string): ChildProcess | null {
       const w = idle.get(id)
       if (!w || w.child.exitCode !== null || w.child.signalCode !== null) return null
       idle.delete(id)
       clearTimeout(w.timer)
-      ;(w.child.stdio[3] as Writable).end(script)
+      ;(w.child.stdio[3] as Writable).end(run)
       return w.child
     },
 
