@@ -47,8 +47,9 @@ function flowRoutes(s: Services, f: Flow) {
   r.get('/:provider', async (c) => {
     const wire = c.req.param('provider')
     const flow = await oauth.begin(f.provider(wire), f.surface, f.callbackPath(wire))
-    setCookie(c, COOKIE.oauthState, flow.state, { path: f.cookiePath, httpOnly: true, sameSite: 'Lax', secure: isHttps(c, s), maxAge: 600 })
-    deleteCookie(c, COOKIE.oauthLink, { path: f.cookiePath })
+    const secure = isHttps(c, s)
+    setCookie(c, COOKIE.oauthState, flow.state, { path: f.cookiePath, httpOnly: true, sameSite: 'Lax', secure, maxAge: 600 })
+    deleteCookie(c, COOKIE.oauthLink, { path: f.cookiePath, secure })
     return c.redirect(flow.url, 302)
   })
 
@@ -57,7 +58,7 @@ function flowRoutes(s: Services, f: Flow) {
     const info = clientInfo(c, s)
     const query = new URL(c.req.url).searchParams
     const stateCookie = getCookie(c, COOKIE.oauthState)
-    clearFlowCookies(c, f)
+    clearFlowCookies(c, f, isHttps(c, s))
     try {
       const out = await oauth.complete(f.provider(wire), f.surface, query, stateCookie, info)
       if (out.kind === 'login') setSessionCookies(c, s, f.surface, out.result.session)
@@ -72,9 +73,9 @@ function flowRoutes(s: Services, f: Flow) {
   return r
 }
 
-function clearFlowCookies(c: Context<AppEnv>, f: Flow) {
-  deleteCookie(c, COOKIE.oauthState, { path: f.cookiePath })
-  deleteCookie(c, COOKIE.oauthLink, { path: f.cookiePath })
+function clearFlowCookies(c: Context<AppEnv>, f: Flow, secure: boolean) {
+  deleteCookie(c, COOKIE.oauthState, { path: f.cookiePath, secure })
+  deleteCookie(c, COOKIE.oauthLink, { path: f.cookiePath, secure })
 }
 
 /** Mounted at /auth/oauth. */
