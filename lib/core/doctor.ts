@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { accessSync, constants, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { openSqlite } from './db.ts'
-import { inExecutable } from './native.ts'
+import { helperBinary, inExecutable } from './native.ts'
 
 export type CheckResult = { name: string; ok: boolean; required: boolean; detail: string }
 type Check = { name: string; required: boolean; run: () => Promise<string> | string }
@@ -74,6 +74,15 @@ function bubblewrap(): string {
   return `${version}, creates user/pid/net/mount namespaces`
 }
 
+/** nestbox-enter, the static helper every exec, file operation and terminal in a capsule goes through. */
+function enterHelper(): string {
+  const path = helperBinary('nestbox-enter', 'lib/capsules/runtime/nestbox-enter.c')
+  const r = spawnSync(path, [], { encoding: 'utf8', timeout: 5000, env: {} })
+  if (r.error) failed(`${path} cannot run: ${r.error.message}`)
+  if (r.status !== 255 || !r.stderr.includes('needs --pid')) failed(`${path} answered unexpectedly (exit ${r.status}): ${r.stderr.trim().slice(0, 200)}`)
+  return `${path} runs`
+}
+
 /** cgroup version and the controllers this process's cgroup offers. Capsule limits use them where present. */
 function cgroups(): string {
   const own = readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')
@@ -131,6 +140,7 @@ export function doctorChecks(cfg: { dataDir: string }): Check[] {
     { name: 'sqlite', required: true, run: sqlite },
     { name: 'pty', required: true, run: pty },
     { name: 'bubblewrap', required: true, run: bubblewrap },
+    { name: 'entry', required: true, run: enterHelper },
     { name: 'cgroups', required: false, run: cgroups },
     { name: 'data dir', required: true, run: () => dataDir(cfg.dataDir) },
   ]

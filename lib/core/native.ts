@@ -8,10 +8,11 @@
  * owned by our uid (refused otherwise), is named by the content's SHA-256, and is
  * re-hashed before every load.
  */
-import { closeSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 type Sea = { isSea(): boolean; getAsset(key: string): ArrayBuffer }
 
@@ -167,6 +168,27 @@ export function embeddedExecutable(name: string): string {
     }
   }
   throw new Error(`cannot extract embedded ${name}: ${problems.join('; ')}`)
+}
+
+const helpers = new Map<string, string>()
+/**
+ * A helper program of nestbox's own (e.g. nestbox-enter): compiled from `source`
+ * (a path from the repository root) into build/ by npm ci in a checkout, shipped
+ * as an asset of the single executable.
+ */
+export function helperBinary(name: string, source: string): string {
+  const known = helpers.get(name)
+  if (known) return known
+  let path: string
+  if (inExecutable()) path = embeddedExecutable(name)
+  else {
+    const root = fileURLToPath(new URL('../../', import.meta.url))
+    path = join(root, 'build', name)
+    if (!existsSync(path)) throw new Error(`${path} is missing: run npm ci (its postinstall compiles ${source})`)
+    if ((statSync(join(root, source), { throwIfNoEntry: false })?.mtimeMs ?? 0) > statSync(path).mtimeMs) throw new Error(`${path} is older than ${source}: run npm ci or bin/build-enter.sh`)
+  }
+  helpers.set(name, path)
+  return path
 }
 
 /** The better-sqlite3 binding to hand to its `nativeBinding` option, or undefined from a checkout. */
