@@ -37,6 +37,7 @@ export function setupCapsules(core: Core, audit: AuditLog) {
       pidsMax: p.pidsMax,
       cgroupParent: p.cgroupParent,
       onShutdown: p.onShutdown,
+      seccomp: p.seccomp,
     })
     await svc.recover()
   })

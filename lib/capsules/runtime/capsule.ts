@@ -39,7 +39,7 @@ export type Capsule = {
   disk: { bytes: number; at: number; pending: Promise<number> | null }
 }
 
-export type HostEnv = HostView & { log: Logger; range: number; pidsMax: number; bootTimeoutMs: number }
+export type HostEnv = HostView & { log: Logger; range: number; pidsMax: number; bootTimeoutMs: number; seccomp?: string }
 
 export const readMeta = (dir: string): Meta | null => {
   try {
@@ -90,6 +90,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     etcFiles,
     template: c.meta.lower ? { dir: c.meta.lower, workDir: join(c.dir, 'work') } : undefined,
     anchorBinary: enterHelperPath(),
+    seccomp: env.seccomp,
     timeoutMs: env.bootTimeoutMs,
   })
   c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, monitorTicks: startTicks(b.monitor.pid!) ?? -1, cgroupns: b.cgroupns }

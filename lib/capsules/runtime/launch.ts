@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { invalid } from '../../core/errors.ts'
-import { target, type Capsule } from './capsule.ts'
+import { target as capsuleTarget, type Capsule } from './capsule.ts'
 import { defaultEnv, enterArgv, inCapsulePty, runFor, waiterArgv, type EnterSpec } from './enter.ts'
 import { startEntered } from './exec.ts'
 import { createFileOps } from './files.ts'
@@ -18,8 +18,10 @@ const hasScript = existsSync('/usr/bin/script')
 
 type Request = Pick<ExecRequest, 'cmd' | 'args' | 'envs' | 'cwd' | 'user'>
 
-export function createLauncher(o: { warm: WarmPool; uidRange: number }) {
+/** `seccomp`: the syscall filter file every program entered runs under (seccomp.ts). */
+export function createLauncher(o: { warm: WarmPool; uidRange: number; seccomp?: string }) {
   const { warm } = o
+  const target = (c: Capsule) => ({ ...capsuleTarget(c), seccomp: o.seccomp })
 
   const uidOf = (user: string | undefined) => {
     if (user === undefined || user === 'root') return 0

@@ -20,6 +20,7 @@ import { hostView, isDir } from './host-view.ts'
 import { copyTree, createDiskMeter, toHost, toInside } from './layer.ts'
 import { createLauncher } from './launch.ts'
 import { listCapsuleProcs } from './proc-table.ts'
+import { writeSeccompFilter } from './seccomp.ts'
 import { closeInheritedFds, LAYER_MOUNT } from './sandbox.ts'
 import { startPty } from './pty.ts'
 import type { CapsuleSpec, ExecRequest, Runtime } from './types.ts'
@@ -48,6 +49,8 @@ export type ProcessRuntimeOptions = {
   overlayTemplates?: boolean
   /** Keep an entry chain waiting in capsules in use (default), or start one per exec (warm.ts). */
   warmEntries?: boolean
+  /** Run every capsule process under the syscall filter (seccomp.ts; default), or without one. */
+  seccomp?: boolean
 }
 
 const PROC_RETAIN_MS = 60_000
@@ -71,6 +74,8 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     pidsMax: opts.pidsMax ?? 1024,
     ...hostView(dataDir, opts.hostPaths, opts.hidePaths),
     bootTimeoutMs: opts.bootTimeoutMs ?? 10_000,
+    // written once per start: bwrap and nestbox-enter read it as host root
+    seccomp: opts.seccomp === false ? undefined : writeSeccompFilter(join(dataDir, 'seccomp.bpf')),
   }
 
   /** Capsules this runtime knows: booted, paused, or files kept on disk. */
@@ -125,7 +130,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   }
 
   const warm = createWarmPool({ idleMs: WARM_IDLE_MS, enabled: opts.warmEntries !== false })
-  const launcher = createLauncher({ warm, uidRange: slots.range })
+  const launcher = createLauncher({ warm, uidRange: slots.range, seccomp: env.seccomp })
   const fsOf = launcher.files
 
   const disk = createDiskMeter()

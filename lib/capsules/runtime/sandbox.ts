@@ -51,6 +51,8 @@ export type BootSpec = {
   template?: { dir: string; workDir: string }
   /** nestbox-enter on the host: the anchor. */
   anchorBinary: string
+  /** The syscall filter (seccomp.ts) bwrap installs before the anchor, so pid 1 and the anchor run under it too. */
+  seccomp?: string
   timeoutMs: number
 }
 
@@ -93,6 +95,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     '--clearenv', '--setenv', 'PATH', SAFE_PATH,
     '--chdir', '/',
     '--info-fd', '5',
+    ...(s.seccomp ? ['--seccomp', String(pass(s.seccomp))] : []),
     '--', ANCHOR_PATH, '--hold', '--keep-caps', KEEP_CAPS,
   ]
   const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.template ? '-' : s.layerDir, LAYER_MOUNT, ...bwrapArgs], {

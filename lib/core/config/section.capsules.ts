@@ -1,4 +1,4 @@
-import { int, oneOf, str } from './spec.ts'
+import { bool, int, oneOf, str } from './spec.ts'
 
 /** Capsule settings (bounds, defaults, background jobs). Owned by lib/capsules; the runtime drivers add their own keys. */
 export const capsules = {
@@ -33,5 +33,6 @@ export const capsules = {
     pidsMax: int(1024, 16, 4_194_304, 'processes and threads a capsule may have at once'),
     cgroupParent: str('nestbox', { pattern: /^[a-zA-Z0-9._-]+(\/[a-zA-Z0-9._-]+)*$/, patternDoc: 'a relative cgroup path', doc: 'cgroup (under each hierarchy root) holding the capsules' }),
     onShutdown: oneOf('stop', ['stop', 'keep'] as const, 'stop: capsules stop with their files kept (resume boots them); keep: they keep running and are re-attached'),
+    seccomp: bool(true, 'every capsule process runs under a syscall filter (io_uring, bpf, kexec, modules, keyrings, the mount API, new user namespaces, the 32-bit entry fail with EPERM); false runs them without'),
   },
 }
