@@ -4,7 +4,7 @@
 set -euo pipefail
 
 RUNTIME=(bubblewrap uidmap gcc libc6-dev) # gcc, libc6-dev: npm ci compiles the static nestbox-enter helper
-TEST=(python3-boto3 awscli curl wrk) # wrk: load generator for npm run bench
+TEST=(python3-boto3 awscli curl wrk git strace) # wrk: load generator for npm run bench; git, strace: used inside capsules (runtime-seccomp.test.ts)
 
 pkgs=("${RUNTIME[@]}")
 [[ "${1:-}" == "--test" ]] && pkgs+=("${TEST[@]}")
