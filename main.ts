@@ -6,6 +6,7 @@ import { runDoctor } from './lib/core/doctor.ts'
 import { MigrationError, migrate } from './lib/core/migrations.ts'
 import { VERSION } from './lib/core/version.ts'
 import { newAdminPassword } from './lib/identity/bootstrap.ts'
+import { cloudflaredCheck } from './lib/tunnel/doctor.ts'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { stringify as toYaml } from 'yaml'
@@ -18,7 +19,7 @@ commands:
   serve     start the server (default)
   migrate   apply pending database migrations and exit
   config    print the effective configuration (secrets redacted)
-  doctor    check this host (runtime, SQLite, pty, bubblewrap, cgroups, data dir)
+  doctor    check this host (runtime, SQLite, pty, bubblewrap, cgroups, data dir, cloudflared)
   version   print the version
 `
 
@@ -66,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(toYaml(redactConfig(config)))
       return 0
     case 'doctor':
-      return runDoctor(config)
+      return runDoctor(config, [cloudflaredCheck(config.tunnel.cloudflared)])
     case 'migrate': {
       const sqlite = openSqlite(join(resolve(config.dataDir), 'nestbox.db'))
       try {

@@ -9,7 +9,8 @@ import { openSqlite } from './db.ts'
 import { helperBinary, inExecutable } from './native.ts'
 
 export type CheckResult = { name: string; ok: boolean; required: boolean; detail: string }
-type Check = { name: string; required: boolean; run: () => Promise<string> | string }
+/** One line of the report: `run` returns the detail or throws with the reason (a failure when required, else a warning). */
+export type Check = { name: string; required: boolean; run: () => Promise<string> | string }
 
 /** Thrown by a check to fail with a short explanation. */
 class CheckFailed extends Error {}
@@ -134,7 +135,8 @@ function dataDir(dir: string): string {
   return `${abs} is writable`
 }
 
-export function doctorChecks(cfg: { dataDir: string }): Check[] {
+/** The host checks; domains add theirs (`extra`, from main.ts) after them. */
+export function doctorChecks(cfg: { dataDir: string }, extra: Check[] = []): Check[] {
   return [
     { name: 'runtime', required: true, run: runtime },
     { name: 'sqlite', required: true, run: sqlite },
@@ -143,13 +145,14 @@ export function doctorChecks(cfg: { dataDir: string }): Check[] {
     { name: 'entry', required: true, run: enterHelper },
     { name: 'cgroups', required: false, run: cgroups },
     { name: 'data dir', required: true, run: () => dataDir(cfg.dataDir) },
+    ...extra,
   ]
 }
 
 /** Runs every check in order, printing one line each; resolves to the exit code. */
-export async function runDoctor(cfg: { dataDir: string }, print: (line: string) => void = (l) => console.log(l)): Promise<number> {
+export async function runDoctor(cfg: { dataDir: string }, extra: Check[] = [], print: (line: string) => void = (l) => console.log(l)): Promise<number> {
   let bad = 0
-  for (const check of doctorChecks(cfg)) {
+  for (const check of doctorChecks(cfg, extra)) {
     let r: CheckResult
     try {
       r = { name: check.name, ok: true, required: check.required, detail: await check.run() }

@@ -5,7 +5,8 @@
  * client, and a reset request sent with `Host: attacker.example` used to mail
  * the victim a link to attacker.example (issue 9).
  *
- * `publicUrl` when it is set; otherwise the address this start listens on. It is
+ * `publicUrl` when it is set; otherwise the URL of a running Cloudflare tunnel
+ * (lib/tunnel reports it); otherwise the address this start listens on. It is
  * derived at each start rather than stored at the first, so a changed port or
  * address never leaves every link pointing at the old one.
  */
@@ -17,8 +18,12 @@ export type SiteUrl = {
   readonly https: boolean
   /** True when `url` is the configured publicUrl, false when derived from the listen address. */
   readonly configured: boolean
+  /** Where `url` comes from now: publicUrl, a tunnel's public URL, or the listen address. */
+  readonly source: 'config' | 'tunnel' | 'listen'
   /** Called once the server listens, with the port it got (the configured one may be 0). */
   listening(port: number): void
+  /** A tunnel's public URL while it has one (null when it has none); ignored when publicUrl is configured. */
+  tunnel(url: string | null): void
 }
 
 type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>
@@ -49,17 +54,25 @@ export function listenUrl(host: string, port: number, nets?: Interfaces): string
 
 export function createSiteUrl(cfg: { publicUrl: string; listen: { host: string; port: number } }, nets?: Interfaces): SiteUrl {
   const configured = cfg.publicUrl !== ''
-  let url = configured ? cfg.publicUrl.replace(/\/+$/, '') : listenUrl(cfg.listen.host, cfg.listen.port, nets)
+  let listen = configured ? cfg.publicUrl.replace(/\/+$/, '') : listenUrl(cfg.listen.host, cfg.listen.port, nets)
+  let tunnel: string | null = null
+  const url = () => (!configured && tunnel) || listen
   return {
     get url() {
-      return url
+      return url()
     },
     get https() {
-      return url.startsWith('https:')
+      return url().startsWith('https:')
     },
     configured,
+    get source() {
+      return configured ? 'config' : tunnel ? 'tunnel' : 'listen'
+    },
     listening(port: number) {
-      if (!configured) url = listenUrl(cfg.listen.host, port, nets)
+      if (!configured) listen = listenUrl(cfg.listen.host, port, nets)
+    },
+    tunnel(u: string | null) {
+      tunnel = u ? u.replace(/\/+$/, '') : null
     },
   }
 }

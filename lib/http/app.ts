@@ -9,6 +9,7 @@ import { auditRoutesV1 } from '../events/routes.v1.ts'
 import { storageRoutes } from '../storage/mount.ts'
 import { storageError } from '../storage/errors.ts'
 import { gatewayRoutes } from '../gateway/routes.ts'
+import { tunnelRoutesV1 } from '../tunnel/routes.v1.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
 import { accountAuth } from './auth.ts'
@@ -50,6 +51,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   v1.route('/admin/capsules', capsuleRoutesV1(s.capsules, 'admin'))
   v1.route('/admin/templates', templateRoutesV1(s.capsules, 'admin'))
   v1.route('/', auditRoutesV1(s.audit))
+  v1.route('/', tunnelRoutesV1(s.tunnel))
   app.route('/v1', withEntry(v1, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'wrenn') })))
   app.route('/auth/oauth', withEntry(oauthRoutesWrenn(s), anonymousEntry))
 
@@ -60,7 +62,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   app.route('/api', withEntry(api, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'workspace') })))
 
   // Other surfaces mount here, one line each.
-  app.route('/storage', withEntry(storageRoutes(s.storage, { publicUrl: s.config.publicUrl, virtualHostDomain: s.config.storage.virtualHostDomain }), anonymousEntry))
+  app.route('/storage', withEntry(storageRoutes(s.storage, { publicUrl: () => (s.site.source === 'listen' ? '' : s.site.url), virtualHostDomain: s.config.storage.virtualHostDomain }), anonymousEntry))
 
   app.notFound(() => {
     throw notFound('no such endpoint', 'not_found')

@@ -60,7 +60,14 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   const bus = createEventBus(log)
   const startHooks: Array<() => Promise<void> | void> = []
   const stopHooks: Array<() => Promise<void> | void> = []
-  const lifecycle = { onStart: (fn: () => Promise<void> | void) => startHooks.push(fn), onStop: (fn: () => Promise<void> | void) => stopHooks.push(fn) }
+  const listeningHooks: Array<(port: number) => void> = []
+  const closingHooks: Array<() => Promise<void> | void> = []
+  const lifecycle = {
+    onStart: (fn: () => Promise<void> | void) => startHooks.push(fn),
+    onListening: (fn: (port: number) => void) => listeningHooks.push(fn),
+    onClosing: (fn: () => Promise<void> | void) => closingHooks.push(fn),
+    onStop: (fn: () => Promise<void> | void) => stopHooks.push(fn),
+  }
   const site = createSiteUrl(config)
   const services = createServices({ config, dataDir, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs, lifecycle, site })
   mark('services')
@@ -104,6 +111,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   })
   const port = (server.address() as AddressInfo).port
   site.listening(port)
+  for (const fn of listeningHooks) fn(port)
   const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host
   jobs.start()
   log.info('listening', { host: config.listen.host, port, dataDir, public_url: site.url, startup_ms: { ...phases, total: Math.round(performance.now() - t0) } })
@@ -112,6 +120,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   const close = () =>
     (closing ??= (async () => {
       log.info('shutting down')
+      const closing = Promise.allSettled(closingHooks.map(async (fn) => fn()))
       const closed = new Promise<void>((res) => server.close(() => res()))
       // Connections that finish their request after close() become idle keep-alives: reap them as they do.
       const reaper = setInterval(() => server.closeIdleConnections(), 50)
@@ -123,6 +132,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
       await closed
       clearTimeout(timer)
       clearInterval(reaper)
+      for (const r of await closing) if (r.status === 'rejected') log.error('closing hook failed', { err: r.reason })
       await jobs.stop()
       for (const fn of stopHooks.reverse()) {
         try {

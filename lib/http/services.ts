@@ -11,9 +11,18 @@ import { createAuditLog } from '../events/audit.ts'
 import { setupCapsules } from '../capsules/setup.ts'
 import { createStorage } from '../storage/wire.ts'
 import { setupGateway } from '../gateway/setup.ts'
+import { setupTunnel } from '../tunnel/setup.ts'
 
-/** Start hooks run after migrations and bootstrap, before listening; stop hooks run after HTTP has closed, before the database does (in reverse order). */
-export type Lifecycle = { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
+/**
+ * Start hooks run after migrations and bootstrap, before listening; listening hooks once the server listens, with its port;
+ * closing hooks when shutdown begins, alongside the HTTP drain; stop hooks after HTTP has closed, before the database does (in reverse order).
+ */
+export type Lifecycle = {
+  onStart: (fn: () => Promise<void> | void) => void
+  onListening: (fn: (port: number) => void) => void
+  onClosing: (fn: () => Promise<void> | void) => void
+  onStop: (fn: () => Promise<void> | void) => void
+}
 
 /** `site`: this server's base URL for links, from configuration only (see core/site-url.ts). */
 export type Core = { config: Config; dataDir: string; db: Db; bus: EventBus; clock: Clock; ids: IdGen; log: Logger; jobs: Scheduler; lifecycle: Lifecycle; site: SiteUrl }
@@ -25,6 +34,7 @@ export function createServices(core: Core) {
   const storage = createStorage(core)
   const capsules = setupCapsules(core, audit)
   const gateway = setupGateway(core, identity)
-  return { ...core, audit, identity, storage, capsules, gateway }
+  const tunnel = setupTunnel(core)
+  return { ...core, audit, identity, storage, capsules, gateway, tunnel }
 }
 export type Services = ReturnType<typeof createServices>

@@ -13,7 +13,8 @@ import { handleJson } from './routes.json.ts'
 import { handleS3 } from './s3/routes.ts'
 import type { StorageService } from './service.ts'
 
-export type MountOptions = { publicUrl: string; virtualHostDomain: string }
+/** publicUrl: the base URL for links (publicUrl or a tunnel's), '' = the host the client used. */
+export type MountOptions = { publicUrl: () => string; virtualHostDomain: string }
 
 const origin = (c: Context) => {
   const u = new URL(c.req.url)
@@ -51,7 +52,7 @@ export function storageRoutes(s: StorageService, o: MountOptions) {
     const req = parseStorageRequest(c, { prefix: '/storage', virtualHostDomain: o.virtualHostDomain })
     const s3 = isS3Request(req)
     surfaceOf.set(c.req.raw, s3 ? 's3' : 'json')
-    const baseUrl = (o.publicUrl.replace(/\/$/, '') || origin(c)) + '/storage'
+    const baseUrl = (o.publicUrl().replace(/\/$/, '') || origin(c)) + '/storage'
     if (s3) return serveS3(c, s, req, baseUrl)
     if (req.bucket === 'mcp' && !req.key) {
       const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1]
@@ -72,7 +73,7 @@ export function s3RootRoutes(s: StorageService, o: MountOptions, middleware: Mid
   app.use(closeUnreadBodies)
   app.all('*', async (c) => {
     const req = parseStorageRequest(c, { prefix: '', virtualHostDomain: o.virtualHostDomain })
-    return serveS3(c, s, req, o.publicUrl.replace(/\/$/, '') || origin(c))
+    return serveS3(c, s, req, o.publicUrl().replace(/\/$/, '') || origin(c))
   })
   app.onError((err, c) => {
     if (isAppError(err)) return s3ErrorResponse(c, err, c.req.path)

@@ -25,7 +25,7 @@ export function createStorage(core: Core) {
       log.info('storage: generated keys written to bootstrap.txt', { file })
     }
     if (cfg.s3Listener.enabled)
-      listener = await startS3Listener(service, { publicUrl: '', virtualHostDomain: cfg.virtualHostDomain, host: cfg.s3Listener.host, port: cfg.s3Listener.port, log })
+      listener = await startS3Listener(service, { publicUrl: () => '', virtualHostDomain: cfg.virtualHostDomain, host: cfg.s3Listener.host, port: cfg.s3Listener.port, log })
   })
   core.lifecycle.onStop(async () => {
     await listener?.close()

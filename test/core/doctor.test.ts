@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { writeStandIn } from '../tunnel/standin.ts'
 
 const mainTs = new URL('../../main.ts', import.meta.url).pathname
 const work = mkdtempSync(join(tmpdir(), 'nestbox-doctor-'))
@@ -20,7 +21,7 @@ test('a healthy host: every check on its own line, exit 0', () => {
   const data = join(work, 'data')
   const r = doctor('--data-dir', data)
   assert.is(r.code, 0, r.stdout + r.stderr)
-  assert.equal(Object.keys(r.byName), ['runtime', 'sqlite', 'pty', 'bubblewrap', 'entry', 'cgroups', 'data dir'])
+  assert.equal(Object.keys(r.byName), ['runtime', 'sqlite', 'pty', 'bubblewrap', 'entry', 'cgroups', 'data dir', 'cloudflared'])
   assert.match(r.byName.runtime.detail, new RegExp(`^node ${process.version.replace(/\./g, '\\.')}, from a checkout$`))
   assert.match(r.byName.sqlite.detail, /^better-sqlite3 loaded, SQLite 3\.\d+\.\d+$/)
   assert.is(r.byName.pty.status, 'ok')
@@ -29,6 +30,30 @@ test('a healthy host: every check on its own line, exit 0', () => {
   assert.match(r.byName.cgroups.detail, /^cgroup v[12]/)
   assert.is(r.byName['data dir'].detail, `${data} does not exist yet; ${work} is writable`)
   assert.not.ok(existsSync(data), 'doctor does not create the data dir')
+  // cloudflared is not installed here, and the tunnel is off: a warning, not a failure.
+  assert.is(r.byName.cloudflared.status, 'warn')
+  assert.is(r.byName.cloudflared.detail, 'not configured (tunnel.cloudflared.enabled is false); cloudflared is not installed')
+})
+
+test('an enabled tunnel: cloudflared must run (its version is shown), and its files be readable', () => {
+  const cf = writeStandIn()
+  try {
+    const ok = doctor('--data-dir', join(work, 'd2'), '--set', 'tunnel.cloudflared.enabled=true', '--set', `tunnel.cloudflared.path=${cf.path}`)
+    assert.is(ok.code, 0, ok.stdout + ok.stderr)
+    assert.is(ok.byName.cloudflared.status, 'ok')
+    assert.match(ok.byName.cloudflared.detail, /^cloudflared version 2025\.11\.1 \(built [^)]+\), quick tunnel \(a new https:\/\/\*\.trycloudflare\.com URL at every start\); stopped by \/(usr\/)?bin\/setpriv --pdeathsig if nestbox is killed$/)
+    const off = doctor('--data-dir', join(work, 'd2'), '--set', 'tunnel.cloudflared.path=' + cf.path)
+    assert.is(off.byName.cloudflared.detail, 'not configured (tunnel.cloudflared.enabled is false); cloudflared version 2025.11.1 (built 2025-11-07-16:59 UTC) found')
+    const missing = doctor('--data-dir', join(work, 'd2'), '--set', 'tunnel.cloudflared.enabled=true', '--set', `tunnel.cloudflared.path=${join(cf.dir, 'nope')}`)
+    assert.is(missing.code, 1)
+    assert.is(missing.byName.cloudflared.status, 'FAIL')
+    assert.match(missing.byName.cloudflared.detail, /^tunnel\.cloudflared is enabled but cloudflared was not found at tunnel\.cloudflared\.path/)
+    const named = doctor('--data-dir', join(work, 'd2'), '--set', 'tunnel.cloudflared.enabled=true', '--set', `tunnel.cloudflared.path=${cf.path}`, '--set', 'tunnel.cloudflared.mode=named', '--set', `tunnel.cloudflared.configFile=${join(cf.dir, 'absent.yml')}`)
+    assert.is(named.byName.cloudflared.status, 'FAIL')
+    assert.match(named.byName.cloudflared.detail, /^tunnel\.cloudflared\.configFile \S+absent\.yml cannot be read \(ENOENT\)$/)
+  } finally {
+    cf.remove()
+  }
 })
 
 test('an existing data dir is probed by writing, and left clean', () => {
@@ -46,7 +71,7 @@ test('a data dir that cannot exist fails the run, naming the reason, after all c
   assert.is(r.code, 1)
   assert.is(r.byName['data dir'].status, 'FAIL')
   assert.is(r.byName['data dir'].detail, `${join(file, 'data')} cannot be created: ${file} is not a directory`)
-  assert.is(r.lines.length, 7)
+  assert.is(r.lines.length, 8)
   assert.is(r.byName.sqlite.status, 'ok')
 })
 

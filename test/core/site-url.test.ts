@@ -24,4 +24,17 @@ test('publicUrl wins and is never replaced; otherwise the port learnt at listen 
   assert.equal([derived.url, derived.https, derived.configured], ['http://192.168.1.20:41234', false, false])
 })
 
+test("a tunnel's URL is used while it has one, unless publicUrl is configured", () => {
+  const site = createSiteUrl({ publicUrl: '', listen: { host: '127.0.0.1', port: 0 } }, NETS)
+  site.listening(4100)
+  assert.equal([site.url, site.source, site.https], ['http://127.0.0.1:4100', 'listen', false])
+  site.tunnel('https://calm-river-1.trycloudflare.com/')
+  assert.equal([site.url, site.source, site.https, site.configured], ['https://calm-river-1.trycloudflare.com', 'tunnel', true, false])
+  site.tunnel(null)
+  assert.equal([site.url, site.source, site.https], ['http://127.0.0.1:4100', 'listen', false])
+  const configured = createSiteUrl({ publicUrl: 'https://nb.example.com', listen: { host: '127.0.0.1', port: 0 } }, NETS)
+  configured.tunnel('https://calm-river-1.trycloudflare.com')
+  assert.equal([configured.url, configured.source], ['https://nb.example.com', 'config'])
+})
+
 test.run()

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { isLeaf, type Leaf, type Section } from './spec.ts'
-import { schema } from './schema.ts'
+import { crossChecks, schema } from './schema.ts'
 import { LitellmConfigError, readLitellmConfig, redactLitellm, type LitellmConfig } from './litellm.ts'
 
 type ValueOf<S> = S extends Leaf<infer T> ? T : S extends Section ? { [K in keyof S]: ValueOf<S[K]> } : never
@@ -132,6 +132,10 @@ export function loadConfig(input: LoadInput = {}): Config {
       throw new ConfigError(`config: ${key} ${problem} (got ${shown} from ${o.from})`)
     }
     setPath(out, path, o.value)
+  }
+  for (const check of crossChecks) {
+    const problem = check(out as Parameters<typeof check>[0])
+    if (problem) throw new ConfigError(`config: ${problem}`)
   }
   try {
     out.litellm = readLitellmConfig(out.gateway as Config['gateway'], env)

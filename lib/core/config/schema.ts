@@ -8,5 +8,9 @@ import { identity } from './section.identity.ts'
 import { storage } from './section.storage.ts'
 import { capsules } from './section.capsules.ts'
 import { gateway } from './section.gateway.ts'
+import { checkTunnel, tunnel } from './section.tunnel.ts'
 
-export const schema = { ...server, identity, storage, capsules, gateway }
+export const schema = { ...server, identity, storage, capsules, gateway, tunnel }
+
+/** Rules across several keys, run after every key passed its own check; each returns a message or null. */
+export const crossChecks = [checkTunnel]
