@@ -5,7 +5,7 @@
  * a restarted nestbox can tell a running capsule from one that kept only files.
  */
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/logger.ts'
@@ -16,12 +16,13 @@ import type { BackgroundProcess } from './exec.ts'
 import { prepareLayer } from './layer.ts'
 import { pidNamespace, startTicks } from './proc-table.ts'
 import { enterHelperPath } from './enter-helper.ts'
+import { hostsFile, relayDir, resolvConf, resolveAllowOut, startInternet } from './network.ts'
 import { bootCapsule } from './sandbox.ts'
 import type { CapsuleSpec } from './types.ts'
 
 /** `lower`: the template directory overlaid under the layer (overlay.ts); absent when the layer holds everything. */
 export type Meta = { id: string; slot: number; spec: CapsuleSpec; createdAt: number; lower?: string }
-type Pids = { pid1: number; pid1Ticks: number; anchor: number; monitor: number; monitorTicks: number; cgroupns: boolean }
+type Pids = { pid1: number; pid1Ticks: number; anchor: number; monitor: number; monitorTicks: number; cgroupns: boolean; slirp?: number; slirpTicks?: number }
 
 export type Capsule = {
   meta: Meta
@@ -37,9 +38,14 @@ export type Capsule = {
   stopped: boolean
   procs: Map<number, BackgroundProcess>
   disk: { bytes: number; at: number; pending: Promise<number> | null }
+  /** Stops serving nestbox's API to this capsule (network modes nestbox and internet). */
+  closeApi: (() => void) | null
 }
 
-export type HostEnv = HostView & { log: Logger; range: number; pidsMax: number; bootTimeoutMs: number; seccomp?: string }
+/** Serves nestbox's API on a unix socket for one capsule; resolves to its closer. */
+export type ApiListener = (capsuleId: string, socketPath: string) => Promise<() => void>
+
+export type HostEnv = HostView & { log: Logger; range: number; pidsMax: number; bootTimeoutMs: number; seccomp?: string; api?: ApiListener }
 
 export const readMeta = (dir: string): Meta | null => {
   try {
@@ -50,7 +56,7 @@ export const readMeta = (dir: string): Meta | null => {
 }
 
 export function newCapsule(meta: Meta, dir: string, base: number, cg: CapsuleCgroup): Capsule {
-  return { meta, dir, layer: join(dir, 'layer'), base, cg, state: 'files-only', pids: null, pidns: null, monitor: null, stopped: false, procs: new Map(), disk: { bytes: 0, at: 0, pending: null } }
+  return { meta, dir, layer: join(dir, 'layer'), base, cg, state: 'files-only', pids: null, pidns: null, monitor: null, stopped: false, procs: new Map(), disk: { bytes: 0, at: 0, pending: null }, closeApi: null }
 }
 
 export const target = (c: Capsule): EnterTarget => ({ id: c.meta.id, pid1: c.pids!.pid1, procsFiles: c.cg.procsFiles, cgroupns: c.pids!.cgroupns })
@@ -71,13 +77,22 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
   const etc = join(c.dir, 'etc')
   mkdirSync(etc, { recursive: true, mode: 0o700 })
   writeFileSync(join(etc, 'hostname'), `${spec.id}\n`)
-  writeFileSync(join(etc, 'hosts'), `127.0.0.1\tlocalhost ${spec.id}\n::1\tlocalhost ip6-localhost ip6-loopback\n`)
+  const net = spec.network ?? { mode: 'none' }
+  writeFileSync(join(etc, 'hosts'), hostsFile(spec.id, net.mode))
+  writeFileSync(join(etc, 'resolv.conf'), resolvConf(net.mode))
   // leftovers of an earlier boot (a crash, a dead init) go before the new sandbox
   if (c.pids || c.cg.exists()) await killAll(c)
   c.cg.create({ vcpus: spec.vcpus, memoryBytes: spec.memoryMb * 1024 * 1024, pidsMax: env.pidsMax })
   const etcFiles: Record<string, string> = env.roDirs.includes('/etc')
-    ? { '/etc/passwd': env.sharedEtc.passwd, '/etc/group': env.sharedEtc.group, '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts') }
+    ? { '/etc/passwd': env.sharedEtc.passwd, '/etc/group': env.sharedEtc.group, '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts'), '/etc/resolv.conf': join(etc, 'resolv.conf') }
     : {}
+  // the relay directory: the anchor (capsule root, host uid `base`) makes its sockets there
+  const relay = relayDir(c.dir)
+  rmSync(relay, { recursive: true, force: true })
+  mkdirSync(relay, { mode: 0o700 })
+  chownSync(relay, c.base, c.base)
+  const withApi = net.mode !== 'none' && !!env.api
+  if (withApi) await listenApi(c, env)
   if (c.meta.lower) mkdirSync(join(c.dir, 'work'), { recursive: true, mode: 0o700 })
   const b = await bootCapsule({
     id: spec.id,
@@ -91,9 +106,21 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     template: c.meta.lower ? { dir: c.meta.lower, workDir: join(c.dir, 'work') } : undefined,
     anchorBinary: enterHelperPath(),
     seccomp: env.seccomp,
+    relay: { dir: relay, api: withApi },
     timeoutMs: env.bootTimeoutMs,
   })
-  c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, monitorTicks: startTicks(b.monitor.pid!) ?? -1, cgroupns: b.cgroupns }
+  let slirp: { pid: number; ticks: number } | null = null
+  try {
+    await waitForFile(join(relay, 'ports.sock'), env.bootTimeoutMs)
+    if (net.mode === 'internet') {
+      const p = await startInternet(b.pid1, net.allowOut ? await resolveAllowOut(net.allowOut) : null)
+      slirp = { pid: p.pid!, ticks: startTicks(p.pid!) ?? -1 }
+    }
+  } catch (err) {
+    signal(b.pid1, 'SIGKILL')
+    throw err
+  }
+  c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, monitorTicks: startTicks(b.monitor.pid!) ?? -1, cgroupns: b.cgroupns, ...(slirp ? { slirp: slirp.pid, slirpTicks: slirp.ticks } : {}) }
   c.pidns = pidNamespace(b.pid1)
   c.monitor = b.monitor
   c.state = 'running'
@@ -113,7 +140,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
 }
 
 /** After a restart: re-attaches to a sandbox still running from the recorded pids. */
-export async function reattach(c: Capsule): Promise<boolean> {
+export async function reattach(c: Capsule, env: HostEnv): Promise<boolean> {
   try {
     c.pids = JSON.parse(await readFile(join(c.dir, 'state.json'), 'utf8')) as Pids
   } catch {
@@ -125,6 +152,7 @@ export async function reattach(c: Capsule): Promise<boolean> {
   }
   c.pidns = pidNamespace(c.pids!.pid1)
   c.state = (await c.cg.frozen()) ? 'paused' : 'running'
+  if (c.meta.spec.network && c.meta.spec.network.mode !== 'none' && env.api) await listenApi(c, env)
   return true
 }
 
@@ -180,11 +208,31 @@ export async function killAll(c: Capsule) {
     if (i === 999) throw new Error(`capsule ${c.meta.id}: processes still alive after 5 s of SIGKILL`)
     await new Promise((r) => setTimeout(r, i < 20 ? 1 : 5))
   }
+  // slirp4netns lives outside the capsule's cgroups: it goes with it
+  if (p?.slirp && startTicks(p.slirp) === p.slirpTicks) signal(p.slirp, 'SIGKILL')
+  c.closeApi?.()
+  c.closeApi = null
   c.pids = null
   c.pidns = null
   c.state = 'files-only'
   c.stopped = false
   await rm(join(c.dir, 'state.json'), { force: true })
+}
+
+/** Serves nestbox's API on the capsule's relay socket (again, after a restart of nestbox). */
+async function listenApi(c: Capsule, env: HostEnv) {
+  c.closeApi?.()
+  const sock = join(relayDir(c.dir), 'api.sock')
+  rmSync(sock, { force: true })
+  c.closeApi = await env.api!(c.meta.id, sock)
+  chmodSync(sock, 0o666) // the relay connects as capsule root; the directory (0700, its own) keeps others out
+}
+
+async function waitForFile(path: string, timeoutMs: number) {
+  for (let waited = 0; !existsSync(path); waited++) {
+    if (waited > timeoutMs) throw new Error(`${path} did not appear within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 1))
+  }
 }
 
 /** Freezes (cgroup freezer) or, without one, stops every process with SIGSTOP. */

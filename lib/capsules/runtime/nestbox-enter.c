@@ -9,14 +9,15 @@
  * the capsule. The parent drops every capability, closes its descriptors and only
  * waits, mirroring the program's exit status (as nsenter(1) does).
  *
- * usage: nestbox-enter --hold --keep-caps N,N,...
+ * usage: nestbox-enter --hold --keep-caps N,N,... [--ports DIR] [--api DIR]
  *        nestbox-enter --pid PID [--cgroup FILE]... [--cgroupns]
  *          [--keep-caps N,N,...] [--seccomp FILE] (RUN | --wait-fd N)
  *   RUN:   [--uid N] [--session] [--cwd DIR] [--env K=V]... -- PROGRAM [ARG]...
  *
  * --hold is a capsule's anchor, its first process (started by bwrap with the
  * capsule's capabilities plus CAP_SETPCAP): it narrows its bounding set to
- * --keep-caps, gives up CAP_SETPCAP and sleeps until killed.
+ * --keep-caps, gives up CAP_SETPCAP and serves the capsule's network relays
+ * (relay.c), or sleeps until killed when it has none.
  *
  * With --wait-fd (a warm entry, made ahead of time) the child enters, becomes the
  * capsule's root — exactly what its own root is — and reads RUN, NUL-separated,
@@ -39,7 +40,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -130,6 +136,8 @@ static void limit_caps(unsigned long long keep, int effective) {
   if (syscall(SYS_capset, &h, d) < 0) die("capset");
 }
 
+#include "relay.c"
+
 /* What to run, once inside. */
 struct run {
   long uid;
@@ -188,8 +196,15 @@ static struct run read_run(int fd) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 4 && !strcmp(argv[1], "--hold") && !strcmp(argv[2], "--keep-caps")) {
+  if (argc >= 4 && !strcmp(argv[1], "--hold") && !strcmp(argv[2], "--keep-caps")) {
     limit_caps(cap_mask(argv[3]), 1);
+    const char *ports = NULL, *api = NULL;
+    for (int i = 4; i + 1 < argc; i += 2) {
+      if (!strcmp(argv[i], "--ports")) ports = argv[i + 1];
+      else if (!strcmp(argv[i], "--api")) api = argv[i + 1];
+      else usage("unknown option");
+    }
+    if (ports || api) serve_relays(ports, api);
     for (;;) pause();
   }
   long pid1 = -1, wait_fd = -1;

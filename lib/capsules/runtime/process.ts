@@ -12,16 +12,17 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
-import { alive, boot, freeze, hasFiles, hostPids, killAll, newCapsule, readMeta, reattach, signal, thaw, writeMeta, type Capsule, type HostEnv } from './capsule.ts'
+import { alive, boot, freeze, hasFiles, hostPids, killAll, newCapsule, readMeta, reattach, signal, thaw, writeMeta, type ApiListener, type Capsule, type HostEnv } from './capsule.ts'
 import { createCgroups, type CgroupPreference } from './cgroups.ts'
 import { CWD_FAILED } from './enter.ts'
 import { nsPid, runForeground, startBackground, type BackgroundProcess } from './exec.ts'
 import { hostView, isDir } from './host-view.ts'
 import { copyTree, createDiskMeter, toHost, toInside } from './layer.ts'
 import { createLauncher } from './launch.ts'
+import { connectPort } from './network.ts'
 import { listCapsuleProcs } from './proc-table.ts'
 import { writeSeccompFilter } from './seccomp.ts'
-import { closeInheritedFds, LAYER_MOUNT } from './sandbox.ts'
+import { closeInheritedFds, LAYER_MOUNT, RELAY_MOUNT } from './sandbox.ts'
 import { startPty } from './pty.ts'
 import type { CapsuleSpec, ExecRequest, Runtime } from './types.ts'
 import { overlaySafePath, overlaySupported } from './overlay.ts'
@@ -51,6 +52,8 @@ export type ProcessRuntimeOptions = {
   warmEntries?: boolean
   /** Run every capsule process under the syscall filter (seccomp.ts; default), or without one. */
   seccomp?: boolean
+  /** Serves nestbox's API to capsules in network modes nestbox and internet (network.ts); without it they reach nothing. */
+  api?: ApiListener
 }
 
 const PROC_RETAIN_MS = 60_000
@@ -63,6 +66,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const capsulesDir = join(dataDir, 'capsules')
   mkdirSync(capsulesDir, { recursive: true, mode: 0o700 })
   mkdirSync(LAYER_MOUNT, { recursive: true, mode: 0o755 })
+  mkdirSync(RELAY_MOUNT, { recursive: true, mode: 0o755 })
   const leaked = closeInheritedFds()
   if (leaked.length) log.warn('closed descriptors inherited without close-on-exec, so capsules cannot inherit them', { fds: leaked })
 
@@ -76,6 +80,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     bootTimeoutMs: opts.bootTimeoutMs ?? 10_000,
     // written once per start: bwrap and nestbox-enter read it as host root
     seccomp: opts.seccomp === false ? undefined : writeSeccompFilter(join(dataDir, 'seccomp.bpf')),
+    api: opts.api,
   }
 
   /** Capsules this runtime knows: booted, paused, or files kept on disk. */
@@ -222,6 +227,10 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
       return r
     },
 
+    async connectPort(id, port) {
+      return connectPort(running(id).dir, port)
+    },
+
     async spawn(id, req) {
       const c = running(id)
       if (req.tag && [...c.procs.values()].some((p) => p.tag === req.tag)) throw conflict(`a process tagged "${req.tag}" already exists`, 'already_exists')
@@ -286,7 +295,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
           out[id] = c.state
           continue
         }
-        if (await reattach(c)) {
+        if (await reattach(c, env)) {
           out[id] = c.state
           log.info('capsule re-attached', { capsule: id, state: c.state })
           continue

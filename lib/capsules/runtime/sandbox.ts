@@ -12,8 +12,8 @@
  *     owned by that user namespace; the layer as `/`, the host system read-only
  *     over it, a fresh /proc and minimal /dev; capabilities cut down →
  *   pid 1 (bwrap's reaper, no capabilities) → the anchor (nestbox-enter --hold,
- *     bound from the host: it narrows its bounding set, then sleeps), forked once
- *     all is set up.
+ *     bound from the host: it narrows its bounding set, then serves the capsule's
+ *     network relays, network.ts), forked once all is set up.
  *
  * Every fd handed to the chain is consumed or closed before the capsule runs, so
  * nothing inside holds a descriptor that leads out of its root.
@@ -22,6 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { mountTemplate } from './overlay.ts'
+import { RELAY_DIR_INSIDE } from './network.ts'
 import { writeIdMaps } from './uids.ts'
 
 /** What root inside a capsule may do (all within its own namespaces): Docker's defaults minus raw sockets, mknod, setpcap, setfcap, audit. */
@@ -53,6 +54,8 @@ export type BootSpec = {
   anchorBinary: string
   /** The syscall filter (seccomp.ts) bwrap installs before the anchor, so pid 1 and the anchor run under it too. */
   seccomp?: string
+  /** A host directory bound at RELAY_DIR_INSIDE where the anchor serves its relays (network.ts); `api`: also relay nestbox's API. */
+  relay?: { dir: string; api: boolean }
   timeoutMs: number
 }
 
@@ -60,10 +63,13 @@ export type Booted = { monitor: ChildProcess; pid1: number; anchor: number; cgro
 
 /** Where the layer is bound inside the boot chain's private mount namespace (never on the host's). */
 export const LAYER_MOUNT = '/run/nestbox/capsule-root'
+/** Likewise for the relay directory (network.ts), which lies in the 0700 data directory too. */
+export const RELAY_MOUNT = '/run/nestbox/capsule-relay'
 
-// One script, re-entered at each stage through $NESTBOX_BOOT (the chain's only variable besides PATH).
+// One script, re-entered at each stage through $NESTBOX_BOOT (with $RELAY_MOUNT, the chain's only variables besides PATH).
 const BOOT = `case $1 in
-mount) [ "$2" = - ] || mount --bind -- "$2" "$3" || exit 1; shift 3
+mount) [ "$2" = - ] || mount --bind -- "$2" "$3" || exit 1
+  [ "$4" = - ] || mount --bind -- "$4" "$RELAY_MOUNT" || exit 1; shift 4
   exec unshare --user --keep-caps -- /bin/sh -c "$NESTBOX_BOOT" nestbox-boot user "$@" ;;
 user) shift; echo r >&4; read _ <&3; exec 3<&- 4>&-
   echo 0 > /proc/sys/user/max_user_namespaces || exit 1
@@ -90,6 +96,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     ...fdArgs.map(String),
     '--proc', '/proc', '--dev', '/dev',
     '--ro-bind', s.anchorBinary, ANCHOR_PATH,
+    ...(s.relay ? ['--bind', RELAY_MOUNT, RELAY_DIR_INSIDE] : []),
     // CAP_SETPCAP only lets the anchor narrow its bounding set; it gives it up at once
     '--cap-drop', 'ALL', ...[...CAPSULE_CAPS, 'setpcap'].flatMap((c) => ['--cap-add', `CAP_${c.toUpperCase()}`]),
     '--clearenv', '--setenv', 'PATH', SAFE_PATH,
@@ -97,11 +104,12 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     '--info-fd', '5',
     ...(s.seccomp ? ['--seccomp', String(pass(s.seccomp))] : []),
     '--', ANCHOR_PATH, '--hold', '--keep-caps', KEEP_CAPS,
+    ...(s.relay ? ['--ports', RELAY_DIR_INSIDE, ...(s.relay.api ? ['--api', RELAY_DIR_INSIDE] : [])] : []),
   ]
-  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.template ? '-' : s.layerDir, LAYER_MOUNT, ...bwrapArgs], {
+  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.template ? '-' : s.layerDir, LAYER_MOUNT, s.relay?.dir ?? '-', ...bwrapArgs], {
     stdio: stdio as never,
     detached: true,
-    env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT },
+    env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT, RELAY_MOUNT },
   })
   for (const fd of fds) closeSync(fd)
 

@@ -13,6 +13,8 @@
  * resume and PtyHandle.pause/resume (flow control for slow readers).
  */
 import type { Readable } from 'node:stream'
+import type { Socket } from 'node:net'
+import type { NetworkSpec } from './network.ts'
 
 export type CapsuleSpec = {
   id: string
@@ -21,6 +23,8 @@ export type CapsuleSpec = {
   vcpus: number
   memoryMb: number
   envs?: Record<string, string>
+  /** What the capsule reaches (network.ts); absent: none. */
+  network?: NetworkSpec
 }
 
 export type ExecRequest = {
@@ -109,6 +113,8 @@ export interface Runtime {
   pty(id: string, req: PtyRequest): Promise<PtyHandle>
 
   /** Paths are absolute inside the capsule; `..` and symlinks never escape its root. */
+  /** A connection to a TCP port on the capsule's loopback (rejects with code ECONNREFUSED when nothing listens). */
+  connectPort?(id: string, port: number): Promise<Socket>
   readFile(id: string, path: string): Promise<{ size: number; stream: Readable }>
   writeFile(id: string, path: string, data: Readable, opts?: { mode?: number }): Promise<{ size: number }>
   list(id: string, path: string, depth: number): Promise<FileEntry[]>

@@ -1,0 +1,186 @@
+/**
+ * A capsule's network. Every capsule has its own network namespace with loopback;
+ * what it reaches beyond depends on its mode:
+ *
+ *   none     loopback only.
+ *   nestbox  plus nestbox's own API at http://nestbox (127.0.0.7:80 inside): the
+ *            anchor relays it to a unix socket nestbox serves for this capsule
+ *            (relay.c). No interface, no route: nothing else exists.
+ *   internet plus outside addresses through slirp4netns (user-mode TCP/IP: no host
+ *            interface, bridge or firewall rule is touched, no host port opened),
+ *            with the host's own addresses (and its loopback) refused by a
+ *            filter inside the capsule's namespace, which capsule root, having
+ *            no CAP_NET_ADMIN, cannot change; `allowOut` narrows it further.
+ *
+ * In every mode nestbox reaches a port inside through the anchor's ports relay
+ * (connectPort), without the capsule listening anywhere on the host.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { lookup } from 'node:dns/promises'
+import { isIPv4 } from 'node:net'
+import { connect, type Socket } from 'node:net'
+import { networkInterfaces } from 'node:os'
+import { join } from 'node:path'
+import { invalid } from '../../core/errors.ts'
+
+export type NetworkMode = 'none' | 'nestbox' | 'internet'
+export const NETWORK_MODES: NetworkMode[] = ['none', 'nestbox', 'internet']
+export type NetworkSpec = { mode: NetworkMode; allowOut?: string[] }
+
+/** Inside the capsule: nestbox's name and address, and where the relay directory is bound. */
+export const NESTBOX_HOST = 'nestbox'
+export const NESTBOX_ADDR = '127.0.0.7'
+export const NESTBOX_URL = `http://${NESTBOX_HOST}`
+export const RELAY_DIR_INSIDE = '/dev/.nestbox'
+
+/** slirp4netns's fixed addresses (its defaults): the capsule's gateway, DNS, and itself. */
+const SLIRP_HOST_LOOPBACK = '10.0.2.2'
+const SLIRP_DNS = '10.0.2.3'
+
+export const hostsFile = (id: string, mode: NetworkMode) =>
+  `127.0.0.1\tlocalhost ${id}\n::1\tlocalhost ip6-localhost ip6-loopback\n${mode === 'none' ? '' : `${NESTBOX_ADDR}\t${NESTBOX_HOST}\n`}`
+export const resolvConf = (mode: NetworkMode) => (mode === 'internet' ? `nameserver ${SLIRP_DNS}\n` : '')
+
+const CIDR = /^(\d{1,3}(?:\.\d{1,3}){3})(?:\/(\d{1,2}))?$/
+const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}[a-zA-Z0-9])?)*$/
+
+/** Checks allow_out entries: IPv4 addresses or CIDRs, or host names. */
+export function parseAllowOut(v: unknown): string[] | undefined {
+  if (v === undefined || v === null) return undefined
+  if (!Array.isArray(v) || v.length > 256) throw invalid('allow_out must be an array of at most 256 CIDRs or host names', 'invalid_network')
+  for (const e of v) {
+    if (typeof e !== 'string') throw invalid('allow_out entries must be strings', 'invalid_network')
+    const m = CIDR.exec(e)
+    if (m ? !isIPv4(m[1]) || Number(m[2] ?? 32) > 32 : !HOSTNAME.test(e)) throw invalid(`allow_out entry "${e.slice(0, 80)}" is neither an IPv4 CIDR nor a host name`, 'invalid_network')
+  }
+  return v as string[]
+}
+
+/** allow_out as CIDRs: host names are resolved now, on the host. */
+export async function resolveAllowOut(entries: string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const e of entries) {
+    if (CIDR.test(e)) out.push(e.includes('/') ? e : `${e}/32`)
+    else {
+      const addrs = await lookup(e, { all: true, family: 4 }).catch(() => [])
+      if (!addrs.length) throw invalid(`allow_out host name "${e}" does not resolve`, 'invalid_network')
+      for (const a of addrs) out.push(`${a.address}/32`)
+    }
+  }
+  return out
+}
+
+/** The host's own IPv4 addresses: never reachable from a capsule (but through nestbox's relay). */
+export function hostAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a && a.family === 'IPv4' && !a.internal)
+    .map((a) => a!.address)
+}
+
+/** The filter inside an internet capsule's namespace (nft syntax). */
+export function egressRules(allowCidrs: string[] | null): string {
+  const host = [SLIRP_HOST_LOOPBACK, ...hostAddresses()]
+  return `table inet nestbox {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oif "lo" accept
+    ip daddr { ${host.join(', ')} } meta l4proto tcp reject with tcp reset
+    ip daddr { ${host.join(', ')} } reject
+${allowCidrs ? `    ip daddr ${SLIRP_DNS} udp dport 53 accept
+    ip daddr ${SLIRP_DNS} tcp dport 53 accept
+${allowCidrs.length ? `    ip daddr { ${allowCidrs.join(', ')} } accept\n` : ''}    meta l4proto tcp reject with tcp reset
+    reject
+` : ''}    ip6 daddr != ::1 reject
+  }
+}
+`
+}
+
+function run(cmd: string, args: string[], input?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
+    let err = ''
+    p.stderr!.on('data', (d) => (err += d))
+    p.on('error', reject)
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err.trim().slice(0, 300)}`))))
+    p.stdin!.end(input)
+  })
+}
+
+/**
+ * Gives the capsule whose pid 1 is `pid1` its way out: the filter first (so no
+ * packet leaves before it), then slirp4netns with a tap device. Resolves once
+ * slirp4netns reports ready.
+ */
+export async function startInternet(pid1: number, allowCidrs: string[] | null, timeoutMs = 10_000): Promise<ChildProcess> {
+  await run('/usr/bin/nsenter', ['-t', String(pid1), '-n', '--', 'nft', '-f', '-'], egressRules(allowCidrs))
+  const slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--ready-fd=3', String(pid1), 'tap0'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+  })
+  await new Promise<void>((resolve, reject) => {
+    let err = ''
+    const timer = setTimeout(() => fail(new Error(`slirp4netns not ready within ${timeoutMs} ms`)), timeoutMs)
+    const fail = (e: Error) => {
+      clearTimeout(timer)
+      try {
+        slirp.kill('SIGKILL')
+      } catch {
+        // gone
+      }
+      reject(new Error(`${e.message}${err ? `: ${err.trim().slice(0, 300)}` : ''}`))
+    }
+    slirp.stderr!.on('data', (d) => (err += d))
+    slirp.on('error', fail)
+    slirp.on('exit', (code) => fail(new Error(`slirp4netns exited ${code}`)))
+    slirp.stdio[3]!.once('data', () => {
+      clearTimeout(timer)
+      slirp.removeAllListeners('exit')
+      resolve()
+    })
+  })
+  for (const s of [slirp.stderr, slirp.stdio[3]]) (s as Socket | null)?.destroy()
+  slirp.unref()
+  return slirp
+}
+
+/** Host path of the relay directory of a capsule whose record directory is `dir`. */
+export const relayDir = (dir: string) => join(dir, 'relay')
+
+/**
+ * A connection to `port` on the capsule's loopback, through the anchor's ports
+ * relay. Rejects with code ECONNREFUSED when nothing listens there.
+ */
+export function connectPort(dir: string, port: number, timeoutMs = 10_000): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(join(relayDir(dir), 'ports.sock'))
+    let head = ''
+    const timer = setTimeout(() => done(Object.assign(new Error('the capsule did not answer'), { code: 'ETIMEDOUT' })), timeoutMs)
+    const done = (err: Error | null) => {
+      clearTimeout(timer)
+      sock.removeAllListeners('data')
+      sock.removeAllListeners('error')
+      if (err) {
+        sock.destroy()
+        reject(err)
+      } else resolve(sock)
+    }
+    sock.on('error', (e) => done(e))
+    sock.on('connect', () => sock.write(`${port}\n`))
+    sock.on('data', (d: Buffer) => {
+      const nl = d.indexOf(10)
+      if (nl < 0) {
+        head += d.toString('latin1')
+        return
+      }
+      head += d.subarray(0, nl).toString('latin1')
+      const rest = d.subarray(nl + 1)
+      if (head !== 'OK') return done(Object.assign(new Error(`nothing answers on port ${port} in the capsule (${head.replace(/^ERR /, '')})`), { code: 'ECONNREFUSED' }))
+      sock.pause()
+      if (rest.length) sock.unshift(rest)
+      done(null)
+    })
+  })
+}
