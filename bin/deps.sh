@@ -4,7 +4,7 @@
 set -euo pipefail
 
 RUNTIME=(bubblewrap uidmap gcc libc6-dev slirp4netns nftables) # gcc, libc6-dev: npm ci compiles nestbox-enter; slirp4netns, nftables: network mode internet
-TEST=(python3-boto3 awscli curl wrk git strace) # wrk: load generator for npm run bench; git, strace: used inside capsules (runtime-seccomp.test.ts)
+TEST=(python3-boto3 awscli curl wrk git strace iproute2) # wrk: load generator for npm run bench; git, strace: used inside capsules (runtime-seccomp.test.ts); iproute2: network namespaces of the network tests
 
 pkgs=("${RUNTIME[@]}")
 [[ "${1:-}" == "--test" ]] && pkgs+=("${TEST[@]}")
