@@ -1,6 +1,7 @@
 /**
  * Capsule benchmark over real HTTP against the real process runtime:
- *   create → first successful exec `echo ok`, exec round trip, pause + resume,
+ *   create → first successful exec `echo ok` (also with vs without the syscall
+ *   filter, alternating), exec round trip, pause + resume,
  *   20 concurrent creates, an exec integrity hammer (outputs checked vs lost),
  *   host memory of 200 idle capsules, metrics sampling pass
  *   with 200 capsules, RSS growth of a 1 GiB streaming upload.
@@ -100,6 +101,31 @@ try {
     await destroy(id)
   }
   rows.push({ metric: 'create → first exec `echo ok`', p50: pct(firstExec, 50), p95: pct(firstExec, 95), unit: 'ms', target: '≤ 60 ms', baseline: pct(bwrapT, 50) })
+
+  // the syscall filter's cost: the same, alternating with a nestbox whose capsules run without it
+  const plain = await startTestNestbox({ set: { 'capsules.limits.maxVcpus': 4, 'capsules.process.seccomp': false } })
+  try {
+    const firstExecOf = async (n: typeof nb) => {
+      const t0 = performance.now()
+      const cid = (await (await n.api('/v1/capsules', { method: 'POST', json: {} })).json()).id as string
+      const b = await (await n.api(`/v1/capsules/${cid}/exec`, { method: 'POST', json: { cmd: 'echo ok' } })).json()
+      if (b.stdout !== 'ok\n') throw new Error(`exec failed: ${JSON.stringify(b)}`)
+      const ms = performance.now() - t0
+      await n.api(`/v1/capsules/${cid}`, { method: 'DELETE' })
+      return ms
+    }
+    await firstExecOf(plain) // its warm-up
+    const withFilter: number[] = []
+    const without: number[] = []
+    for (let i = 0; i < N; i++) {
+      withFilter.push(await firstExecOf(nb))
+      without.push(await firstExecOf(plain))
+    }
+    rows.push({ metric: 'create → first exec, with the syscall filter (alternating with the next row)', p50: pct(withFilter, 50), p95: pct(withFilter, 95), unit: 'ms', target: '≤ 60 ms', baseline: pct(without, 50) })
+    rows.push({ metric: 'create → first exec, capsules.process.seccomp=false', p50: pct(without, 50), p95: pct(without, 95), unit: 'ms', target: '' })
+  } finally {
+    await plain.close()
+  }
 
   // exec round trip.
   const id = await create()

@@ -5,7 +5,8 @@
  * Baselines measured in the same run: a host spawn of `sh -c 'echo ok'` (what any
  * exec costs at least) and a bare bubblewrap sandbox running `true` (namespaces,
  * no uid range, no cgroups, no entry into a running capsule).
- * Exec is measured with warm entries (the default) and without (every exec a fresh chain).
+ * Exec is measured with warm entries (the default) and without (every exec a fresh chain);
+ * create → first exec with the syscall filter (the default) and without, alternating.
  * Usage: node test/bench/runtime.ts [--idle 200] [--quick]
  */
 import { spawn } from 'node:child_process'
@@ -75,6 +76,27 @@ try {
     await rt.destroy(s.id)
   }
 
+  // the syscall filter's cost on create → first exec: alternating with a runtime whose capsules run without it
+  const plain = createProcessRuntime({ dataDir: join(dataDir, 'plain'), log: silentLogger, uidBase: 1_500_000_000 + 4100 * 65_536, cgroupParent: 'nestbox-bench', seccomp: false })
+  const firstExec = async (r: typeof rt) => {
+    const s = spec()
+    const t0 = performance.now()
+    await r.create(s)
+    const out = await r.exec(s.id, { cmd: '/bin/sh', args: ['-c', 'echo ok'] })
+    if (out.stdout.toString() !== 'ok\n') throw new Error(`first exec failed: ${out.stderr}`)
+    const took = performance.now() - t0
+    await r.destroy(s.id)
+    return took
+  }
+  await firstExec(plain)
+  const filtered: number[] = []
+  const unfiltered: number[] = []
+  for (let i = 0; i < N; i++) {
+    filtered.push(await firstExec(rt))
+    unfiltered.push(await firstExec(plain))
+  }
+  await plain.shutdown()
+
   // latency as an agent sees it (a command, some thinking, the next one), and back to back
   const execRt: number[] = []
   const execTight: number[] = []
@@ -116,6 +138,7 @@ try {
     ['operation', 'p50', 'p95', 'baseline', 'baseline p50', 'ratio p50', 'target p50'],
     ['create → first exec echo ok', ms(median(createFirst)), ms(pct(createFirst, 95)), 'bare bwrap sandbox', ms(median(bareBwrap)), (median(createFirst) / median(bareBwrap)).toFixed(1), '≤ 60'],
     ['  of which create', ms(median(createOnly)), ms(pct(createOnly, 95)), '', '', '', ''],
+    ['  with the syscall filter (alternating)', ms(median(filtered)), ms(pct(filtered, 95)), 'without it', ms(median(unfiltered)), (median(filtered) / median(unfiltered)).toFixed(2), ''],
     ['exec round trip echo ok (20 ms apart)', ms(median(execRt)), ms(pct(execRt, 95)), 'host spawn sh -c', ms(median(hostSpawn)), (median(execRt) / median(hostSpawn)).toFixed(1), '≤ 10'],
     ['  back to back', ms(median(execTight)), ms(pct(execTight, 95)), 'host spawn sh -c', ms(median(hostSpawn)), (median(execTight) / median(hostSpawn)).toFixed(1), ''],
     ['  without warm entries (20 ms apart)', ms(median(execCold)), ms(pct(execCold, 95)), 'host spawn sh -c', ms(median(hostSpawn)), (median(execCold) / median(hostSpawn)).toFixed(1), ''],
