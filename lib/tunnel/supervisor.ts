@@ -122,13 +122,14 @@ export function createSupervisor(o: SupervisorOptions) {
     }
     const said = r.lastErrorLine ?? r.lastLine
     lastError = said ? `${why}: ${said}` : why
-    failures = r.ready ? 1 : failures + 1
-    if (!r.ready && o.maxFailures > 0 && failures >= o.maxFailures) {
+    failures = r.ready ? 0 : failures + 1
+    if (o.maxFailures > 0 && failures >= o.maxFailures) {
       state = 'failed'
       o.log.error('cloudflared keeps failing; not restarting it', { pid, failures, error: lastError })
       return
     }
-    const delay = Math.min(o.maxDelayMs, o.restartDelayMs * 2 ** Math.min(30, failures - 1))
+    // The base delay after a run that had got ready, or after a first failed start; then doubling, capped.
+    const delay = Math.min(o.maxDelayMs, o.restartDelayMs * 2 ** Math.min(30, Math.max(0, failures - 1)))
     state = 'restarting'
     o.log.warn('cloudflared died; restarting', { pid, error: lastError, restart_in_ms: delay, restarts: restarts + 1 })
     timer = setTimeout(() => {
