@@ -56,8 +56,8 @@ function pausedOutput() {
 
 /** Blocks this process (the in-process nestbox included) for `ms`. */
 const busy = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
-/** More than Node reads ahead of a paused stream (64 KiB), less than that plus the kernel's socket buffer. */
-const SIZE = 100_000
+/** More than Node reads ahead of a paused stream (up to ~72 KiB); less than that plus what the kernel's socket buffer holds at worst (~100 KiB in 4 KiB writes). */
+const SIZE = 90_000
 
 const token = () => randomBytes(6).toString('hex')
 /** What `yes <t> | head -c <n>` prints. */
