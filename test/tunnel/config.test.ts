@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, loadConfig } from '../../lib/core/config/index.ts'
 import { startTestNestbox } from '../harness.ts'
+import { adminBrowser } from '../identity/helpers.ts'
 import { writeStandIn } from './standin.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'nestbox-tunnel-cfg-'))
@@ -92,6 +93,17 @@ test("a named tunnel's files are checked at start", async () => {
   const ok = file('ok.yml', 'tunnel: 6ff42ae2-765d-4adf-8112-31c55c1551ef\ningress:\n  - service: http_status:404\n')
   await startRefused({ ...named, 'tunnel.cloudflared.configFile': ok, 'tunnel.cloudflared.credentialsFile': join(dir, 'creds.json') }, /^config: tunnel\.cloudflared\.credentialsFile \S+creds\.json cannot be read \(ENOENT\)$/)
   await startRefused({ ...named, 'tunnel.cloudflared.tokenFile': file('empty-token', '\n') }, /^config: tunnel\.cloudflared\.tokenFile \S+empty-token is empty$/)
+})
+
+test('with the tunnel off, admins see "disabled" and links use the listen address', async () => {
+  const nb = await startTestNestbox()
+  try {
+    const r = await (await adminBrowser(nb)).get('/v1/admin/tunnel')
+    assert.is(r.status, 200)
+    assert.equal(await r.json(), { state: 'disabled', mode: null, url: null, public_url: nb.url, pid: null, restarts: 0, last_error: null, version: null, started_at: null })
+  } finally {
+    await nb.close()
+  }
 })
 
 test.after(() => {
