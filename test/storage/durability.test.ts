@@ -2,6 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -45,6 +46,43 @@ test('on a fresh store, concurrent first writes into the same new shard director
     assert.equal(puts.map((r) => r.status), keys.map(() => 200))
     for (const k of keys) assert.is(await (await fetch(`${nb.url}/storage/private/${k}`, { headers: bearer(PRIVATE_KEY) })).text(), `body of ${k}`)
     assert.is(objectFiles(nb.dataDir).length, 96)
+  } finally {
+    await nb.close()
+  }
+})
+
+test('a large upload (hashed on a worker where there are cores, flushed to disk while it arrives) round-trips byte for byte', async () => {
+  const nb = await startStorage()
+  try {
+    const MiB = 1024 * 1024
+    const total = 72 * MiB // past two flush intervals and the worker threshold
+    const md5 = createHash('md5')
+    const sent = createHash('sha256')
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${nb.url}/storage/private/big/72m.bin`, { method: 'PUT', headers: { ...bearer(PRIVATE_KEY), 'content-length': String(total) } }, (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode!))
+      })
+      req.on('error', reject)
+      let n = 0
+      const pump = () => {
+        while (n < total) {
+          const chunk = randomBytes(Math.min(MiB + 4321, total - n)) // odd sizes: chunks straddle staging buffers
+          n += chunk.length
+          md5.update(chunk)
+          sent.update(chunk)
+          if (!req.write(chunk)) return void req.once('drain', pump)
+        }
+        req.end()
+      }
+      pump()
+    })
+    assert.is(status, 200)
+    const got = await fetch(`${nb.url}/storage/private/big/72m.bin`, { headers: bearer(PRIVATE_KEY) })
+    assert.is(got.headers.get('etag'), `"${md5.digest('hex')}"`)
+    const back = createHash('sha256')
+    for await (const c of got.body as unknown as AsyncIterable<Uint8Array>) back.update(c)
+    assert.is(back.digest('hex'), sent.digest('hex'))
   } finally {
     await nb.close()
   }

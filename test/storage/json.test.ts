@@ -27,6 +27,7 @@ test('first start generated the master key and the uploads key into bootstrap.tx
   assert.match(nb.masterKey, /^[\w-]{32}$/)
   assert.match(nb.uploadsKey, /^[\w-]{32}$/)
   assert.is(nb.bootstrap.storage_bucket_uploads_access_key, 'uploads')
+  assert.is(nb.bootstrap.storage_master_access_key, 'nestbox-master', 'S3 tools need the access key id too')
 })
 
 test('PUT/GET/HEAD/DELETE with ETag = MD5, Last-Modified, detected Content-Type', async () => {
