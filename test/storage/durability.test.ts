@@ -51,11 +51,11 @@ test('on a fresh store, concurrent first writes into the same new shard director
   }
 })
 
-test('a large upload (hashed on a worker where there are cores, flushed to disk while it arrives) round-trips byte for byte', async () => {
+test('a large upload (hashed on a worker where there is a second core) round-trips byte for byte', async () => {
   const nb = await startStorage()
   try {
     const MiB = 1024 * 1024
-    const total = 72 * MiB // past two flush intervals and the worker threshold
+    const total = 72 * MiB // well past the worker threshold: many staging buffers and write batches
     const md5 = createHash('md5')
     const sent = createHash('sha256')
     const status = await new Promise<number>((resolve, reject) => {
