@@ -102,4 +102,29 @@ test('presigned X-Amz-Expires: 0 has expired, negative, above a week or not a nu
   }
 })
 
+const BOTO_EXPIRES = String.raw`
+import json, sys, urllib.request, urllib.error
+import boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="private", aws_secret_access_key=sys.argv[2],
+                  region_name="us-east-1", config=Config(signature_version="s3v4"))
+def fetch(expires):
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "private", "Key": "priv.txt"}, ExpiresIn=expires)
+    try:
+        return [200, urllib.request.urlopen(url).read().decode()]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.read().decode()]
+# (boto3 itself refuses to sign ExpiresIn=0; the SigV4 test above covers it)
+print(json.dumps({"ok": fetch(60), "week": fetch(604800), "over": fetch(604801)}))
+`
+
+test('boto3 presigned URLs: a week works, past a week is refused', async () => {
+  const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-c', BOTO_EXPIRES, nb.url + '/storage', PRIVATE_KEY], { encoding: 'utf8' })
+  const r = JSON.parse(stdout)
+  assert.equal(r.ok, [200, 'private'])
+  assert.equal(r.week, [200, 'private'])
+  assert.is(r.over[0], 400)
+  assert.match(r.over[1], /<Code>AuthorizationQueryParametersError<\/Code>/)
+})
+
 test.run()
