@@ -9,6 +9,7 @@ import type { SiteUrl } from '../core/site-url.ts'
 import { requireAdmin } from '../identity/access.ts'
 import { cloudflaredArgs, cloudflaredVersion, executableOf, namedTunnelUrl, parseLogLine, type CloudflaredConfig } from './cloudflared.ts'
 import { findSetpriv } from './parent-death.ts'
+import { clearRun, reapLeftover, recordRun } from './pidfile.ts'
 import { createSupervisor, type Run, type Supervisor, type SupervisorState } from './supervisor.ts'
 
 export type TunnelState = 'disabled' | SupervisorState
@@ -27,7 +28,8 @@ export type TunnelStatus = {
   startedAt: number | null
 }
 
-export type TunnelDeps = { config: CloudflaredConfig; log: Logger; site: SiteUrl; findSetpriv?: () => string | null }
+/** pidFile: where the running cloudflared is recorded, so a start after a SIGKILLed nestbox can end it (pidfile.ts). */
+export type TunnelDeps = { config: CloudflaredConfig; log: Logger; site: SiteUrl; pidFile: string; findSetpriv?: () => string | null }
 
 export function createTunnelService(d: TunnelDeps) {
   const c = d.config
@@ -68,6 +70,7 @@ export function createTunnelService(d: TunnelDeps) {
       if (c.mode === 'named') namedUrl = namedTunnelUrl(c)
       version = cloudflaredVersion(c)
       setpriv = (d.findSetpriv ?? findSetpriv)()
+      reapLeftover(d.pidFile, log)
       if (!setpriv) log.warn('setpriv --pdeathsig is unavailable: if nestbox is killed with SIGKILL, cloudflared keeps running (install util-linux)')
     },
 
@@ -87,8 +90,12 @@ export function createTunnelService(d: TunnelDeps) {
         stopTimeoutMs: c.stopTimeoutMs,
         setpriv,
         onLine,
-        // A quick tunnel's URL dies with its process; the next start gets a new one.
-        onExit: () => c.mode === 'quick' && publish(null),
+        onSpawn: (run) => recordRun(d.pidFile, run.pid!),
+        onExit: () => {
+          clearRun(d.pidFile)
+          // A quick tunnel's URL dies with its process; the next start gets a new one.
+          if (c.mode === 'quick') publish(null)
+        },
       })
       sup.start()
     },

@@ -1,4 +1,5 @@
 /** Wires the tunnel into a nestbox: checks at setup (a bad path or file stops the start), cloudflared once the port is known, stop when nestbox closes. */
+import { join } from 'node:path'
 import type { Config } from '../core/config/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { SiteUrl } from '../core/site-url.ts'
@@ -7,6 +8,7 @@ import { createTunnelService } from './service.ts'
 type Hook = () => Promise<void> | void
 export type TunnelCore = {
   config: Config
+  dataDir: string
   log: Logger
   site: SiteUrl
   lifecycle: { onListening: (fn: (port: number) => void) => void; onClosing: (fn: Hook) => void }
@@ -19,7 +21,7 @@ export function originUrl(host: string, port: number): string {
 }
 
 export function setupTunnel(core: TunnelCore) {
-  const svc = createTunnelService({ config: core.config.tunnel.cloudflared, log: core.log.child({ mod: 'tunnel' }), site: core.site })
+  const svc = createTunnelService({ config: core.config.tunnel.cloudflared, log: core.log.child({ mod: 'tunnel' }), site: core.site, pidFile: join(core.dataDir, 'cloudflared.pid') })
   if (!svc.enabled) return svc
   svc.prepare()
   core.lifecycle.onListening((port) => svc.start(originUrl(core.config.listen.host, port)))

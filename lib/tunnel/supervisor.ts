@@ -10,7 +10,8 @@
  * - nestbox is SIGKILLed (or dies on a signal it does not handle): the child was
  *   started through `setpriv --pdeathsig TERM` (util-linux), so the kernel sends
  *   it SIGTERM when nestbox's main thread dies. Without setpriv this one case
- *   leaves it running; startup logs a warning and `nestbox doctor` says so.
+ *   leaves it running until the next start ends it (pidfile.ts); startup logs a
+ *   warning and `nestbox doctor` says so.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -32,6 +33,8 @@ export type SupervisorOptions = {
   setpriv: string | null
   /** Each line of the child's stdout and stderr. */
   onLine: (line: string, run: Run) => void
+  /** The child was started. */
+  onSpawn?: (run: Run) => void
   /** The child exited (or could not be started); `expected` when stop() asked for it. */
   onExit?: (run: Run, expected: boolean) => void
 }
@@ -110,6 +113,7 @@ export function createSupervisor(o: SupervisorOptions) {
     })
     p.once('close', () => finish(why))
     o.log.info('cloudflared started', { pid, command: o.command, args: o.args })
+    if (pid) o.onSpawn?.(r)
   }
 
   const died = (r: Run, pid: number | null, why: string | null) => {

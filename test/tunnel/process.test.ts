@@ -7,9 +7,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { startTestNestbox } from '../harness.ts'
 import { alive, until, writeStandIn, type StandIn } from './standin.ts'
 
 const root = new URL('../../', import.meta.url).pathname
@@ -29,7 +30,7 @@ async function serve(script: string[], cf: StandIn) {
   p.stderr!.on('data', (d) => (err += d))
   const exited = new Promise<{ code: number | null; signal: string | null }>((res) => p.once('exit', (code, signal) => res({ code, signal })))
   const run = await until(`cloudflared to start (stderr: ${err.slice(-500)})`, () => cf.runs()[0] && /"tunnel url"/.test(err) && cf.runs()[0], 20_000)
-  return { p, run, exited, stderr: () => err }
+  return { p, run, exited, data, stderr: () => err }
 }
 
 test('SIGTERM: nestbox stops cloudflared and exits 0', async () => {
@@ -51,10 +52,8 @@ test('SIGKILL: the kernel ends cloudflared (setpriv --pdeathsig), no handler nee
   await until('cloudflared to be gone after its parent was SIGKILLed', () => !alive(run.pid), 5000)
 })
 
-test('an uncaught exception: the exit handler signals cloudflared\'s group', async () => {
-  const cf = writeStandIn()
-  standIns.push(cf)
-  // The tunnel service alone, without setpriv, so that only the exit handler can stop cloudflared.
+/** A script running the tunnel service alone, without setpriv, so that only the exit handler can stop cloudflared. */
+function withoutSetpriv() {
   const script = join(work, 'crash.ts')
   const lib = (f: string) => JSON.stringify(join(root, 'lib', f))
   writeFileSync(
@@ -64,13 +63,20 @@ import { createLogger } from ${lib('core/logger.ts')}
 import { createSiteUrl } from ${lib('core/site-url.ts')}
 import { createTunnelService } from ${lib('tunnel/service.ts')}
 const config = loadConfig({ argv: process.argv.slice(2), env: {} })
-const t = createTunnelService({ config: config.tunnel.cloudflared, log: createLogger({ level: 'info' }), site: createSiteUrl(config), findSetpriv: () => null })
+const t = createTunnelService({ config: config.tunnel.cloudflared, log: createLogger({ level: 'info' }), site: createSiteUrl(config), pidFile: config.dataDir + '/cloudflared.pid', findSetpriv: () => null })
 t.prepare()
 t.start('http://127.0.0.1:9')
 setInterval(() => {}, 1000)
 process.on('SIGUSR2', () => { throw new Error('boom') })
 `,
   )
+  return script
+}
+
+test('an uncaught exception: the exit handler signals cloudflared\'s group', async () => {
+  const cf = writeStandIn()
+  standIns.push(cf)
+  const script = withoutSetpriv()
   const { p, run, exited, stderr } = await serve([script], cf)
   assert.match(stderr(), /setpriv --pdeathsig is unavailable/)
   p.kill('SIGUSR2')
@@ -79,6 +85,25 @@ process.on('SIGUSR2', () => { throw new Error('boom') })
   assert.match(stderr(), /Error: boom/)
   await until('cloudflared to be gone after nestbox crashed', () => !alive(run.pid), 5000)
   await until('the process it started to be gone', () => !alive(run.child), 2000)
+})
+
+test('without setpriv, a SIGKILL leaves cloudflared running: the next start ends it', async () => {
+  const cf = writeStandIn()
+  standIns.push(cf)
+  const { p, run, exited, data } = await serve([withoutSetpriv()], cf)
+  p.kill('SIGKILL')
+  await exited
+  assert.ok(alive(run.pid), 'the orphan survives its parent')
+  const nb = await startTestNestbox({ dataDir: data, set: { 'tunnel.cloudflared.enabled': true, 'tunnel.cloudflared.path': cf.path } })
+  try {
+    assert.not.ok(alive(run.pid), 'ended at setup, before a new cloudflared starts')
+    await until('the orphan\'s child to be gone', () => !alive(run.child), 2000)
+    await until('a new cloudflared', () => cf.runs().length === 2)
+    assert.is.not(cf.runs()[1].pid, run.pid)
+  } finally {
+    await nb.close()
+  }
+  assert.not.ok(existsSync(join(data, 'cloudflared.pid')), 'a clean stop leaves no record')
 })
 
 test.after(() => {

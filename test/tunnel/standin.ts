@@ -126,11 +126,11 @@ export function alive(pid: number): boolean {
 }
 
 /** Polls `check` every 20 ms until it returns a truthy value, or throws after `ms`. */
-export async function until<T>(what: string, check: () => T | Promise<T>, ms = 10_000): Promise<NonNullable<T>> {
+export async function until<T>(what: string, check: () => T | Promise<T>, ms = 10_000): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
   const end = Date.now() + ms
   for (;;) {
     const v = await check()
-    if (v) return v as NonNullable<T>
+    if (v) return v as Exclude<T, false | null | undefined | 0 | ''>
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 20))
   }
