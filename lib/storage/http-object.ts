@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http'
 // A native Response created at import time: the adapter then leaves the socket alone.
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import { headerOf } from './checksums.ts'
+import { headerOf } from './bytes/checksums.ts'
 import type { Download } from './objects.ts'
 import type { ObjectInfo } from './types.ts'
 

@@ -1,6 +1,6 @@
 /** Object keys, rows ↔ ObjectInfo, ETags and preconditions: rules both surfaces share. */
 import { AppError, invalid } from '../core/errors.ts'
-import { isAlgorithm } from './checksums.ts'
+import { isAlgorithm } from './bytes/checksums.ts'
 import type { StorageObjectRow } from './tables.ts'
 import { parseStoredTags } from './tags.ts'
 import type { Conditions, ObjectInfo } from './types.ts'

@@ -6,7 +6,7 @@
 import type { Db } from '../core/db.ts'
 import type { Clock } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
-import type { DiskStore } from './disk.ts'
+import type { DiskStore } from './bytes/disk.ts'
 import type { Locks } from './locks.ts'
 import type { Multipart } from './multipart.ts'
 import { deleteObjectRow, expiredObjectRows, findObjectRow, oldUploadRows, referencedFiles } from './store.ts'

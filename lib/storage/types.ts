@@ -1,5 +1,5 @@
 /** Storage domain types shared by the service and its surfaces. */
-import type { Algorithm } from './checksums.ts'
+import type { Algorithm } from './bytes/checksums.ts'
 
 /**
  * Who is calling storage. Bucket keys and the master key are storage's own

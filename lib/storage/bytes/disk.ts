@@ -10,7 +10,7 @@ import { constants, createReadStream, mkdirSync, readdirSync } from 'node:fs'
 import { copyFile, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
-import { AppError } from '../core/errors.ts'
+import { AppError } from '../../core/errors.ts'
 
 const BATCH = 1024 * 1024
 const IN_FLIGHT = 3

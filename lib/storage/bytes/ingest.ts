@@ -5,12 +5,12 @@
  * and nothing is committed.
  */
 import { createHash } from 'node:crypto'
-import { AppError } from '../core/errors.ts'
+import { AppError } from '../../core/errors.ts'
 import { digester, headerOf, wellFormed, type Algorithm } from './checksums.ts'
 import { headCollector } from './content-type.ts'
 import type { DiskStore } from './disk.ts'
 import type { Md5, Md5Pool } from './md5-pool.ts'
-import type { ByteSource, Declared } from './types.ts'
+import type { ByteSource, Declared } from '../types.ts'
 
 export type Ingested = { file: string; size: number; md5: string; checksum: { algorithm: Algorithm; value: string } | null; head: Uint8Array }
 

@@ -1,7 +1,7 @@
 /** An object's bytes on their way to a client: from memory (small objects) or streamed from its file. */
 import type { FileHandle } from 'node:fs/promises'
 import type { Writable } from 'node:stream'
-import type { Held } from './locks.ts'
+import type { Held } from '../locks.ts'
 
 const CHUNK = 512 * 1024
 /**

@@ -1,6 +1,6 @@
 /** GetObjectAttributes: what x-amz-object-attributes asks for, from the stored object. */
 import { AppError } from '../../core/errors.ts'
-import { xmlNameOf } from '../checksums.ts'
+import { xmlNameOf } from '../bytes/checksums.ts'
 import { httpDate } from '../http-object.ts'
 import { conditions, intParamHeader, type S3Ctx } from './request.ts'
 import { xmlResponse } from './xml.ts'

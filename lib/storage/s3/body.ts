@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { AppError } from '../../core/errors.ts'
-import { ALGORITHMS, digester, headerOf, isAlgorithm, type Algorithm } from '../checksums.ts'
+import { ALGORITHMS, digester, headerOf, isAlgorithm, type Algorithm } from '../bytes/checksums.ts'
 import { decodeAwsChunked } from './chunked.ts'
 import type { StorageRequest } from '../http-request.ts'
 import type { Verified } from './sigv4.ts'

@@ -1,6 +1,6 @@
 /** S3 multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts. */
 import { AppError } from '../../core/errors.ts'
-import { ALGORITHMS, headerOf, isAlgorithm, xmlNameOf, type Algorithm } from '../checksums.ts'
+import { ALGORITHMS, headerOf, isAlgorithm, xmlNameOf, type Algorithm } from '../bytes/checksums.ts'
 import { quoteEtag } from '../http-object.ts'
 import type { CompletePart } from '../multipart.ts'
 import { readSmallBody, s3Body } from './body.ts'

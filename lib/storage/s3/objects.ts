@@ -1,6 +1,6 @@
 /** S3 object operations: PutObject, CopyObject, GetObject, HeadObject, DeleteObject, DeleteObjects. */
 import { AppError } from '../../core/errors.ts'
-import { headerOf, xmlNameOf } from '../checksums.ts'
+import { headerOf, xmlNameOf } from '../bytes/checksums.ts'
 import { downloadResponse, objectHeaders, quoteEtag } from '../http-object.ts'
 import { readSmallBody, s3Body } from './body.ts'
 import { conditions, copySource, storedHeaders, userMeta, type S3Ctx } from './request.ts'
