@@ -23,7 +23,7 @@ export type SupervisorOptions = {
   command: string
   args: string[]
   log: Logger
-  /** First delay before a restart; doubles per consecutive failed run, up to maxDelayMs. */
+  /** First delay before a restart; doubles per consecutive death of a run that did not stay up maxDelayMs, up to maxDelayMs. */
   restartDelayMs: number
   maxDelayMs: number
   /** Consecutive runs that died before ready() was called, after which it gives up; 0 = never. */
@@ -59,6 +59,8 @@ export function createSupervisor(o: SupervisorOptions) {
   let run: Run | null = null
   let restarts = 0
   let failures = 0
+  // Deaths in a row of runs that did not stay up for maxDelayMs: a flapping child backs off even if each run got ready.
+  let streak = 0
   let lastError: string | null = null
   let timer: NodeJS.Timeout | null = null
   let stopping = false
@@ -81,7 +83,11 @@ export function createSupervisor(o: SupervisorOptions) {
     child = p
     r.pid = p.pid ?? null
     const pid = p.pid
-    const onNestboxExit = () => pid && killGroup(pid, 'SIGTERM')
+    const onNestboxExit = () => {
+      try {
+        if (pid) killGroup(pid, 'SIGTERM')
+      } catch {}
+    }
     if (pid) process.on('exit', onNestboxExit)
     let done = false
     let resolveExited = () => {}
@@ -127,13 +133,13 @@ export function createSupervisor(o: SupervisorOptions) {
     const said = r.lastErrorLine ?? r.lastLine
     lastError = said ? `${why}: ${said}` : why
     failures = r.ready ? 0 : failures + 1
+    streak = r.ready && Date.now() - r.startedAt >= o.maxDelayMs ? 1 : streak + 1
     if (o.maxFailures > 0 && failures >= o.maxFailures) {
       state = 'failed'
       o.log.error('cloudflared keeps failing; not restarting it', { pid, failures, error: lastError })
       return
     }
-    // The base delay after a run that had got ready, or after a first failed start; then doubling, capped.
-    const delay = Math.min(o.maxDelayMs, o.restartDelayMs * 2 ** Math.min(30, Math.max(0, failures - 1)))
+    const delay = Math.min(o.maxDelayMs, o.restartDelayMs * 2 ** Math.min(30, streak - 1))
     state = 'restarting'
     o.log.warn('cloudflared died; restarting', { pid, error: lastError, restart_in_ms: delay, restarts: restarts + 1 })
     timer = setTimeout(() => {
@@ -147,9 +153,10 @@ export function createSupervisor(o: SupervisorOptions) {
     start() {
       stopping = false
       failures = 0
+      streak = 0
       start()
     },
-    /** The current run reached its working state: later deaths start a fresh backoff. */
+    /** The current run reached its working state (it no longer counts towards maxFailures). */
     ready(r: Run) {
       if (r !== run || r.ready) return
       r.ready = true

@@ -12,8 +12,7 @@ import { alive, until, writeStandIn, type StandIn } from './standin.ts'
 
 const started: Array<{ nb: TestNestbox; cf: StandIn }> = []
 
-async function start(set: Record<string, string | number | boolean> = {}) {
-  const cf = writeStandIn()
+async function start(set: Record<string, string | number | boolean> = {}, cf = writeStandIn()) {
   const nb = await startTestNestbox({ set: { 'tunnel.cloudflared.enabled': true, 'tunnel.cloudflared.path': cf.path, 'identity.rateLimit.loginPerIp': 1000, ...set } })
   started.push({ nb, cf })
   const admin = await adminBrowser(nb)
@@ -58,35 +57,45 @@ test('a cloudflared killed from outside is restarted too', async () => {
   await until('the killed run\'s child to be gone', () => !alive(cf.runs()[0].child), 2000)
 })
 
-test('runs that never get ready back off 100, 200, 400, 400 ms, then the supervisor gives up', async () => {
-  const { nb, cf, status, running } = await start({
-    'tunnel.cloudflared.restartDelayMs': 100,
-    'tunnel.cloudflared.maxRestartDelayMs': 400,
-    'tunnel.cloudflared.maxFailures': 5,
-  })
-  // The first run gets ready; then it crashes and every start after it fails before printing a URL.
-  await running()
+test('starts that fail back off 100, 200, 400, 400 ms, then the supervisor gives up', async () => {
+  const cf = writeStandIn()
   cf.set('fail-start', true)
-  cf.set('crash', true)
+  const { nb, status } = await start({ 'tunnel.cloudflared.restartDelayMs': 100, 'tunnel.cloudflared.maxRestartDelayMs': 400, 'tunnel.cloudflared.maxFailures': 5 }, cf)
   const failed = await until('the failed state', async () => {
     const s = await status()
     return s.state === 'failed' && s
   })
   const runs = cf.runs()
-  assert.is(runs.length, 6, 'the ready run, then 5 failed starts')
+  assert.is(runs.length, 5)
   const gaps = runs.slice(1).map((r, i) => r.t - runs[i].t)
-  // The first gap follows a crash of a run that had been ready: the base delay. Then 2x per failure, capped.
-  const want = [100, 100, 200, 400, 400]
+  const want = [100, 200, 400, 400]
   gaps.forEach((g, i) => assert.ok(g >= want[i] && g < want[i] + 1500, `gap ${i}: ${g} ms, want about ${want[i]} (${gaps})`))
-  assert.is(failed.restarts, 5)
-  assert.is(failed.pid, null)
-  assert.is(failed.url, null)
+  assert.equal([failed.restarts, failed.pid, failed.url], [4, null, null])
   assert.is(failed.public_url, `http://127.0.0.1:${nb.port}`)
   assert.match(failed.last_error, /exited with code 1: failed to request quick Tunnel: Post "https:\/\/api\.trycloudflare\.com\/tunnel"/)
   for (const r of runs) assert.not.ok(alive(r.pid))
   // Given up means given up: no further start however long we wait (twice the longest delay).
   await new Promise((r) => setTimeout(r, 800))
-  assert.is(cf.runs().length, 6)
+  assert.is(cf.runs().length, 5)
+})
+
+test('a flapping cloudflared backs off although each run got ready; a run that stayed up resets it', async () => {
+  const { cf, running } = await start({ 'tunnel.cloudflared.restartDelayMs': 300, 'tunnel.cloudflared.maxRestartDelayMs': 3000 })
+  let t = await running()
+  const crashAndTime = async () => {
+    const at = Date.now()
+    const before = cf.runs().length
+    cf.set('crash', true)
+    t = await running(t.pid)
+    return cf.runs()[before].t - at
+  }
+  const flaps = [await crashAndTime(), await crashAndTime()]
+  // This run stays up past maxRestartDelayMs before it crashes.
+  await until('the run to have lived 3 s', () => Date.now() - cf.runs()[2].t > 3100, 10_000)
+  const afterLongRun = await crashAndTime()
+  const got = [...flaps, afterLongRun]
+  const want = [300, 600, 300]
+  got.forEach((g, i) => assert.ok(g >= want[i] && g < want[i] + 800, `restart ${i}: ${g} ms after the crash, want about ${want[i]} (${got})`))
 })
 
 test('a cloudflared that ignores SIGTERM is killed after stopTimeoutMs', async () => {

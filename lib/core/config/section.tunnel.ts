@@ -18,7 +18,7 @@ export const tunnel = {
     tokenFile: str('', { ...PATH, doc: 'named mode: file holding a remotely-managed tunnel token' }),
     /** named: tunnel name or UUID for `run`; empty = the config file's `tunnel:`. */
     name: str('', { allowEmpty: true, pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, patternDoc: 'a tunnel name or UUID' }),
-    /** First restart delay after cloudflared dies; doubles per consecutive failure up to maxRestartDelayMs. */
+    /** First restart delay after cloudflared dies; doubles while runs die within maxRestartDelayMs of starting, up to it. */
     restartDelayMs: int(1000, 10, 600_000),
     maxRestartDelayMs: int(60_000, 10, 3_600_000),
     /** Consecutive runs that never got ready before the supervisor gives up (state "failed"); 0 = never give up. */
