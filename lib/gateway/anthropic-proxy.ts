@@ -34,10 +34,10 @@ export async function forwardToAnthropic(dep: Deployment, req: ProxiedRequest, s
   const base = dep.apiBase.replace(/\/+$/, '').replace(/\/v1$/, '')
   const call = await callUpstream({ url: base + req.path + req.query, headers: forwardHeaders(req.headers, dep), body: req.body }, { timeoutMs: dep.streamTimeoutMs, method: req.method })
   call.settle()
-  const { res } = call
-  const result: ProxyResult = { status: res.statusCode ?? 502, usage: noUsage(), firstByteAt: null, error: null }
+  const res = call.body
+  const result: ProxyResult = { status: call.status, usage: noUsage(), firstByteAt: null, error: null }
   const headers: Record<string, string> = {}
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP.has(k) && k !== 'content-length') headers[k] = Array.isArray(v) ? v.join(', ') : v
+  for (const [k, v] of Object.entries(call.headers)) if (v !== undefined && !HOP.has(k) && k !== 'content-length') headers[k] = Array.isArray(v) ? v.join(', ') : v
   const sse = /text\/event-stream/i.test(headers['content-type'] ?? '')
   const messages = req.method === 'POST' && /\/v1\/messages$/.test(req.path) && result.status < 400
   const relay = messages && sse ? createSseRelay(anthropicPassthrough.stream({ usage: (u) => (result.usage = u), clientWantsUsage: true }, '')) : null
@@ -68,7 +68,8 @@ export async function forwardToAnthropic(dep: Deployment, req: ProxiedRequest, s
     })
     sink.onDrain(() => res.resume())
     res.once('end', () => finish(null))
-    res.once('close', () => finish(res.complete ? null : 'upstream closed the connection early'))
+    res.once('error', () => finish('upstream closed the connection early'))
+    res.once('close', () => finish('upstream closed the connection early')) // after 'end' this does nothing
     sink.onClose(() => {
       if (!done) call.abort()
       finish('client closed the connection')

@@ -5,7 +5,7 @@
  */
 import type { Deployment } from './deployments.ts'
 import type { Op } from './providers/types.ts'
-import { callUpstream, readAll } from './upstream.ts'
+import { callUpstream, readAnswer } from './upstream.ts'
 
 const PROBE_TIMEOUT_MS = 30_000
 
@@ -21,8 +21,8 @@ export async function probe(dep: Deployment): Promise<string | null> {
   const { op, body } = probeRequest(dep)
   try {
     const call = await callUpstream(dep.provider.request(dep, op, body, 'application/json'), { timeoutMs: Math.min(dep.timeoutMs, PROBE_TIMEOUT_MS) })
-    const bytes = await readAll(call.res).finally(call.settle)
-    const status = call.res.statusCode ?? 0
+    const bytes = await readAnswer(call)
+    const status = call.status
     return status < 400 ? null : `${status}: ${bytes.toString('utf8', 0, Math.min(bytes.length, 500))}`
   } catch (e) {
     return (e as Error).message

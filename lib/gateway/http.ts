@@ -12,10 +12,17 @@ import { presentedToken, type Caller } from './callers.ts'
 import { anthropicErrorBody, badRequest, GatewayError, openaiErrorBody } from './errors.ts'
 import type { GatewayService } from './service.ts'
 import { nodeSink, type Sink } from './sink.ts'
+import { readAll } from './upstream.ts'
 
 export type Envelope = 'openai' | 'anthropic'
 
 const headersOf = (c: Context<AppEnv>) => (c.env?.incoming?.headers ?? Object.fromEntries(c.req.raw.headers)) as Record<string, string | string[] | undefined>
+
+/** A request header, read from Node's request when there is one (c.req.header would build a Headers object). */
+export const headerOf = (c: Context<AppEnv>, name: string): string | undefined => {
+  const v = headersOf(c)[name]
+  return Array.isArray(v) ? v[0] : v
+}
 
 /** The calling key's caller; synchronous when the key was seen recently. */
 export const callerOf = (c: Context<AppEnv>, g: GatewayService): Caller | Promise<Caller> => g.authenticate(presentedToken(headersOf(c)))
@@ -23,17 +30,11 @@ export const callerOf = (c: Context<AppEnv>, g: GatewayService): Caller | Promis
 /** The request body, at most `max` bytes (413 beyond). */
 export async function readBody(c: Context<AppEnv>, max: number): Promise<Buffer> {
   const incoming = c.env?.incoming
-  const declared = Number(incoming?.headers['content-length'] ?? c.req.header('content-length') ?? 0)
+  const declared = Number((incoming ? incoming.headers['content-length'] : c.req.header('content-length')) ?? 0)
   if (declared > max) throw new GatewayError(413, 'invalid_request_error', `request body larger than ${Math.round(max / 1048576)} MB`)
   if (!incoming) return Buffer.from(await c.req.arrayBuffer())
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of incoming) {
-    size += (chunk as Buffer).length
-    if (size > max) throw new GatewayError(413, 'invalid_request_error', `request body larger than ${Math.round(max / 1048576)} MB`)
-    chunks.push(chunk as Buffer)
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)
+  if (incoming.readableEnded) return Buffer.alloc(0)
+  return readAll(incoming, max, () => new GatewayError(413, 'invalid_request_error', `request body larger than ${Math.round(max / 1048576)} MB`))
 }
 
 /** The body as a JSON object (400 otherwise). */

@@ -15,7 +15,7 @@ import { badRequest, keyNotFound, notAllowed } from './errors.ts'
 import { countKeys, deleteKeys, findKeyByHash, insertKey, listKeys, teamExists, updateKey } from './store.ts'
 import type { GatewayKeyRow } from './tables.ts'
 
-export type KeyState = { row: GatewayKeyRow; models: string[]; caller: Caller }
+export type KeyState = { row: GatewayKeyRow; models: string[]; metadata: Record<string, unknown>; caller: Caller }
 
 const FIELDS = ['models', 'duration', 'max_budget', 'budget_duration', 'rpm_limit', 'tpm_limit', 'max_parallel_requests', 'metadata', 'key_alias', 'team_id', 'user_id', 'key', 'blocked', 'spend'] as const
 const CACHE_MAX = 50_000
@@ -43,7 +43,7 @@ export function createVirtualKeys(d: { db: Db; clock: Clock; ids: IdGen; timezon
   const byHash = new Map<string, KeyState>()
 
   const stateOf = (row: GatewayKeyRow): KeyState => {
-    const state: KeyState = { row, models: JSON.parse(row.models) as string[], caller: undefined as unknown as Caller }
+    const state: KeyState = { row, models: JSON.parse(row.models) as string[], metadata: JSON.parse(row.metadata) as Record<string, unknown>, caller: undefined as unknown as Caller }
     state.caller = { kind: 'virtual', keyHash: row.token_hash, keyAlias: row.key_alias, teamId: row.team_id, userId: row.user_id, role: null, key: state }
     return state
   }
@@ -60,6 +60,7 @@ export function createVirtualKeys(d: { db: Db; clock: Clock; ids: IdGen; timezon
     // The cached spend includes calls the spend writer has not stored yet.
     s.row = spendSet ? row : { ...row, spend: s.row.spend }
     s.models = JSON.parse(row.models) as string[]
+    s.metadata = JSON.parse(row.metadata) as Record<string, unknown>
     Object.assign(s.caller, { keyAlias: row.key_alias, teamId: row.team_id, userId: row.user_id })
   }
 

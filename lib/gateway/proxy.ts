@@ -6,7 +6,6 @@
  * that leaves cancels the upstream request. A stream fails over to another
  * deployment only before its first byte reached the client.
  */
-import type { IncomingMessage } from 'node:http'
 import type { Deployment } from './deployments.ts'
 import { GatewayError, UpstreamError, typeForStatus } from './errors.ts'
 import type { ChatFormat, Op } from './providers/types.ts'
@@ -15,7 +14,7 @@ import { createSseRelay } from './sse.ts'
 import type { Sink } from './sink.ts'
 import { translationFor } from './translate/index.ts'
 import type { Translation } from './translate/types.ts'
-import { callUpstream, readAll, type UpstreamCall } from './upstream.ts'
+import { callUpstream, readAnswer, type UpstreamCall } from './upstream.ts'
 import { noUsage, type Usage } from './usage.ts'
 import { encodeForm, type Form } from './multipart.ts'
 
@@ -51,13 +50,13 @@ export type Outcome = {
 /** Headers the caller adds to the answer once the deployment is known (cost, spend, limits). */
 export type HeaderHook = (o: Outcome, final: boolean) => Record<string, string>
 
-type Full = { kind: 'full'; status: number; body: Buffer; json: Record<string, unknown> | null; contentType: string; headers: IncomingMessage['headers'] }
+type Full = { kind: 'full'; status: number; body: Buffer; json: Record<string, unknown> | null; contentType: string; headers: UpstreamCall['headers'] }
 type Streamed = { kind: 'stream'; call: UpstreamCall; translation: Translation }
 
 const CHAT_OPS = new Set<Op>(['chat', 'messages'])
 
 /** An upstream error answer as a GatewayError with the upstream's status and, when it gave one, its message. */
-function upstreamFailure(status: number, body: Buffer, headers: IncomingMessage['headers']): UpstreamError {
+function upstreamFailure(status: number, body: Buffer, headers: UpstreamCall['headers']): UpstreamError {
   let message = body.toString('utf8', 0, Math.min(body.length, 2000)).trim()
   let type = typeForStatus(status)
   try {
@@ -72,6 +71,39 @@ function upstreamFailure(status: number, body: Buffer, headers: IncomingMessage[
   }
   const ra = Number(headers['retry-after'])
   return new UpstreamError(status, type, message || `upstream answered ${status}`, Number.isFinite(ra) ? ra * 1000 : null)
+}
+
+/**
+ * {usage} of a JSON answer without parsing the whole answer (a long completion
+ * would allocate its whole object graph): the last "usage" object is cut out by
+ * brace matching (skipping strings). Falls back to a full parse.
+ */
+export function usageOnly(bytes: Buffer): Record<string, unknown> | null {
+  const at = bytes.lastIndexOf('"usage"')
+  if (at >= 0) {
+    const open = bytes.indexOf('{', at)
+    let depth = 0
+    for (let i = open; open >= 0 && i < bytes.length; i++) {
+      const ch = bytes[i]
+      if (ch === 0x7b) depth++
+      else if (ch === 0x7d && --depth === 0) {
+        try {
+          return { usage: JSON.parse(bytes.toString('utf8', open, i + 1)) }
+        } catch {
+          break
+        }
+      } else if (ch === 0x22) {
+        // skip the string, honouring escapes
+        for (i++; i < bytes.length && bytes[i] !== 0x22; i++) if (bytes[i] === 0x5c) i++
+      }
+    }
+  }
+  try {
+    const j = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>
+    return { usage: j.usage }
+  } catch {
+    return null
+  }
 }
 
 export function createProxy(d: { router: Router; now: () => number }) {
@@ -94,8 +126,7 @@ export function createProxy(d: { router: Router; now: () => number }) {
     const upstream = dep.provider.request(dep, op, body, contentType)
     const t = performance.now()
     const call = await callUpstream(upstream, { timeoutMs: req.stream ? dep.streamTimeoutMs : dep.timeoutMs })
-    const { res } = call
-    const isStream = req.stream && res.statusCode! < 400 && /text\/event-stream/i.test(String(res.headers['content-type'] ?? ''))
+    const isStream = req.stream && call.status < 400 && /text\/event-stream/i.test(String(call.headers['content-type'] ?? ''))
     if (isStream && translation) {
       call.settle()
       o.upstreamMs += performance.now() - t
@@ -103,29 +134,29 @@ export function createProxy(d: { router: Router; now: () => number }) {
     }
     let bytes: Buffer
     try {
-      bytes = await readAll(res)
-    } catch (e) {
-      throw e instanceof UpstreamError ? e : new UpstreamError(502, 'api_connection_error', 'upstream closed the connection before its answer was complete', null, e)
+      bytes = await readAnswer(call)
     } finally {
-      call.settle()
       o.upstreamMs += performance.now() - t
     }
-    if (res.statusCode! >= 400) throw upstreamFailure(res.statusCode!, bytes, res.headers)
-    const answerType = String(res.headers['content-type'] ?? 'application/json')
+    if (call.status >= 400) throw upstreamFailure(call.status, bytes, call.headers)
+    const answerType = String(call.headers['content-type'] ?? 'application/json')
     let json: Record<string, unknown> | null = null
     if (/json/i.test(answerType)) {
-      try {
-        json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>
-      } catch {
-        throw new UpstreamError(502, 'api_error', 'upstream answered with invalid JSON')
-      }
+      // An answer passed on unchanged is only read for its usage; one we translate is parsed whole.
+      if (!translation?.rewrites) json = usageOnly(bytes)
+      else
+        try {
+          json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>
+        } catch {
+          throw new UpstreamError(502, 'api_error', 'upstream answered with invalid JSON')
+        }
     }
-    return { kind: 'full', status: res.statusCode!, body: bytes, json, contentType: answerType, headers: res.headers }
+    return { kind: 'full', status: call.status, body: bytes, json, contentType: answerType, headers: call.headers }
   }
 
   /** Streams an open upstream SSE answer to the client, translating events; resolves when either side is done. */
   function pipe(req: GatewayRequest, s: Streamed, sink: Sink, o: Outcome, headers: Record<string, string>): Promise<void> {
-    const { res } = s.call
+    const res = s.call.body
     const clientWantsUsage = !Buffer.isBuffer(req.body) && (req.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true
     const relay = createSseRelay(s.translation.stream({ usage: (u) => (o.usage = u), clientWantsUsage }, req.model))
     sink.start(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers })
@@ -152,11 +183,9 @@ export function createProxy(d: { router: Router; now: () => number }) {
       })
       sink.onDrain(() => res.resume())
       res.once('end', () => finish())
-      res.once('error', () => finish(new UpstreamError(502, 'api_connection_error', 'upstream stream was cut before it finished')))
-      res.once('aborted', () => finish(new UpstreamError(502, 'api_connection_error', 'upstream stream was cut before it finished')))
-      res.once('close', () => {
-        if (!res.complete) finish(new UpstreamError(502, 'api_connection_error', 'upstream stream was cut before it finished'))
-      })
+      const cut = () => finish(new UpstreamError(502, 'api_connection_error', 'upstream stream was cut before it finished'))
+      res.once('error', cut)
+      res.once('close', cut) // after 'end' this does nothing
       sink.onClose(() => {
         if (done) return
         // The client left: stop paying for tokens nobody reads.

@@ -8,7 +8,7 @@ import { Hono, type Context } from 'hono'
 import type { Logger } from '../core/logger.ts'
 import type { AppEnv } from '../http/types.ts'
 import { badRequest } from './errors.ts'
-import { callerOf, guarded, newCallId, readBody, readJson, sendJson, sinkOf } from './http.ts'
+import { callerOf, guarded, headerOf, newCallId, readBody, readJson, sendJson, sinkOf } from './http.ts'
 import type { Op } from './providers/types.ts'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { CallMeta, GatewayService } from './service.ts'
@@ -43,7 +43,7 @@ export function gatewayOpenAIRoutes(g: GatewayService, o: { log: Logger; maxBody
       let model: unknown
       let meta: CallMeta = { user: null, tags: [], metadata: {} }
       let form: Form | undefined
-      const contentType = c.req.header('content-type') ?? 'application/json'
+      const contentType = headerOf(c, 'content-type') ?? 'application/json'
       if (op === 'transcriptions') {
         const t = await parseTranscription(await readBody(c, o.maxBodyBytes), contentType)
         form = t.form

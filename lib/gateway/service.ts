@@ -77,7 +77,7 @@ export function createGatewayService(d: GatewayDeps) {
     const u = o.usage
     if (caller.key) caller.key.row.spend += cost
     if (team?.row) team.row.spend += cost
-    const keyMeta = caller.key ? (JSON.parse(caller.key.row.metadata) as Record<string, unknown>) : {}
+    const keyMeta = caller.key?.metadata ?? {}
     d.spend.record(
       {
         request_id: req.callId, call_type: CALL_TYPES[req.op], api_key: caller.keyHash, key_alias: caller.keyAlias, spend: cost,

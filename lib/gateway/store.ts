@@ -59,7 +59,10 @@ export const teamExists = async (db: Db, teamId: string) =>
  */
 export async function writeSpend(db: Db, rows: GatewaySpendLogRow[], keySpend: Map<string, number>, teamSpend: Map<string, number>) {
   await db.transaction().execute(async (tx) => {
-    for (let i = 0; i < rows.length; i += 200) await tx.insertInto('gateway_spend_logs').values(rows.slice(i, i + 200)).onConflict((oc) => oc.doNothing()).execute()
+    // Chunks of 100, 10 and 1 rows: three statement shapes only, so the prepared-statement cache holds three, not one per batch size.
+    let i = 0
+    for (const size of [100, 10, 1])
+      for (; i + size <= rows.length; i += size) await tx.insertInto('gateway_spend_logs').values(rows.slice(i, i + size)).onConflict((oc) => oc.doNothing()).execute()
     for (const [id, spend] of keySpend) await tx.updateTable('gateway_keys').set({ spend: sql`spend + ${spend}` }).where('id', '=', id).execute()
     for (const [teamId, spend] of teamSpend) await tx.updateTable('gateway_team_budgets').set({ spend: sql`spend + ${spend}` }).where('team_id', '=', teamId).execute()
   })

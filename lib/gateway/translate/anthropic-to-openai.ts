@@ -90,6 +90,7 @@ export function openaiToAnthropicMessage(json: Obj, model: string): Obj {
 }
 
 export const anthropicToOpenAI: Translation = {
+  rewrites: true,
   op: 'chat',
   request(body, stream) {
     const out: Obj = { model: body.model, messages: toMessages(body.system, (body.messages ?? []) as Obj[]) }

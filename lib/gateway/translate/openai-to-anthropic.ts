@@ -89,6 +89,7 @@ export function anthropicToOpenAIMessage(json: Obj, model: string): Obj {
 }
 
 export const openaiToAnthropic: Translation = {
+  rewrites: true,
   op: 'messages',
   request(body, stream) {
     if (typeof body.n === 'number' && body.n > 1) throw badRequest('n > 1 is not supported by Anthropic models', 'n')

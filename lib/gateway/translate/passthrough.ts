@@ -10,6 +10,7 @@ const USAGE_RE = /"usage"\s*:\s*\{/
 
 /** OpenAI chat/completions. We always ask the upstream for usage; the client gets the usage chunk only if it asked. */
 export const openaiPassthrough: Translation = {
+  rewrites: false,
   op: 'chat',
   request(body, stream) {
     if (!stream) return body
@@ -38,6 +39,7 @@ export const openaiPassthrough: Translation = {
 
 /** Anthropic messages: usage arrives in message_start and grows in message_delta. */
 export const anthropicPassthrough: Translation = {
+  rewrites: false,
   op: 'messages',
   request: (body) => body,
   response: () => null,

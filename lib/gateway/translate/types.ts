@@ -10,6 +10,8 @@ export type StreamObserver = {
 }
 
 export type Translation = {
+  /** Whether answers are rewritten (parsed whole) rather than passed on unchanged. */
+  rewrites: boolean
   /** The operation the upstream is called with. */
   op: Op
   /** The upstream's request body for the client's body (model already replaced). */
