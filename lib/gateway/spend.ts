@@ -1,7 +1,9 @@
 /**
- * Spend logging off the request path: rows and the spend they add to keys and
- * teams queue in memory and are written in one transaction per flush (every
- * spendLogs.flushMs, sooner when many are waiting, and at stop).
+ * Spend logging off the request path: rows, with the key and team their spend
+ * counts against, queue in memory and are written every spendLogs.flushMs
+ * (sooner when many wait, and at stop). A flush writes slices of at most 100
+ * rows, one transaction each, yielding to the event loop between slices, so a
+ * large backlog never holds requests up for long (SQLite writes are synchronous).
  */
 import type { Db } from '../core/db.ts'
 import type { Logger } from '../core/logger.ts'
@@ -9,37 +11,45 @@ import { writeSpend } from './store.ts'
 import type { GatewaySpendLogRow } from './tables.ts'
 
 const FLUSH_AT = 1000
+const SLICE = 100
+
+type Item = { row: GatewaySpendLogRow; keyId: string | null; teamId: string | null }
+
+async function writeSlices(db: Db, items: Item[]) {
+  for (let i = 0; i < items.length; i += SLICE) {
+    if (i) await new Promise((r) => setImmediate(r))
+    const slice = items.slice(i, i + SLICE)
+    const keys = new Map<string, number>()
+    const teams = new Map<string, number>()
+    for (const { row, keyId, teamId } of slice) {
+      if (!(row.spend > 0)) continue
+      if (keyId) keys.set(keyId, (keys.get(keyId) ?? 0) + row.spend)
+      if (teamId) teams.set(teamId, (teams.get(teamId) ?? 0) + row.spend)
+    }
+    await writeSpend(db, slice.map((x) => x.row), keys, teams)
+  }
+}
 
 export function createSpendWriter(d: { db: Db; log: Logger; flushMs: number }) {
-  let rows: GatewaySpendLogRow[] = []
-  let keySpend = new Map<string, number>()
-  let teamSpend = new Map<string, number>()
+  let queue: Item[] = []
   let timer: NodeJS.Timeout | undefined
   let writing: Promise<void> = Promise.resolve()
 
   const flush = (): Promise<void> => {
     clearTimeout(timer)
     timer = undefined
-    if (!rows.length) return writing
-    const batch = { rows, keySpend, teamSpend }
-    rows = []
-    keySpend = new Map()
-    teamSpend = new Map()
-    writing = writing.then(() =>
-      writeSpend(d.db, batch.rows, batch.keySpend, batch.teamSpend).catch((err) => d.log.error('gateway: spend batch not written', { err, rows: batch.rows.length })),
-    )
+    if (!queue.length) return writing
+    const batch = queue
+    queue = []
+    writing = writing.then(() => writeSlices(d.db, batch).catch((err) => d.log.error('gateway: spend batch not written', { err, rows: batch.length })))
     return writing
   }
 
   return {
     /** Queues one call's row; `keyId` / `teamId` name the key and team budget its spend counts against (null = none). */
     record(row: GatewaySpendLogRow, keyId: string | null, teamId: string | null) {
-      rows.push(row)
-      if (row.spend > 0) {
-        if (keyId) keySpend.set(keyId, (keySpend.get(keyId) ?? 0) + row.spend)
-        if (teamId) teamSpend.set(teamId, (teamSpend.get(teamId) ?? 0) + row.spend)
-      }
-      if (rows.length >= FLUSH_AT) void flush()
+      queue.push({ row, keyId, teamId })
+      if (queue.length >= FLUSH_AT) void flush()
       else if (!timer) {
         timer = setTimeout(flush, d.flushMs)
         timer.unref()
@@ -56,7 +66,7 @@ export function createSpendWriter(d: { db: Db; log: Logger; flushMs: number }) {
     },
     /** Writes everything queued so far; resolves when it is in the database. */
     flush,
-    pending: () => rows.length,
+    pending: () => queue.length,
   }
 }
 export type SpendWriter = ReturnType<typeof createSpendWriter>

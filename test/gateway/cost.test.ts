@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert'
 import { costOf, pricesFor } from '../../lib/gateway/cost.ts'
 import { nextBudgetReset, parseDuration } from '../../lib/gateway/durations.ts'
 import { fromAnthropicUsage, fromOpenAIUsage } from '../../lib/gateway/usage.ts'
+import { usageOnly } from '../../lib/gateway/proxy.ts'
 
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} != ${b}`)
 
@@ -55,6 +56,13 @@ test('durations and calendar-aligned budget resets in a timezone', () => {
   assert.is(nextBudgetReset('2h', now, 'UTC'), now + 7_200_000, 'shorter durations roll')
   // 31 December rolls into January of the next year
   assert.is(new Date(nextBudgetReset('30d', Date.parse('2026-12-31T12:00:00Z'), 'UTC')!).toISOString(), '2027-01-01T00:00:00.000Z')
+})
+
+test('usage is cut out of an answer without parsing the rest, strings with braces included', () => {
+  const answer = { id: 'x', choices: [{ message: { content: 'a "usage": {"prompt_tokens": 999} } trap' } }], usage: { prompt_tokens: 7, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 2, note: 'a } brace' } } }
+  assert.equal(usageOnly(Buffer.from(JSON.stringify(answer))), { usage: answer.usage })
+  assert.equal(usageOnly(Buffer.from('{"data":[1,2]}')), { usage: undefined })
+  assert.is(usageOnly(Buffer.from('not json')), null)
 })
 
 test.run()
