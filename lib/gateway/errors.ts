@@ -28,7 +28,8 @@ export const rateLimited = (message: string, retryAfterSec: number) =>
 export class UpstreamError extends GatewayError {
   readonly retryAfterMs: number | null
   constructor(status: number, type: string, message: string, retryAfterMs: number | null = null, cause?: unknown) {
-    super(status, type, message, { cause })
+    // A 429 tells the client when to come back, whether it is the upstream's or ours (all deployments busy or cooling).
+    super(status, type, message, { cause, headers: status === 429 && retryAfterMs !== null ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } : undefined })
     this.retryAfterMs = retryAfterMs
   }
 }

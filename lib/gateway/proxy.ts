@@ -17,6 +17,7 @@ import type { Translation } from './translate/types.ts'
 import { callUpstream, readAnswer, type UpstreamCall } from './upstream.ts'
 import { noUsage, type Usage } from './usage.ts'
 import { encodeForm, type Form } from './multipart.ts'
+import { estimateInputTokens } from './translate/count-tokens.ts'
 
 export type GatewayRequest = {
   op: Op
@@ -112,7 +113,13 @@ export function createProxy(d: { router: Router; now: () => number }) {
     const chat = CHAT_OPS.has(req.op)
     const translation = chat ? translationFor(req.format, dep.provider.chatFormat) : null
     const op = translation?.op ?? req.op
-    if (!dep.provider.ops.has(op)) throw new GatewayError(400, 'invalid_request_error', `${dep.providerName} deployments of ${req.model} do not support this endpoint`)
+    if (!dep.provider.ops.has(op)) {
+      if (op === 'count_tokens' && !Buffer.isBuffer(req.body)) {
+        const body = Buffer.from(JSON.stringify({ input_tokens: estimateInputTokens(req.body) }))
+        return { kind: 'full', status: 200, body, json: null, contentType: 'application/json', headers: {} }
+      }
+      throw new GatewayError(400, 'invalid_request_error', `${dep.providerName} deployments of ${req.model} do not support this endpoint`)
+    }
     let body: Record<string, unknown> | Buffer = req.body
     let contentType = req.contentType
     if (req.form) {

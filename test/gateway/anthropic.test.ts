@@ -165,6 +165,11 @@ test('/v1/messages errors use the Anthropic envelope; count_tokens reaches an An
   assert.equal(await res.json(), { type: 'error', error: { type: 'authentication_error', message: 'No api key passed in.' } })
   const count = await claude.messages.countTokens({ model: 'claude-sonnet', messages: [{ role: 'user', content: 'count me' }] })
   assert.ok(count.input_tokens > 0)
+  // An OpenAI-compatible upstream has no counting endpoint: estimated (~4 characters a token), no upstream call.
+  const n = oai.received.length
+  const est = await claude.messages.countTokens({ model: 'glm', system: 'x'.repeat(40), messages: [{ role: 'user', content: 'y'.repeat(400) }] })
+  assert.is(est.input_tokens, 110)
+  assert.is(oai.received.length, n)
   ant.script.push(529)
   try {
     await claude.messages.create({ model: 'claude-sonnet', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] })

@@ -204,6 +204,32 @@ test('team budget set by the master key stops every key of the team', async () =
   assert.is((await get(`/team/info?team_id=${nb.bootstrap.team_id}`, teamB.member)).status, 403)
 })
 
+test('a budget with a short budget_duration rolls over: spend restarts at 0, in memory and stored', async () => {
+  const k = await generate(MASTER, { max_budget: 0.01, budget_duration: '1s' })
+  assert.is((await chat(k.key)).status, 200)
+  assert.is((await chat(k.key)).status, 400)
+  await new Promise((r) => setTimeout(r, 1100))
+  assert.is((await chat(k.key)).status, 200, 'new period')
+  await nb.services.gateway.flushSpend()
+  const info = await (await get(`/key/info?key=${k.key}`, MASTER)).json()
+  assert.ok(Math.abs(info.info.spend - COST) < 1e-9, `spend ${info.info.spend}`)
+  const stored = await nb.services.db.selectFrom('gateway_keys').select(['spend', 'budget_reset_at']).where('token_hash', '=', k.token).executeTakeFirstOrThrow()
+  assert.ok(Math.abs(stored.spend - COST) < 1e-9, `stored ${stored.spend}`)
+  assert.ok(stored.budget_reset_at! > Date.now() - 1000)
+})
+
+test('spend logs older than spendLogs.retentionDays are deleted by the retention job', async () => {
+  await nb.services.gateway.flushSpend()
+  const old = Date.now() - 31 * 86_400_000
+  const row = (await nb.services.db.selectFrom('gateway_spend_logs').selectAll().limit(1).executeTakeFirstOrThrow())
+  await nb.services.db.insertInto('gateway_spend_logs').values({ ...row, request_id: 'old-row', start_time: old, end_time: old }).execute()
+  const before = await nb.services.db.selectFrom('gateway_spend_logs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  await nb.services.jobs.runNow('gateway.spend-retention')
+  const after = await nb.services.db.selectFrom('gateway_spend_logs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  assert.is(Number(after.n), Number(before.n) - 1)
+  assert.not.ok(await nb.services.db.selectFrom('gateway_spend_logs').select('request_id').where('request_id', '=', 'old-row').executeTakeFirst())
+})
+
 test('bad input gets 400s naming the field', async () => {
   for (const [body, param] of [
     [{ max_budget: -1 }, 'max_budget'],

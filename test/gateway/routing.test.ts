@@ -29,6 +29,7 @@ test.before(async () => {
     dep('small', a, 'small-a'),
     dep('large', b, 'large-b'),
     dep('streamy', a, 's-a', { weight: 1_000_000 }),
+    dep('capped', a, 'capped-a', { rpm: 2 }),
     dep('streamy', b, 's-b', { weight: 1 }),
     { model_name: 'openai/*', litellm_params: { model: 'openai/*', api_base: a.base } },
     { model_name: '*', litellm_params: { model: 'openai/*', api_base: b.base } },
@@ -105,6 +106,15 @@ test('wildcards: the most specific pattern wins and the star fills the upstream 
   assert.is(a.received[n].body?.model, 'gpt-x')
   assert.is((await ask('some-model')).data.choices[0].message.content, 'b: x')
   assert.is(b.received[m].body?.model, 'some-model')
+})
+
+test('a deployment at its rpm is skipped; with none left the group answers 429', async () => {
+  assert.is((await ask('capped')).data.choices[0].message.content, 'a: x')
+  assert.is((await ask('capped')).data.choices[0].message.content, 'a: x')
+  const res = await fetch(`${nb.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'capped', messages: [{ role: 'user', content: 'x' }] }) })
+  assert.is(res.status, 429)
+  assert.ok(res.headers.get('retry-after'))
+  assert.match((await res.json()).error.message, /No deployments available for selected model=capped/)
 })
 
 test('least-busy and latency-based pick by in-flight count and measured latency', () => {
