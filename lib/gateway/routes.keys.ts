@@ -6,7 +6,7 @@
 import { Hono, type Context } from 'hono'
 import type { Logger } from '../core/logger.ts'
 import type { AppEnv } from '../http/types.ts'
-import type { Budgets } from './budgets.ts'
+import type { Budgets } from './keys/budgets.ts'
 import { callerOf, guarded, readJson, sendJson } from './http.ts'
 import type { GatewayService } from './service.ts'
 import type { GatewayKeyRow, GatewaySpendLogRow, GatewayTeamBudgetRow } from './tables.ts'

@@ -12,7 +12,7 @@ import { callerOf, guarded, headerOf, newCallId, readBody, readJson, sendJson, s
 import type { Op } from './providers/types.ts'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { CallMeta, GatewayService } from './service.ts'
-import { parseTranscription, type Form } from './multipart.ts'
+import { parseTranscription, type Form } from './calls/multipart.ts'
 
 /** Paths of the OpenAI surface (each also served under /v1). */
 export const OPENAI_PATHS: Record<string, Op> = {

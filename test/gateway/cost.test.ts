@@ -1,10 +1,10 @@
 /** Cost arithmetic and budget reset times, against hand-computed cases. */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { costOf, pricesFor } from '../../lib/gateway/cost.ts'
-import { nextBudgetReset, parseDuration } from '../../lib/gateway/durations.ts'
-import { fromAnthropicUsage, fromOpenAIUsage } from '../../lib/gateway/usage.ts'
-import { usageOnly } from '../../lib/gateway/proxy.ts'
+import { costOf, pricesFor } from '../../lib/gateway/spend/cost.ts'
+import { nextBudgetReset, parseDuration } from '../../lib/gateway/keys/durations.ts'
+import { fromAnthropicUsage, fromOpenAIUsage } from '../../lib/gateway/spend/usage.ts'
+import { usageOnly } from '../../lib/gateway/calls/proxy.ts'
 
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} != ${b}`)
 

@@ -2,8 +2,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import OpenAI from 'openai'
-import type { Deployment } from '../../lib/gateway/deployments.ts'
-import { chooseDeployment, type DeploymentStats } from '../../lib/gateway/strategies.ts'
+import type { Deployment } from '../../lib/gateway/routing/deployments.ts'
+import { chooseDeployment, type DeploymentStats } from '../../lib/gateway/routing/strategies.ts'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts'
 

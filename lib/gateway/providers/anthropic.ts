@@ -1,5 +1,5 @@
 /** Anthropic's Messages API (api.anthropic.com or a compatible server such as z.ai's /api/anthropic). */
-import { fromAnthropicUsage } from '../usage.ts'
+import { fromAnthropicUsage } from '../spend/usage.ts'
 import type { Op, Provider } from './types.ts'
 
 const PATHS: Partial<Record<Op, string>> = { messages: '/v1/messages', count_tokens: '/v1/messages/count_tokens' }

@@ -3,7 +3,7 @@
  * z.ai, Gemini's OpenAI endpoint... and Azure OpenAI, which only differs in its
  * URLs (deployments + api-version) and its api-key header.
  */
-import { fromOpenAIUsage } from '../usage.ts'
+import { fromOpenAIUsage } from '../spend/usage.ts'
 import type { Op, Provider, Target, UpstreamRequest } from './types.ts'
 
 const PATHS: Partial<Record<Op, string>> = {

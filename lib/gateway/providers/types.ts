@@ -3,7 +3,7 @@
  * upstream's HTTP request, in the provider's native wire format. Adding a
  * provider means one file implementing this and one line in the registry.
  */
-import type { Usage } from '../usage.ts'
+import type { Usage } from '../spend/usage.ts'
 
 /** Gateway operations. 'chat' and 'messages' are the two chat formats (OpenAI, Anthropic). */
 export type Op = 'chat' | 'completions' | 'embeddings' | 'images' | 'speech' | 'transcriptions' | 'responses' | 'messages' | 'count_tokens'

@@ -6,8 +6,8 @@
  * messages and events (message_start, content blocks, message_delta, message_stop).
  */
 import { badRequest } from '../errors.ts'
-import { sseFrame, type SseHandler } from '../sse.ts'
-import { fromOpenAIUsage, toAnthropicUsage, type Usage } from '../usage.ts'
+import { sseFrame, type SseHandler } from '../calls/sse.ts'
+import { fromOpenAIUsage, toAnthropicUsage, type Usage } from '../spend/usage.ts'
 import type { StreamObserver, Translation } from './types.ts'
 
 type Obj = Record<string, unknown>

@@ -5,8 +5,8 @@
  * chat.completion(.chunk) objects, tool-call argument deltas included.
  */
 import { badRequest } from '../errors.ts'
-import { sseFrame, type SseHandler } from '../sse.ts'
-import { fromAnthropicUsage, mergeUsage, toOpenAIUsage, type Usage } from '../usage.ts'
+import { sseFrame, type SseHandler } from '../calls/sse.ts'
+import { fromAnthropicUsage, mergeUsage, toOpenAIUsage, type Usage } from '../spend/usage.ts'
 import type { StreamObserver, Translation } from './types.ts'
 
 type Obj = Record<string, unknown>

@@ -2,8 +2,8 @@
  * Client and upstream speak the same format: bodies pass unchanged except the
  * model, and streamed events are copied through while their usage is read.
  */
-import { sseFrame, type SseHandler } from '../sse.ts'
-import { fromAnthropicUsage, fromOpenAIUsage, mergeUsage, type Usage } from '../usage.ts'
+import { sseFrame, type SseHandler } from '../calls/sse.ts'
+import { fromAnthropicUsage, fromOpenAIUsage, mergeUsage, type Usage } from '../spend/usage.ts'
 import type { Translation } from './types.ts'
 
 const USAGE_RE = /"usage"\s*:\s*\{/

@@ -1,6 +1,6 @@
 /** How one client format meets one provider format for a chat call. */
-import type { SseHandler } from '../sse.ts'
-import type { Usage } from '../usage.ts'
+import type { SseHandler } from '../calls/sse.ts'
+import type { Usage } from '../spend/usage.ts'
 import type { Op } from '../providers/types.ts'
 
 export type StreamObserver = {

@@ -7,8 +7,8 @@
  */
 import type { Readable } from 'node:stream'
 import { Agent, errors, type Dispatcher } from 'undici'
-import { UpstreamError } from './errors.ts'
-import type { UpstreamRequest } from './providers/types.ts'
+import { UpstreamError } from '../errors.ts'
+import type { UpstreamRequest } from '../providers/types.ts'
 
 // No undici timeouts of its own: the call's timer below is the one limit (a stream may be quiet for long).
 const agent = new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0, connections: null, pipelining: 1 })

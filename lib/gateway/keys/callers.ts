@@ -4,9 +4,9 @@
  * synchronous for keys seen recently, so the hot path does no database work.
  */
 import { hash } from 'node:crypto'
-import type { Role } from '../core/principal.ts'
-import type { IdentityService } from '../identity/service.ts'
-import { authError } from './errors.ts'
+import type { Role } from '../../core/principal.ts'
+import type { IdentityService } from '../../identity/service.ts'
+import { authError } from '../errors.ts'
 import type { KeyState, VirtualKeys } from './keys.ts'
 
 export type Caller = {

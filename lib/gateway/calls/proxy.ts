@@ -6,18 +6,18 @@
  * that leaves cancels the upstream request. A stream fails over to another
  * deployment only before its first byte reached the client.
  */
-import type { Deployment } from './deployments.ts'
-import { GatewayError, UpstreamError, typeForStatus } from './errors.ts'
-import type { ChatFormat, Op } from './providers/types.ts'
-import { Final, type Attempted, type Router } from './router.ts'
+import type { Deployment } from '../routing/deployments.ts'
+import { GatewayError, UpstreamError, typeForStatus } from '../errors.ts'
+import type { ChatFormat, Op } from '../providers/types.ts'
+import { Final, type Attempted, type Router } from '../routing/router.ts'
 import { createSseRelay } from './sse.ts'
 import type { Sink } from './sink.ts'
-import { translationFor } from './translate/index.ts'
-import type { Translation } from './translate/types.ts'
+import { translationFor } from '../translate/index.ts'
+import type { Translation } from '../translate/types.ts'
 import { callUpstream, readAnswer, type UpstreamCall } from './upstream.ts'
-import { noUsage, type Usage } from './usage.ts'
+import { noUsage, type Usage } from '../spend/usage.ts'
 import { encodeForm, type Form } from './multipart.ts'
-import { estimateInputTokens } from './translate/count-tokens.ts'
+import { estimateInputTokens } from '../translate/count-tokens.ts'
 
 export type GatewayRequest = {
   op: Op

@@ -4,13 +4,13 @@
  * key sees its own team; a virtual key sees its own spend. Nobody sees another
  * team's rows.
  */
-import type { Db } from '../core/db.ts'
-import type { Clock } from '../core/ids.ts'
+import type { Db } from '../../core/db.ts'
+import type { Clock } from '../../core/ids.ts'
 import { keyHash, type Caller } from './callers.ts'
 import { nextBudgetReset } from './durations.ts'
-import { badRequest, notAllowed } from './errors.ts'
-import { findTeamBudget, listSpendLogs, teamExists, upsertTeamBudget, type SpendFilter } from './store.ts'
-import type { GatewayTeamBudgetRow } from './tables.ts'
+import { badRequest, notAllowed } from '../errors.ts'
+import { findTeamBudget, listSpendLogs, teamExists, upsertTeamBudget, type SpendFilter } from '../store.ts'
+import type { GatewayTeamBudgetRow } from '../tables.ts'
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/
 

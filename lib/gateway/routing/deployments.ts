@@ -4,10 +4,10 @@
  * Built once at start from the configuration; a bad entry stops start, naming it.
  */
 import { createHash } from 'node:crypto'
-import { ConfigError } from '../core/config/index.ts'
-import type { LitellmConfig, LitellmModel } from '../core/config/litellm.ts'
-import { providerNamed, providerNames, splitModel } from './providers/index.ts'
-import type { Provider, Target } from './providers/types.ts'
+import { ConfigError } from '../../core/config/index.ts'
+import type { LitellmConfig, LitellmModel } from '../../core/config/litellm.ts'
+import { providerNamed, providerNames, splitModel } from '../providers/index.ts'
+import type { Provider, Target } from '../providers/types.ts'
 
 export type Deployment = Target & {
   /** model_info.id, or a hash of the entry (LiteLLM's x-litellm-model-id). */

@@ -5,11 +5,11 @@
  * keys never enter the capsule. Minting again (a restarted capsule) rotates
  * the key; destroying the capsule revokes it. Spend logs name the capsule.
  */
-import type { Db } from '../core/db.ts'
+import type { Db } from '../../core/db.ts'
 import type { Caller } from './callers.ts'
-import { badRequest } from './errors.ts'
+import { badRequest } from '../errors.ts'
 import type { VirtualKeys } from './keys.ts'
-import { findKeyByCapsule, teamExists } from './store.ts'
+import { findKeyByCapsule, teamExists } from '../store.ts'
 
 export type CapsuleCredentials = {
   key: string

@@ -3,8 +3,8 @@
  * one-token chat or message, or a one-word embedding), with LiteLLM's answer
  * fields. Wildcard entries have no concrete model to call and are skipped.
  */
-import type { Deployment } from './deployments.ts'
-import type { Op } from './providers/types.ts'
+import type { Deployment } from '../routing/deployments.ts'
+import type { Op } from '../providers/types.ts'
 import { callUpstream, readAnswer } from './upstream.ts'
 
 const PROBE_TIMEOUT_MS = 30_000

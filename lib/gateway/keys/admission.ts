@@ -5,12 +5,12 @@
  * Budgets are checked against spend already made, so concurrent calls can pass
  * a budget only by what the calls in flight then cost.
  */
-import type { Clock } from '../core/ids.ts'
+import type { Clock } from '../../core/ids.ts'
 import type { Caller } from './callers.ts'
 import { nextBudgetReset } from './durations.ts'
-import { authError, budgetExceeded, GatewayError } from './errors.ts'
+import { authError, budgetExceeded, GatewayError } from '../errors.ts'
 import type { Limit, Limits } from './limits.ts'
-import type { GatewayTeamBudgetRow } from './tables.ts'
+import type { GatewayTeamBudgetRow } from '../tables.ts'
 
 export type TeamState = { row: GatewayTeamBudgetRow | null }
 

@@ -5,15 +5,15 @@
  * Only a key's SHA-256 is stored; the plaintext is shown once, at generation.
  */
 import { randomBytes } from 'node:crypto'
-import type { Db } from '../core/db.ts'
-import type { Clock, IdGen } from '../core/ids.ts'
-import { roleAtLeast } from '../core/principal.ts'
+import type { Db } from '../../core/db.ts'
+import type { Clock, IdGen } from '../../core/ids.ts'
+import { roleAtLeast } from '../../core/principal.ts'
 import type { Caller } from './callers.ts'
 import { keyHash } from './callers.ts'
 import { nextBudgetReset, parseDuration } from './durations.ts'
-import { badRequest, keyNotFound, notAllowed } from './errors.ts'
-import { countKeys, deleteKeys, findKeyByHash, insertKey, listKeys, teamExists, updateKey } from './store.ts'
-import type { GatewayKeyRow } from './tables.ts'
+import { badRequest, keyNotFound, notAllowed } from '../errors.ts'
+import { countKeys, deleteKeys, findKeyByHash, insertKey, listKeys, teamExists, updateKey } from '../store.ts'
+import type { GatewayKeyRow } from '../tables.ts'
 
 export type KeyState = { row: GatewayKeyRow; models: string[]; metadata: Record<string, unknown>; caller: Caller }
 

@@ -3,7 +3,7 @@
  * model, and encoded again per deployment with the upstream's model name.
  */
 import busboy from 'busboy'
-import { badRequest } from './errors.ts'
+import { badRequest } from '../errors.ts'
 
 export type Form = { fields: Array<[string, string]>; files: Array<{ name: string; filename: string; type: string; data: Buffer }> }
 

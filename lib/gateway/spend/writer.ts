@@ -5,10 +5,10 @@
  * rows, one transaction each, yielding to the event loop between slices, so a
  * large backlog never holds requests up for long (SQLite writes are synchronous).
  */
-import type { Db } from '../core/db.ts'
-import type { Logger } from '../core/logger.ts'
-import { writeSpend } from './store.ts'
-import type { GatewaySpendLogRow } from './tables.ts'
+import type { Db } from '../../core/db.ts'
+import type { Logger } from '../../core/logger.ts'
+import { writeSpend } from '../store.ts'
+import type { GatewaySpendLogRow } from '../tables.ts'
 
 const FLUSH_AT = 1000
 const SLICE = 100

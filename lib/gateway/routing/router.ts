@@ -7,9 +7,9 @@
  * (or `context_window_fallbacks` for a context-length error) are tried in order.
  * All state is in memory, per process.
  */
-import type { Clock } from '../core/ids.ts'
+import type { Clock } from '../../core/ids.ts'
 import type { Deployment, ModelRegistry } from './deployments.ts'
-import { GatewayError, UpstreamError, badRequest } from './errors.ts'
+import { GatewayError, UpstreamError, badRequest } from '../errors.ts'
 import { chooseDeployment, type Strategy, STRATEGIES, type DeploymentStats } from './strategies.ts'
 
 export type RouterSettings = {

@@ -4,8 +4,8 @@
  * (Behind this small interface so a shared store can replace it when several
  * nestbox instances serve one gateway.)
  */
-import type { Clock } from '../core/ids.ts'
-import { rateLimited } from './errors.ts'
+import type { Clock } from '../../core/ids.ts'
+import { rateLimited } from '../errors.ts'
 
 export type Limit = { rpm: number | null; tpm: number | null; parallel: number | null }
 type Win = { minute: number; requests: number; tokens: number; inflight: number }

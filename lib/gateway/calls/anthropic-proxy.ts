@@ -6,13 +6,13 @@
  * /v1/messages answers is read on the way for spend.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Deployment } from './deployments.ts'
-import { ANTHROPIC_VERSION } from './providers/anthropic.ts'
+import type { Deployment } from '../routing/deployments.ts'
+import { ANTHROPIC_VERSION } from '../providers/anthropic.ts'
 import { createSseRelay } from './sse.ts'
 import type { Sink } from './sink.ts'
-import { anthropicPassthrough } from './translate/passthrough.ts'
+import { anthropicPassthrough } from '../translate/passthrough.ts'
 import { callUpstream } from './upstream.ts'
-import { fromAnthropicUsage, noUsage, type Usage } from './usage.ts'
+import { fromAnthropicUsage, noUsage, type Usage } from '../spend/usage.ts'
 
 const HOP = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'content-length', 'authorization', 'x-api-key', 'api-key', 'x-litellm-api-key', 'accept-encoding'])
 const MAX_USAGE_BUFFER = 8 * 1024 * 1024
