@@ -124,13 +124,14 @@ export function capsuleSocketRoutesV1(v: CapsuleView) {
   r.get('/:id/processes/:selector/stream', async (c) => {
     const h = await v.processes.process(c.var.principal, c.req.param('id'), c.req.param('selector'))
     return acceptWebSocket(c, (ws) => {
+      let end = (_flush: boolean) => {}
       const tooSlow = () => {
         end(false)
         ws.close(SLOW_READER_CLOSE, `more than ${VIEWER_MAX >> 20} MiB of output unread`)
       }
       const send = sender(wsOutbox(ws, { high: VIEWER_MAX, onFull: tooSlow }))
       send({ type: 'start', pid: h.pid })
-      const end = follow(h, send)
+      end = follow(h, send)
       h.exited.then((code) => {
         end(true)
         send({ type: 'exit', exit_code: code })
