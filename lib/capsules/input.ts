@@ -1,6 +1,7 @@
 /** Validation of what callers send: create requests, metadata, names, tags and paths. */
 import type { Config } from '../core/config/index.ts'
 import { invalid } from '../core/errors.ts'
+import { NETWORK_MODES, parseAllowOut, type NetworkMode } from './runtime/network.ts'
 
 export type CapsuleLimits = Config['capsules']
 
@@ -17,6 +18,9 @@ export type NewCapsule = {
   timeoutSec: number
   metadata: Record<string, string>
   teamId: string | null
+  network: NetworkMode
+  allowOut: string[] | null
+  publicPorts: number[]
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v != null && typeof v === 'object' && !Array.isArray(v)
@@ -68,7 +72,20 @@ export function parseNewCapsule(body: unknown, cfg: CapsuleLimits): NewCapsule {
     timeoutSec: parseTimeoutSec(body.timeout_sec, l.minTimeoutSec),
     metadata: parseMetadata(body.metadata),
     teamId: (teamId as string | undefined) ?? null,
+    ...parseNetwork(body, cfg),
   }
+}
+
+/** nestbox extension of the create request: network, allow_out, public_ports. */
+function parseNetwork(body: Record<string, unknown>, cfg: CapsuleLimits) {
+  const network = body.network ?? cfg.network.default
+  if (typeof network !== 'string' || !NETWORK_MODES.includes(network as NetworkMode)) throw invalid(`network must be one of ${NETWORK_MODES.join(', ')}`, 'invalid_network')
+  const own = parseAllowOut(body.allow_out)
+  if (own && network !== 'internet') throw invalid('allow_out applies to network "internet" only', 'invalid_network')
+  const allowOut = network === 'internet' ? (own ?? (cfg.network.allowOut.length ? parseAllowOut(cfg.network.allowOut)! : null)) : null
+  const ports = body.public_ports ?? []
+  if (!Array.isArray(ports) || ports.length > 64 || !ports.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)) throw invalid('public_ports must be an array of at most 64 port numbers (1-65535)', 'invalid_network')
+  return { network: network as NetworkMode, allowOut, publicPorts: [...new Set(ports as number[])] }
 }
 
 /** An absolute path inside a capsule. Escapes via `..` or symlinks are the runtime's to refuse. */

@@ -8,6 +8,7 @@ import { system, type Principal } from '../core/principal.ts'
 import { assertScope, callerTeam, type Scope } from './access.ts'
 import type { CapsuleContext } from './context.ts'
 import { parseNewCapsule } from './input.ts'
+import { NESTBOX_URL } from './runtime/network.ts'
 import type { CapsuleSpec } from './runtime/types.ts'
 import { findTemplateForTeam, insertCapsule, listCapsules, listCapsulesByStatus, updateCapsule } from './store.ts'
 import type { CapsuleRow, CapsuleStatus } from './tables.ts'
@@ -116,10 +117,20 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
         last_active_at: null,
         updated_at: now,
         destroyed_at: null,
+        network: input.network,
+        allow_out: input.allowOut ? JSON.stringify(input.allowOut) : null,
+        public_ports: JSON.stringify(input.publicPorts),
       }
       await insertCapsule(db, row)
       const started = await ctx.transition(row, ['pending'], 'starting')
-      const spec: CapsuleSpec = { id: row.id, template: { name: tpl.name, rootDir: tpl.root_dir }, vcpus: row.vcpus, memoryMb: row.memory_mb }
+      const spec: CapsuleSpec = {
+        id: row.id,
+        template: { name: tpl.name, rootDir: tpl.root_dir },
+        vcpus: row.vcpus,
+        memoryMb: row.memory_mb,
+        network: { mode: input.network, ...(input.allowOut ? { allowOut: input.allowOut } : {}) },
+        ...(input.network === 'none' ? {} : { envs: { NESTBOX_URL } }),
+      }
       // The lock is taken before answering, so a destroy/pause right after waits for the boot.
       const booting = ctx.withLock(row.id, () => boot(p, started, spec))
       ctx.starting.set(row.id, booting)

@@ -12,6 +12,7 @@ import { createFileOps } from './files.ts'
 import { parseArgs, parseEnvs } from './input.ts'
 import { createLifecycle } from './lifecycle.ts'
 import { createMetricsSampler } from './metrics.ts'
+import { createPortOps } from './ports.ts'
 import { createProcessOps } from './processes.ts'
 import { createPtySessions, type PtySession } from './pty-session.ts'
 import { createStatsOps } from './stats.ts'
@@ -41,12 +42,14 @@ export function createCapsuleService(d: CapsuleDeps) {
   const files = createFileOps(ctx)
   const templates = createTemplateOps(ctx)
   const stats = createStatsOps(ctx)
+  const ports = createPortOps(ctx)
 
   const view = (scope: Scope) => ({
     ...lifecycle.view(scope),
     processes: processes.view(scope),
     files: files.view(scope),
     snapshots: templates.view(scope),
+    ports: ports.view(scope),
 
     /** Size of the capsule's own writable layer, from the newest metrics sample (or measured now). */
     async diskUsedBytes(id: string): Promise<number | null> {

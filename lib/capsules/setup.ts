@@ -38,6 +38,7 @@ export function setupCapsules(core: Core, audit: AuditLog) {
       cgroupParent: p.cgroupParent,
       onShutdown: p.onShutdown,
       seccomp: p.seccomp,
+      api: core.capsuleApi?.listen,
     })
     await svc.recover()
   })

@@ -1,5 +1,6 @@
 /** Kysely row types of the capsule tables (sqlite/0020_capsules.sql). */
 import type { Generated } from 'kysely'
+import type { NetworkMode } from './runtime/network.ts'
 
 export type CapsuleStatus = 'pending' | 'starting' | 'running' | 'pausing' | 'paused' | 'resuming' | 'snapshotting' | 'stopping' | 'stopped' | 'error'
 
@@ -21,6 +22,12 @@ export interface CapsuleRow {
   last_active_at: number | null
   updated_at: number
   destroyed_at: number | null
+  /** none | nestbox | internet (runtime/network.ts) */
+  network: NetworkMode
+  /** JSON array of CIDRs / host names; null: any outside address (mode internet) */
+  allow_out: string | null
+  /** JSON array of ports that open without credentials */
+  public_ports: string
 }
 
 export interface TemplateRow {

@@ -14,7 +14,7 @@ export function toWrennCapsule(r: CapsuleRow, extra: { lastActiveAt?: number | n
     vcpus: r.vcpus,
     memory_mb: r.memory_mb,
     timeout_sec: r.timeout_sec,
-    // compat(wrenn): capsules of the process runtime have no network of their own (loopback only).
+    // compat(wrenn): capsules of the process runtime have no address of their own on the host.
     guest_ip: '',
     host_ip: '',
     created_at: iso(r.created_at),
@@ -23,6 +23,10 @@ export function toWrennCapsule(r: CapsuleRow, extra: { lastActiveAt?: number | n
     last_updated: iso(r.updated_at),
     metadata: JSON.parse(r.metadata) as Record<string, string>,
     disk_size_mb: r.disk_size_mb,
+    // nestbox extensions: what the capsule reaches, and which ports open without credentials
+    network: r.network,
+    allow_out: r.allow_out ? (JSON.parse(r.allow_out) as string[]) : null,
+    public_ports: JSON.parse(r.public_ports) as number[],
     ...(extra.diskUsedBytes !== undefined ? { disk_used_mb: extra.diskUsedBytes == null ? null : Math.round((extra.diskUsedBytes / 1048576) * 100) / 100 } : {}),
     ...(r.error ? { error: r.error } : {}),
   }

@@ -14,6 +14,7 @@ export const MIGRATIONS = [
   '0011_storage_tags.sql',
   '0020_capsules.sql',
   '0021_minimal_template_created_at.sql',
+  '0022_capsule_network.sql',
   '0030_gateway.sql',
 ] as const
 

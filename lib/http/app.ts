@@ -3,6 +3,7 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { identityRoutesV1 } from '../identity/routes.v1.ts'
 import { capsuleRoutesV1, templateRoutesV1 } from '../capsules/routes.v1.ts'
+import { portHostRouting, portRoutesV1 } from '../capsules/routes.ports.ts'
 import { oauthRoutesWrenn } from '../identity/routes.oauth.ts'
 import { workspaceAuthRoutes, workspaceRoutes } from '../identity/routes.api.ts'
 import { auditRoutesV1 } from '../events/routes.v1.ts'
@@ -20,7 +21,7 @@ import type { Services } from './services.ts'
 import type { AppEnv } from './types.ts'
 
 /** Routes that stream request bodies with limits of their own and must not be capped by the JSON limit. */
-const STREAMING_UPLOADS = [/^\/storage\//, /\/files\/stream\/write$/, /\/files\/write$/]
+const STREAMING_UPLOADS = [/^\/storage\//, /\/files\/stream\/write$/, /\/files\/write$/, /^\/v1\/capsules\/[^/]+\/ports\/\d+(\/|$)/]
 
 /** Envelope per path prefix (longest wins). Unlisted paths use the Wrenn envelope. */
 const SURFACE_ERRORS: SurfaceErrors = [
@@ -34,6 +35,8 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   const app = new Hono<AppEnv>()
   const limit = bodyLimit({ maxSize: s.config.http.bodyLimitMb * 1024 * 1024, onError: () => { throw tooLarge() } })
 
+  // {port}-{capsule}.{baseDomain}: the whole host belongs to a capsule's port (routes.ports.ts)
+  if (s.config.baseDomain) app.use('*', portHostRouting(s.capsules, s.config.baseDomain, surfaceEntry(s.log, { authenticate: accountAuth(s.identity, 'wrenn') })))
   app.route('/', healthRoutes({ version: VERSION, startedAt: s.startedAt, dbOk: s.dbOk }))
 
   // Every other route is behind its surface's entry: request context, JSON body limit, then the surface's authentication.
@@ -46,6 +49,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   // Wrenn surface (seed 003). Each domain mounts its /v1 routes here, one line each.
   const v1 = new Hono<AppEnv>()
   v1.route('/', identityRoutesV1(s))
+  v1.route('/capsules', portRoutesV1(s.capsules, { publicUrl: () => s.site.url, baseDomain: s.config.baseDomain }))
   v1.route('/capsules', capsuleRoutesV1(s.capsules, 'team'))
   v1.route('/snapshots', templateRoutesV1(s.capsules, 'team'))
   v1.route('/admin/capsules', capsuleRoutesV1(s.capsules, 'admin'))

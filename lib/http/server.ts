@@ -18,6 +18,7 @@ import { isNewDatabase, migrate } from '../core/migrations.ts'
 import { createSiteUrl } from '../core/site-url.ts'
 import { bootstrapAdmin, newAdminPassword, type AdminPassword } from '../identity/bootstrap.ts'
 import { createApp } from './app.ts'
+import { createCapsuleApi } from './capsule-api.ts'
 import { createNodeServer } from './node-server.ts'
 import { createServices, type Services } from './services.ts'
 
@@ -69,7 +70,9 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
     onStop: (fn: () => Promise<void> | void) => stopHooks.push(fn),
   }
   const site = createSiteUrl(config)
-  const services = createServices({ config, dataDir, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs, lifecycle, site })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
+  const capsuleApi = createCapsuleApi(log, wss)
+  const services = createServices({ config, dataDir, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs, lifecycle, site, capsuleApi })
   mark('services')
 
   const lines = await bootstrapAdmin({ db: handle.db, clock: systemClock, ids: idGen, adminEmail: config.bootstrap.adminEmail, password: adminPassword })
@@ -93,8 +96,8 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
     }
   }
   const app = createApp({ ...services, startedAt, dbOk })
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
   const server = createNodeServer(app.fetch, log, wss)
+  capsuleApi.serve(app.fetch)
 
   const sockets = new Set<Socket>()
   server.on('connection', (s) => {

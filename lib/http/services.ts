@@ -6,6 +6,7 @@ import type { Clock, IdGen } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Scheduler } from '../core/jobs.ts'
 import type { SiteUrl } from '../core/site-url.ts'
+import type { CapsuleApi } from './capsule-api.ts'
 import { createIdentityService } from '../identity/service.ts'
 import { createAuditLog } from '../events/audit.ts'
 import { setupCapsules } from '../capsules/setup.ts'
@@ -25,7 +26,20 @@ export type Lifecycle = {
 }
 
 /** `site`: this server's base URL for links, from configuration only (see core/site-url.ts). */
-export type Core = { config: Config; dataDir: string; db: Db; bus: EventBus; clock: Clock; ids: IdGen; log: Logger; jobs: Scheduler; lifecycle: Lifecycle; site: SiteUrl }
+export type Core = {
+  config: Config
+  dataDir: string
+  db: Db
+  bus: EventBus
+  clock: Clock
+  ids: IdGen
+  log: Logger
+  jobs: Scheduler
+  lifecycle: Lifecycle
+  site: SiteUrl
+  /** nestbox's API on the sockets capsules reach it through (capsule-api.ts). */
+  capsuleApi?: CapsuleApi
+}
 
 export function createServices(core: Core) {
   const audit = createAuditLog({ db: core.db, clock: core.clock, ids: core.ids, bus: core.bus })

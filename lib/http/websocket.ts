@@ -35,6 +35,13 @@ export async function refuseUpgrade(socket: Duplex, res: Response): Promise<void
   if (!socket.destroyed) socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n'), body]))
 }
 
+/** Takes the raw socket of an upgrade request over (a proxy carries it on); nothing else answers it then. */
+export function takeOverUpgrade(c: Context<AppEnv>): Duplex {
+  const incoming = (c.env as { incoming: IncomingMessage }).incoming
+  accepted.add(incoming)
+  return incoming.socket
+}
+
 export type OnSocket<E extends AppEnv = AppEnv> = (ws: WebSocket, c: Context<E>) => void
 
 /**

@@ -1,4 +1,4 @@
-import { bool, int, oneOf, str } from './spec.ts'
+import { bool, int, oneOf, str, strList } from './spec.ts'
 
 /** Capsule settings (bounds, defaults, background jobs). Owned by lib/capsules; the runtime drivers add their own keys. */
 export const capsules = {
@@ -23,6 +23,11 @@ export const capsules = {
   metricsIntervalMs: int(500, 50, 60_000),
   /** Bytes of recent PTY output kept per session and replayed on reconnect. */
   ptyReplayBytes: int(64 * 1024, 0, 16 * 1024 * 1024),
+  /** What capsules reach (lib/capsules/runtime/network.ts); a create request may ask for another mode. */
+  network: {
+    default: oneOf('nestbox', ['none', 'nestbox', 'internet'] as const, 'none: loopback only; nestbox: plus this nestbox at $NESTBOX_URL; internet: plus outside addresses (never the host)'),
+    allowOut: strList([], 'in mode internet, the only outside destinations (IPv4 CIDRs or host names) unless a create request gives its own; empty = any'),
+  },
   /** The driver that makes capsules real on this host (lib/capsules/runtime). */
   runtime: oneOf('process', ['process'] as const, 'process: Linux namespaces via bubblewrap'),
   /** The process runtime (lib/capsules/runtime/process.ts). */

@@ -8,6 +8,8 @@ export const server = {
   },
   /** Public base URL: email links, OAuth redirect_uri, presigned URLs; https makes cookies Secure. Empty = links use this start's listen address (never the request's Host); storage presigns for the host the client used. */
   publicUrl: str('', { pattern: /^https?:\/\/[^/]+(\/.*)?$/, patternDoc: 'an http(s) URL', allowEmpty: true }),
+  /** Domain whose subdomains reach this nestbox (wildcard DNS or a tunnel): `{port}-{capsule}.{baseDomain}` opens a capsule's port. Empty = path-based port URLs only. */
+  baseDomain: str('', { pattern: /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(:\d{1,5})?$/, patternDoc: 'a lower-case domain name, optionally with :port', allowEmpty: true }),
   logLevel: oneOf('info', ['debug', 'info', 'warn', 'error'] as const),
   http: {
     /** Largest JSON/form body accepted by ordinary API routes. Streaming uploads have their own limits. */

@@ -1,0 +1,221 @@
+/**
+ * Network modes and port exposure through the API, with real clients: a capsule
+ * reaching nestbox at $NESTBOX_URL, and apps inside reached by path, by host,
+ * with a token, as public ports, over WebSockets, streaming.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { request } from 'node:http'
+import WebSocket from 'ws'
+import { call, createCapsule, exec, scenarioCallers, start, waitStatus, type Callers } from './fixtures.ts'
+import type { TestNestbox } from '../identity/helpers.ts'
+
+const BASE = 'caps.nestbox.test'
+let nb: TestNestbox
+let who: Callers
+let id: string
+
+/** A small app inside the capsule: GET /big?n= streams n MiB, /sse sends 3 events, /echo-headers, /ws echoes (RFC 6455). */
+const APP = String.raw`
+import base64, hashlib, http.server, json, socketserver, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    def log_message(self, *a): pass
+    def do_POST(self):
+        n = int(self.headers.get('content-length', 0)); body = self.rfile.read(n)
+        out = json.dumps({'len': len(body), 'sha': hashlib.sha256(body).hexdigest()}).encode()
+        self.send_response(200); self.send_header('content-length', str(len(out))); self.end_headers(); self.wfile.write(out)
+    def do_GET(self):
+        if self.path.startswith('/big'):
+            n = int(self.path.split('n=')[1]); self.send_response(200)
+            self.send_header('content-length', str(n << 20)); self.end_headers()
+            chunk = b'x' * (1 << 20)
+            for _ in range(n): self.wfile.write(chunk)
+        elif self.path == '/sse':
+            self.send_response(200); self.send_header('content-type', 'text/event-stream'); self.send_header('transfer-encoding', 'chunked'); self.end_headers()
+            for i in range(3):
+                data = ('data: %d\n\n' % i).encode(); self.wfile.write(b'%x\r\n%s\r\n' % (len(data), data)); self.wfile.flush(); time.sleep(0.2)
+            self.wfile.write(b'0\r\n\r\n')
+        elif self.path == '/ws':
+            key = self.headers['sec-websocket-key']
+            acc = base64.b64encode(hashlib.sha1((key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').encode()).digest()).decode()
+            self.send_response(101); self.send_header('upgrade', 'websocket'); self.send_header('connection', 'Upgrade'); self.send_header('sec-websocket-accept', acc); self.end_headers(); self.wfile.flush()
+            while True:
+                h = self.rfile.read(2)
+                if len(h) < 2 or h[0] & 0x0f == 8: return
+                n = h[1] & 0x7f; mask = self.rfile.read(4); data = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(n)))
+                self.wfile.write(bytes([0x81, len(data) + 5]) + b'echo:' + data); self.wfile.flush()
+        else:
+            out = json.dumps({'path': self.path, 'headers': {k.lower(): v for k, v in self.headers.items()}}).encode()
+            self.send_response(200); self.send_header('content-type', 'application/json'); self.send_header('content-length', str(len(out))); self.end_headers(); self.wfile.write(out)
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer): daemon_threads = True
+S(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+`
+
+async function startApp(capsule: string, port: number) {
+  const w = await exec(nb, capsule, { cmd: 'sh', args: ['-c', `mkdir -p /srv && echo ${Buffer.from(APP).toString('base64')} | base64 -d > /srv/app.py`] })
+  assert.is(w.body.exit_code, 0, w.body.stderr)
+  const r = await nb.api(`/v1/capsules/${capsule}/exec`, { method: 'POST', json: { cmd: '/usr/bin/python3', args: ['/srv/app.py', String(port)], background: true } })
+  assert.is(r.status, 202, await r.text())
+  for (let i = 0; i < 100; i++) {
+    if ((await nb.api(`/v1/capsules/${capsule}/ports/${port}/ping`)).status === 200) return
+    await new Promise((res) => setTimeout(res, 50))
+  }
+  throw new Error('app did not start')
+}
+
+test.before(async () => {
+  nb = await start({ baseDomain: BASE })
+  who = await scenarioCallers(nb)
+  id = await createCapsule(nb, { public_ports: [9000] })
+  await startApp(id, 8000)
+})
+test.after(async () => {
+  await nb?.close()
+})
+
+test('the default mode is nestbox: NESTBOX_URL reaches this nestbox, nothing else does', async () => {
+  const r = await nb.api(`/v1/capsules/${id}`)
+  const c = await r.json()
+  assert.is(c.network, 'nestbox')
+  assert.equal(c.public_ports, [9000])
+  assert.is(c.allow_out, null)
+  const e = await exec(nb, id, { cmd: 'sh', args: ['-c', 'echo $NESTBOX_URL; curl -s --max-time 5 "$NESTBOX_URL/v1/health"; echo; getent hosts nestbox'] })
+  const [url, health, hosts] = e.body.stdout.trim().split('\n')
+  assert.is(url, 'http://nestbox')
+  assert.is(JSON.parse(health).status, 'ok')
+  assert.match(hosts, /^127\.0\.0\.7\s+nestbox$/)
+  // the capsule's own API key works from inside, as from anywhere
+  const me = await exec(nb, id, { cmd: 'sh', args: ['-c', `curl -s --max-time 5 -H "X-API-Key: ${nb.apiKey}" $NESTBOX_URL/v1/capsules/${id}`] })
+  assert.is(JSON.parse(me.body.stdout).id, id)
+})
+
+test('network none has no NESTBOX_URL and reaches nothing; bad network values are 400', async () => {
+  const none = await createCapsule(nb, { network: 'none' })
+  const e = await exec(nb, none, { cmd: 'sh', args: ['-c', 'echo "[$NESTBOX_URL]"; curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://127.0.0.7/'] })
+  assert.is(e.body.stdout, '[]\n000')
+  assert.is((await (await nb.api(`/v1/capsules/${none}`)).json()).network, 'none')
+  for (const body of [{ network: 'lan' }, { network: 'nestbox', allow_out: ['10.0.0.0/8'] }, { network: 'internet', allow_out: ['not a host!'] }, { public_ports: [0] }, { public_ports: 'x' }]) {
+    const r = await nb.api('/v1/capsules', { method: 'POST', json: body })
+    assert.is(r.status, 400, JSON.stringify(body))
+    assert.is((await r.json()).error.code, 'invalid_network', JSON.stringify(body))
+  }
+  await nb.api(`/v1/capsules/${none}`, { method: 'DELETE' })
+})
+
+test('path-based: the team opens a port; other teams do not find it; no credentials, no entry', async () => {
+  const r = await call(nb, who.owner, `/v1/capsules/${id}/ports/8000/some/path?q=1`, { headers: { cookie: 'wrenn_sid=secret; app=1' } })
+  assert.is(r.status, 200)
+  const seen = await r.json()
+  assert.is(seen.path, '/some/path?q=1')
+  assert.is(seen.headers['x-forwarded-prefix'], `/v1/capsules/${id}/ports/8000`)
+  assert.is(seen.headers['x-api-key'], undefined, 'nestbox credentials are not passed on')
+  assert.is(seen.headers.cookie, 'app=1')
+  assert.is((await call(nb, who.otherTeam, `/v1/capsules/${id}/ports/8000/`)).status, 404)
+  const anon = await call(nb, who.anonymous, `/v1/capsules/${id}/ports/8000/`)
+  assert.is(anon.status, 401)
+  assert.ok((await anon.json()).error.message)
+})
+
+test('nothing listening is 502, a paused capsule 409, both in the Wrenn envelope', async () => {
+  const closed = await nb.api(`/v1/capsules/${id}/ports/8001/`)
+  assert.is(closed.status, 502)
+  assert.match((await closed.json()).error.message, /nothing is listening on port 8001/)
+  const other = await createCapsule(nb)
+  assert.is((await nb.api(`/v1/capsules/${other}/pause`, { method: 'POST' })).status, 202)
+  const paused = await nb.api(`/v1/capsules/${other}/ports/8000/`)
+  assert.is(paused.status, 409)
+  assert.is((await paused.json()).error.code, 'capsule_paused')
+  await nb.api(`/v1/capsules/${other}`, { method: 'DELETE' })
+})
+
+test('a port token opens the port for a browser, then a cookie carries it', async () => {
+  const t = await (await nb.api(`/v1/capsules/${id}/ports/8000/token`, { method: 'POST', json: { ttl_sec: 60 } })).json()
+  assert.match(t.url, new RegExp(`/v1/capsules/${id}/ports/8000/\\?nestbox_token=`))
+  assert.ok(t.host_url.startsWith(`http://8000-${id}.${BASE}/?nestbox_token=`))
+  const first = await fetch(nb.url + new URL(t.url).pathname + new URL(t.url).search)
+  assert.is(first.status, 200)
+  assert.is((await first.json()).path, '/', 'the token is not passed on')
+  const cookie = first.headers.get('set-cookie')!
+  assert.match(cookie, /^nestbox_port_token=[^;]+; Path=\/v1\/capsules\/sb-[0-9a-f]+\/ports\/8000\/; HttpOnly/)
+  const next = await fetch(`${nb.url}/v1/capsules/${id}/ports/8000/asset.js`, { headers: { cookie: cookie.split(';')[0] } })
+  assert.is(next.status, 200)
+  assert.is((await next.json()).headers.cookie, undefined)
+  // a token is for its port only, and a forged one is refused
+  assert.is((await fetch(`${nb.url}/v1/capsules/${id}/ports/8001/?nestbox_token=${encodeURIComponent(t.token)}`)).status, 401)
+  assert.is((await fetch(`${nb.url}/v1/capsules/${id}/ports/8000/?nestbox_token=9999999999.forged`)).status, 401)
+  assert.is((await call(nb, who.otherTeam, `/v1/capsules/${id}/ports/8000/token`, { method: 'POST', json: {} })).status, 404)
+})
+
+test('a public port opens without credentials', async () => {
+  await startApp(id, 9000)
+  const r = await fetch(`${nb.url}/v1/capsules/${id}/ports/9000/open`)
+  assert.is(r.status, 200)
+  assert.is((await r.json()).path, '/open')
+})
+
+/** A GET with a Host header of our choosing (fetch does not let one set it). */
+function hostGet(host: string, path: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const u = new URL(nb.url)
+    request({ host: u.hostname, port: u.port, path, headers: { host, ...headers } }, (res) => {
+      let body = ''
+      res.on('data', (d) => (body += d))
+      res.on('end', () => resolve({ status: res.statusCode!, body }))
+    })
+      .on('error', reject)
+      .end()
+  })
+}
+
+test('host-based: {port}-{capsule}.{baseDomain} is the app at its root', async () => {
+  const r = await hostGet(`8000-${id}.${BASE}`, '/x?y=2', { 'x-api-key': nb.apiKey })
+  assert.is(r.status, 200)
+  const seen = JSON.parse(r.body)
+  assert.is(seen.path, '/x?y=2')
+  assert.is(seen.headers.host, `8000-${id}.${BASE}`)
+  // every path of such a host is the app's, none is nestbox's API
+  assert.is(JSON.parse((await hostGet(`8000-${id}.${BASE}`, '/v1/health', { 'x-api-key': nb.apiKey })).body).path, '/v1/health')
+  assert.is((await hostGet(`8000-${id}.${BASE}`, '/v1/health')).status, 401)
+  assert.is((await hostGet(`9000-${id}.${BASE}`, '/')).status, 200, 'a public port needs no credentials')
+  assert.is((await hostGet(`8000-${id}.other.test`, '/v1/health')).status, 200, 'other hosts are the API')
+})
+
+test('streams: SSE arrives event by event, large bodies both ways, WebSockets', async () => {
+  const sse = await nb.api(`/v1/capsules/${id}/ports/8000/sse`)
+  assert.is(sse.headers.get('content-type'), 'text/event-stream')
+  const reader = sse.body!.getReader()
+  const first = await reader.read()
+  assert.match(new TextDecoder().decode(first.value), /^data: 0/)
+  let rest = ''
+  for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value)
+  assert.match(rest, /data: 2/)
+
+  const big = await nb.api(`/v1/capsules/${id}/ports/8000/big?n=64`)
+  let n = 0
+  for await (const chunk of big.body!) n += chunk.length
+  assert.is(n, 64 << 20)
+
+  const payload = Buffer.alloc(8 << 20, 7)
+  const up = await nb.api(`/v1/capsules/${id}/ports/8000/upload`, { method: 'POST', body: payload })
+  const got = await up.json()
+  assert.is(got.len, payload.length)
+
+  const ws = new WebSocket(`${nb.url.replace(/^http/, 'ws')}/v1/capsules/${id}/ports/8000/ws`, { headers: { 'x-api-key': nb.apiKey } })
+  await new Promise((res, rej) => (ws.once('open', res), ws.once('error', rej)))
+  const echoed = new Promise<string>((res) => ws.once('message', (d) => res(String(d))))
+  ws.send('hello')
+  assert.is(await echoed, 'echo:hello')
+  ws.close()
+})
+
+test('a capsule whose port is opened counts as active', async () => {
+  await waitStatus(nb, id, 'running')
+  const before = (await (await nb.api(`/v1/capsules/${id}`)).json()).last_active_at
+  await new Promise((r) => setTimeout(r, 20))
+  await nb.api(`/v1/capsules/${id}/ports/8000/`)
+  const after = (await (await nb.api(`/v1/capsules/${id}`)).json()).last_active_at
+  assert.ok(after > before)
+})
+
+test.run()
