@@ -71,7 +71,7 @@ export function createTunnelService(d: TunnelDeps) {
       version = cloudflaredVersion(c)
       setpriv = (d.findSetpriv ?? findSetpriv)()
       reapLeftover(d.pidFile, log)
-      if (!setpriv) log.warn('setpriv --pdeathsig is unavailable: if nestbox is killed with SIGKILL, cloudflared keeps running (install util-linux)')
+      if (!setpriv) log.warn('setpriv --pdeathsig is unavailable: if nestbox is killed with SIGKILL, cloudflared keeps running until the next start ends it (install util-linux)')
     },
 
     /** Once the server listens: starts cloudflared towards `originUrl` (http://127.0.0.1:PORT). */
