@@ -51,7 +51,7 @@ test('on a fresh store, concurrent first writes into the same new shard director
   }
 })
 
-test('a large upload (hashed on a worker where there is a second core) round-trips byte for byte', async () => {
+test('a large upload (hashed on a worker where the machine has cores to spare) round-trips byte for byte', async () => {
   const nb = await startStorage()
   try {
     const MiB = 1024 * 1024

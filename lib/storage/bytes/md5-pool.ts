@@ -34,13 +34,14 @@ export type Md5 = { update: (chunk: Uint8Array) => void | Promise<void>; digest:
 const MAX_QUEUED = 4
 
 /**
- * One worker as soon as there is a second core (two with three or more): MD5
- * runs at ~700 MB/s on one core, so hashed inline it bounds the event loop,
- * which also receives and writes. On two cores the worker halved the main
- * thread's CPU per MiB of a 256 MiB PUT (2.5 -> 1.4 ms) for ~17 MiB more
- * resident memory (2 GiB PUT growth ~16 -> ~33 MiB).
+ * Workers only pay off with a core to spare beyond the event loop, libuv's
+ * page-cache writes and the kernel's side of the transfer. On two cores a
+ * worker halved the main thread's CPU per MiB of a 256 MiB PUT (~2.2 -> ~1.1
+ * ms) but raised the process's total (staging copies, messages) and ~17 MiB of
+ * RSS, and PUT throughput did not move (A/B runs, issue 17): the box, not the
+ * event loop, is the limit there. So two cores hash inline.
  */
-export const defaultMd5Workers = () => Math.max(0, Math.min(2, availableParallelism() - 1))
+export const defaultMd5Workers = () => Math.max(0, Math.min(2, availableParallelism() - 2))
 
 export function createMd5Pool(size = defaultMd5Workers()) {
   const workers: Worker[] = []
