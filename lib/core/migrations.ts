@@ -12,6 +12,7 @@ export const MIGRATIONS = [
   '0003_oauth.sql',
   '0010_storage.sql',
   '0011_storage_tags.sql',
+  '0012_storage_parts.sql',
   '0020_capsules.sql',
   '0021_minimal_template_created_at.sql',
   '0022_capsule_network.sql',

@@ -200,7 +200,7 @@ export function createMultipart(d: ObjectDeps & { ids: IdGen; objects: Objects }
         const info = await d.objects.commit(
           b,
           key,
-          { file: w.file, size: w.size, etag: `${md5s.digest('hex')}-${chosen.length}`, contentType, meta: JSON.parse(u.meta), headers: JSON.parse(u.headers), checksum, partsCount: chosen.length, tags: parseStoredTags(u.tags) },
+          { file: w.file, size: w.size, etag: `${md5s.digest('hex')}-${chosen.length}`, contentType, meta: JSON.parse(u.meta), headers: JSON.parse(u.headers), checksum, partsCount: chosen.length, tags: parseStoredTags(u.tags), parts: JSON.stringify(chosen.map((p) => [p.size, p.checksum])) },
           o.conditions,
           async (tx) => {
             const now = d.clock.now()

@@ -33,6 +33,28 @@ export function toInfo(r: StorageObjectRow): ObjectInfo {
   }
 }
 
+export type PartLayout = Array<{ partNumber: number; size: number; checksum: string | null }>
+
+/**
+ * The parts an object was completed from; one part (the whole object) when it
+ * was uploaded in one piece; null for a multipart object completed before
+ * layouts were kept.
+ */
+export function partLayout(r: StorageObjectRow): PartLayout | null {
+  if (!r.parts) return r.parts_count ? null : [{ partNumber: 1, size: r.size, checksum: null }]
+  return (JSON.parse(r.parts) as Array<[number, string | null]>).map(([size, checksum], i) => ({ partNumber: i + 1, size, checksum }))
+}
+
+/** Part `n` (1-based) as a byte range; null for the whole of an empty object. */
+export function partRange(r: StorageObjectRow, n: number): { start: number; end: number } | null {
+  const parts = partLayout(r)
+  if (!parts) throw new AppError(501, 'NotImplemented', 'This object was completed before nestbox kept part layouts; GET it by range instead.')
+  if (!Number.isInteger(n) || n < 1 || n > parts.length) throw new AppError(416, 'InvalidPartNumber', 'The requested partnumber is not satisfiable')
+  if (r.size === 0) return null
+  const start = parts.slice(0, n - 1).reduce((s, p) => s + p.size, 0)
+  return { start, end: start + parts[n - 1].size - 1 }
+}
+
 /** An expired object is gone for every reader, even before the sweeper deletes it. */
 export const isLive = (r: { expires_at: number | null }, now: number) => r.expires_at === null || r.expires_at > now
 

@@ -14,7 +14,7 @@ import { ingest } from './bytes/ingest.ts'
 import { fileBody, memoryBody, type FileBody } from './bytes/object-body.ts'
 import type { Md5Pool } from './bytes/md5-pool.ts'
 import type { Held, Locks } from './locks.ts'
-import { checkKey, checkWrite, evaluateRead, isLive, parseRange, preconditionFailed, toInfo } from './object-meta.ts'
+import { checkKey, checkWrite, evaluateRead, isLive, parseRange, partLayout, partRange, preconditionFailed, toInfo, type PartLayout } from './object-meta.ts'
 import { deleteObjectRow, findObjectRow, putObjectRow, setObjectTags } from './store.ts'
 import type { StorageObjectRow } from './tables.ts'
 import type { Tags } from './tags.ts'
@@ -33,7 +33,8 @@ export type PutOptions = {
   signal?: AbortSignal
 }
 
-export type NewObject = { file: string; size: number; etag: string; contentType: string; meta: Record<string, string>; headers: Record<string, string>; checksum: StoredChecksum | null; partsCount: number | null; tags: Tags }
+/** A new object file and its metadata; `parts` is a multipart object's layout as stored (see tables.ts). */
+export type NewObject = { file: string; size: number; etag: string; contentType: string; meta: Record<string, string>; headers: Record<string, string>; checksum: StoredChecksum | null; partsCount: number | null; tags: Tags; parts?: string | null }
 
 export type Download =
   | { status: 304; info: ObjectInfo }
@@ -89,6 +90,7 @@ export function createObjects(d: ObjectDeps) {
         checksum_type: o.checksum?.type ?? null,
         parts_count: o.partsCount,
         tags: JSON.stringify(o.tags),
+        parts: o.parts ?? null,
       }
       forget(b.name, key)
       old = await d.db.transaction().execute(async (tx) => {
@@ -151,8 +153,8 @@ export function createObjects(d: ObjectDeps) {
       return commit(b, key, { file: w.file, size: w.size, etag: w.md5, contentType, meta: o.meta ?? {}, headers: o.headers ?? {}, checksum, partsCount: null, tags: o.tags ?? [] }, o.conditions)
     },
 
-    /** Metadata only, after preconditions (304 as a status, 412 thrown). */
-    async head(c: StorageCaller, bucket: string, key: string, conditions: Conditions = {}): Promise<{ status: 200 | 304; info: ObjectInfo }> {
+    /** Metadata only, after preconditions (304 as a status, 412 thrown); with `partNumber`, that part's range. */
+    async head(c: StorageCaller, bucket: string, key: string, conditions: Conditions = {}, partNumber?: number): Promise<{ status: 200 | 304; info: ObjectInfo; range: { start: number; end: number } | null }> {
       checkKey(key)
       const b = d.buckets.authorize(c, bucket, 'read')
       const { held, row } = await lookup(b, key)
@@ -160,11 +162,24 @@ export function createObjects(d: ObjectDeps) {
       const info = toInfo(row)
       const r = evaluateRead(info, conditions)
       if (r === 'failed') throw preconditionFailed()
-      return { status: r === 'not_modified' ? 304 : 200, info }
+      return { status: r === 'not_modified' ? 304 : 200, info, range: partNumber === undefined ? null : partRange(row, partNumber) }
+    },
+
+    /** The part layout of an object (GetObjectAttributes). */
+    async parts(c: StorageCaller, bucket: string, key: string, conditions: Conditions = {}): Promise<{ info: ObjectInfo; parts: PartLayout | null }> {
+      checkKey(key)
+      const b = d.buckets.authorize(c, bucket, 'read')
+      const { held, row } = await lookup(b, key)
+      held.release()
+      const info = toInfo(row)
+      const r = evaluateRead(info, conditions)
+      if (r === 'failed') throw preconditionFailed()
+      if (r === 'not_modified') throw new AppError(304, 'NotModified', 'Not Modified')
+      return { info, parts: partLayout(row) }
     },
 
     /** Opens an object for reading: a byte stream of the whole object or the requested range. */
-    async get(c: StorageCaller, bucket: string, key: string, o: { range?: string; conditions?: Conditions } = {}): Promise<Download> {
+    async get(c: StorageCaller, bucket: string, key: string, o: { range?: string; partNumber?: number; conditions?: Conditions } = {}): Promise<Download> {
       checkKey(key)
       const b = d.buckets.authorize(c, bucket, 'read')
       const { held, row } = await lookup(b, key)
@@ -176,7 +191,7 @@ export function createObjects(d: ObjectDeps) {
           held.release()
           return { status: 304, info }
         }
-        const range = parseRange(o.range, info.size)
+        const range = o.partNumber !== undefined ? partRange(row, o.partNumber) : parseRange(o.range, info.size)
         const fh = await d.disk.open(row.file)
         const start = range?.start ?? 0
         const end = range?.end ?? info.size - 1
@@ -271,6 +286,7 @@ export function createObjects(d: ObjectDeps) {
           checksum: info.checksum,
           partsCount: info.partsCount,
           tags: tags ?? info.tags,
+          parts: row.parts,
         },
         dst.conditions,
       )

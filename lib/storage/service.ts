@@ -75,6 +75,7 @@ export function createStorageService(d: StorageDeps) {
     putObject: objects.put,
     getObject: objects.get,
     headObject: objects.head,
+    objectParts: objects.parts,
     deleteObject: objects.delete,
     copyObject: objects.copy,
     setObjectTags: objects.setTags,

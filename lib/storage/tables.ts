@@ -30,6 +30,8 @@ export interface StorageObjectRow {
   parts_count: number | null
   /** JSON array of [key, value] tag pairs. */
   tags: string
+  /** Multipart objects: JSON array of [size, checksum | null] per part; null otherwise. */
+  parts: string | null
 }
 
 export interface StorageUploadRow {

@@ -1,9 +1,9 @@
-/** Object tagging and GetObjectAttributes (issue 17), with aws-sdk-js and boto3. */
+/** Object tagging, GetObjectAttributes and reads by part number (issue 17), with aws-sdk-js and boto3. */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectTaggingCommand, GetBucketTaggingCommand, GetObjectAttributesCommand,
-  GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand, PutObjectTaggingCommand, UploadPartCommand, S3ServiceException,
+  GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand, UploadPartCommand, S3ServiceException,
 } from '@aws-sdk/client-s3'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -78,6 +78,38 @@ test('tags follow CopyObject (COPY keeps, REPLACE sets) and CreateMultipartUploa
   await fails(priv.send(new GetObjectAttributesCommand({ Bucket: 'private', Key: 't/src', ObjectAttributes: ['Colour' as never] })), 'InvalidArgument', 400)
 })
 
+test('multipart objects keep their part layout: GET/HEAD by partNumber, GetObjectAttributes pages the parts', async () => {
+  const MiB = 1024 * 1024
+  const parts = [Buffer.alloc(5 * MiB, 1), Buffer.alloc(5 * MiB, 2), Buffer.from('the last, short part')]
+  const { UploadId } = await priv.send(new CreateMultipartUploadCommand({ Bucket: 'private', Key: 't/parts', ChecksumAlgorithm: 'CRC32' }))
+  const done = []
+  for (const [i, Body] of parts.entries()) done.push(await priv.send(new UploadPartCommand({ Bucket: 'private', Key: 't/parts', UploadId, PartNumber: i + 1, Body, ChecksumAlgorithm: 'CRC32' })))
+  await priv.send(new CompleteMultipartUploadCommand({ Bucket: 'private', Key: 't/parts', UploadId, MultipartUpload: { Parts: done.map((p, i) => ({ PartNumber: i + 1, ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32 })) } }))
+  const total = parts.reduce((n, p) => n + p.length, 0)
+
+  const second = await priv.send(new GetObjectCommand({ Bucket: 'private', Key: 't/parts', PartNumber: 2 }))
+  assert.is(second.$metadata.httpStatusCode, 206)
+  assert.is(second.ContentRange, `bytes ${5 * MiB}-${10 * MiB - 1}/${total}`)
+  assert.is(second.PartsCount, 3)
+  assert.ok(Buffer.from(await second.Body!.transformToByteArray()).equals(parts[1]))
+  const third = await priv.send(new HeadObjectCommand({ Bucket: 'private', Key: 't/parts', PartNumber: 3 }))
+  assert.is(third.ContentLength, parts[2].length)
+  assert.is(third.PartsCount, 3)
+  await fails(priv.send(new GetObjectCommand({ Bucket: 'private', Key: 't/parts', PartNumber: 4 })), 'InvalidPartNumber', 416)
+  await fails(priv.send(new GetObjectCommand({ Bucket: 'private', Key: 't/parts', PartNumber: 1, Range: 'bytes=0-1' })), 'InvalidRequest', 400)
+  const whole = await priv.send(new GetObjectCommand({ Bucket: 'private', Key: 't/src', PartNumber: 1 }))
+  assert.is(await whole.Body!.transformToString(), 'src', 'an object uploaded in one piece is its own part 1')
+
+  const page1 = await priv.send(new GetObjectAttributesCommand({ Bucket: 'private', Key: 't/parts', ObjectAttributes: ['ObjectParts'], MaxParts: 2 }))
+  assert.is(page1.ObjectParts!.TotalPartsCount, 3)
+  assert.is(page1.ObjectParts!.IsTruncated, true)
+  assert.is(page1.ObjectParts!.NextPartNumberMarker, '2')
+  assert.equal(page1.ObjectParts!.Parts!.map((p) => [p.PartNumber, p.Size, p.ChecksumCRC32]), [[1, 5 * MiB, done[0].ChecksumCRC32], [2, 5 * MiB, done[1].ChecksumCRC32]])
+  const page2 = await priv.send(new GetObjectAttributesCommand({ Bucket: 'private', Key: 't/parts', ObjectAttributes: ['ObjectParts'], MaxParts: 2, PartNumberMarker: '2' }))
+  assert.is(page2.ObjectParts!.IsTruncated, false)
+  assert.equal(page2.ObjectParts!.Parts!.map((p) => [p.PartNumber, p.Size]), [[3, parts[2].length]])
+})
+
 const BOTO = String.raw`
 import json, sys
 import boto3
@@ -102,6 +134,8 @@ s3.delete_object_tagging(Bucket="private", Key="bt/x")
 out["deleted"] = tags()
 a = s3.get_object_attributes(Bucket="private", Key="bt/x", ObjectAttributes=["ETag", "ObjectSize", "StorageClass"])
 out["attributes"] = [a["ETag"], a["ObjectSize"], a["StorageClass"]]
+out["part"] = s3.get_object(Bucket="private", Key="t/parts", PartNumber=3)["Body"].read().decode()
+out["parts"] = [[p["PartNumber"], p["Size"]] for p in s3.get_object_attributes(Bucket="private", Key="t/parts", ObjectAttributes=["ObjectParts"], PartNumberMarker=1)["ObjectParts"]["Parts"]]
 out["dup"] = code(lambda: s3.put_object_tagging(Bucket="private", Key="bt/x", Tagging={"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}))
 print(json.dumps(out))
 `
@@ -115,6 +149,8 @@ test('boto3: put_object Tagging, get/put/delete_object_tagging, get_object_attri
   assert.equal(r.deleted, [])
   assert.equal(r.attributes, [createHash('md5').update('boto tags').digest('hex'), 9, 'STANDARD'])
   assert.is(r.dup, 'InvalidTag')
+  assert.is(r.part, 'the last, short part')
+  assert.equal(r.parts, [[2, 5 * 1024 * 1024], [3, 20]])
 })
 
 test.run()

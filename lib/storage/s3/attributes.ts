@@ -14,17 +14,27 @@ export async function getObjectAttributes(x: S3Ctx, bucket: string, key: string)
   if (unknown) throw new AppError(400, 'InvalidArgument', `Invalid attribute name specified: ${unknown}`)
   const maxParts = intParamHeader(x.req, 'x-amz-max-parts', 1000, 0, 1000)
   const marker = intParamHeader(x.req, 'x-amz-part-number-marker', 0, 0, 10000)
-  const r = await x.s.headObject(x.auth.caller, bucket, key, conditions(x.req))
-  if (r.status === 304) return new Response(null, { status: 304 })
-  const info = r.info
+  const { info, parts } = await x.s.objectParts(x.auth.caller, bucket, key, conditions(x.req))
   const want = new Set(asked)
   const body: Record<string, unknown> = {}
   // compat(s3): GetObjectAttributes gives the ETag without quotes.
   if (want.has('ETag')) body.ETag = info.etag
   if (want.has('Checksum') && info.checksum) body.Checksum = { [xmlNameOf(info.checksum.algorithm)]: info.checksum.value, ChecksumType: info.checksum.type }
-  // Parts are not kept once an upload completes: the count is known, the list is not. S3 names the count PartsCount.
-  if (want.has('ObjectParts') && info.partsCount)
-    body.ObjectParts = { PartsCount: info.partsCount, PartNumberMarker: marker, NextPartNumberMarker: marker, MaxParts: maxParts, IsTruncated: false }
+  if (want.has('ObjectParts') && info.partsCount) {
+    const all = parts ?? [] // a layout from before nestbox kept them: the count alone
+    const page = all.filter((p) => p.partNumber > marker).slice(0, maxParts)
+    const truncated = page.length > 0 && page.at(-1)!.partNumber < all.at(-1)!.partNumber
+    const alg = info.checksum?.algorithm
+    // compat(s3): the count is named PartsCount on the wire (TotalPartsCount in the SDKs).
+    body.ObjectParts = {
+      PartsCount: info.partsCount,
+      PartNumberMarker: marker,
+      NextPartNumberMarker: page.at(-1)?.partNumber ?? marker,
+      MaxParts: maxParts,
+      IsTruncated: truncated,
+      Part: page.map((p) => ({ PartNumber: p.partNumber, Size: p.size, ...(alg && p.checksum ? { [xmlNameOf(alg)]: p.checksum } : {}) })),
+    }
+  }
   if (want.has('StorageClass')) body.StorageClass = 'STANDARD'
   if (want.has('ObjectSize')) body.ObjectSize = info.size
   return xmlResponse('GetObjectAttributesResponse', body, { headers: { 'Last-Modified': httpDate(info.lastModified) } })

@@ -3,7 +3,7 @@ import { AppError } from '../../core/errors.ts'
 import { headerOf, xmlNameOf } from '../bytes/checksums.ts'
 import { downloadResponse, objectHeaders, quoteEtag } from '../http-object.ts'
 import { readSmallBody, s3Body } from './body.ts'
-import { conditions, copySource, storedHeaders, userMeta, type S3Ctx } from './request.ts'
+import { conditions, copySource, intParam, storedHeaders, userMeta, type S3Ctx } from './request.ts'
 import { acceptWriteAcl } from './acl.ts'
 import { copyTags, requestTags } from './tagging.ts'
 import { NULL_VERSION } from './versions.ts'
@@ -58,7 +58,9 @@ async function copyObject(x: S3Ctx, bucket: string, key: string, src: { bucket: 
 }
 
 export async function getObject(x: S3Ctx, bucket: string, key: string, headOnly: boolean): Promise<Response> {
-  if (x.req.query.has('partNumber')) throw new AppError(501, 'NotImplemented', 'GET/HEAD by partNumber is not supported')
+  // A part of a multipart object by number (the whole object is part 1 of an object uploaded in one piece).
+  const partNumber = x.req.query.has('partNumber') ? intParam(x.req, 'partNumber', 1, 1, 10000) : undefined
+  if (partNumber !== undefined && x.req.header('range') !== undefined) throw new AppError(400, 'InvalidRequest', 'Cannot specify both Range header and partNumber query parameter')
   const overrides: Record<string, string> = {}
   for (const [q, h] of Object.entries(RESPONSE_OVERRIDES)) {
     const v = x.req.query.get(q)
@@ -68,11 +70,15 @@ export async function getObject(x: S3Ctx, bucket: string, key: string, headOnly:
   }
   const checksum = x.req.header('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED'
   if (headOnly) {
-    const r = await x.s.headObject(x.auth.caller, bucket, key, conditions(x.req))
+    const r = await x.s.headObject(x.auth.caller, bucket, key, conditions(x.req), partNumber)
     if (r.status === 304) return downloadResponse({ status: 304, info: r.info })
-    return new Response(null, { status: 200, headers: objectHeaders(r.info, { checksum, overrides }) })
+    const headers = objectHeaders(r.info, { checksum: checksum && !r.range, overrides })
+    if (!r.range) return new Response(null, { status: 200, headers })
+    headers['content-length'] = String(r.range.end - r.range.start + 1)
+    headers['content-range'] = `bytes ${r.range.start}-${r.range.end}/${r.info.size}`
+    return new Response(null, { status: 206, headers })
   }
-  const d = await x.s.getObject(x.auth.caller, bucket, key, { range: x.req.header('range'), conditions: conditions(x.req) })
+  const d = await x.s.getObject(x.auth.caller, bucket, key, { range: x.req.header('range'), partNumber, conditions: conditions(x.req) })
   return downloadResponse(d, { checksum, overrides, outgoing: x.req.outgoing, extraHeaders: x.req.responseHeaders })
 }
 
