@@ -1,12 +1,13 @@
 /**
  * POST Object (issue 17): browser form uploads with a SigV4 POST policy made
- * by boto3's generate_presigned_post, sent as multipart/form-data by curl -F
- * and by fetch with FormData (what a browser sends), with S3's errors when the
- * policy is violated or expired.
+ * by boto3's generate_presigned_post or aws-sdk-js's createPresignedPost, sent
+ * as multipart/form-data by curl -F and by fetch with FormData (what a browser
+ * sends), with S3's errors when the policy is violated or expired.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { HeadObjectCommand, S3ServiceException } from '@aws-sdk/client-s3'
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -111,6 +112,29 @@ test('fetch with FormData (a browser\'s encoding) uploads a binary file', async 
   const r = await fetch(p.url, { method: 'POST', body: form })
   assert.is(r.status, 204, await r.text())
   assert.is((await head('forms/blob.bin')).ContentLength, 70_000)
+})
+
+test('aws-sdk-js createPresignedPost: fields and conditions it signs are honoured, its size range enforced', async () => {
+  const p = await createPresignedPost(priv, {
+    Bucket: 'private',
+    Key: 'forms/sdk-${filename}',
+    Fields: { 'Content-Type': 'application/json', 'x-amz-meta-via': 'sdk' },
+    Conditions: [['starts-with', '$key', 'forms/sdk-'], ['content-length-range', 1, 64], { 'Content-Type': 'application/json' }, { 'x-amz-meta-via': 'sdk' }],
+    Expires: 300,
+  })
+  const post = async (body: string) => {
+    const form = new FormData()
+    for (const [k, v] of Object.entries(p.fields)) form.append(k, v)
+    form.append('file', new Blob([body]), 'data.json')
+    const r = await fetch(p.url, { method: 'POST', body: form })
+    return { status: r.status, body: await r.text() }
+  }
+  assert.is((await post('{"ok":true}')).status, 204)
+  const h = await head('forms/sdk-data.json')
+  assert.equal([h.ContentType, h.Metadata, h.ContentLength], ['application/json', { via: 'sdk' }, 11])
+  const big = await post('x'.repeat(65))
+  assert.is(big.status, 400)
+  assert.match(big.body, /<Code>EntityTooLarge<\/Code>/)
 })
 
 async function refused(r: { status: number; body: string }, status: number, code: string, message?: RegExp) {
