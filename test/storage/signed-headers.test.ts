@@ -103,6 +103,23 @@ test('presigned PUT: x-amz-* headers hoisted into the signed query take effect; 
   assert.match(await s.text(), /<Code>SignatureDoesNotMatch<\/Code>/)
 })
 
+test('a presigned URL may sign the payload (x-amz-content-sha256 in the query, either spelling): other bytes are refused', async () => {
+  const { createHash } = await import('node:crypto')
+  const body = 'exactly these bytes'
+  const u = new URL(nb.url + '/storage/uploads/inbox/signed-body.txt')
+  const r = await signer.presign(
+    { method: 'PUT', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: u.pathname, query: {}, headers: { host: u.host, 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') } },
+    { expiresIn: 600 },
+  )
+  const url = `${nb.url}${u.pathname}?${new URLSearchParams(r.query as Record<string, string>)}`
+  assert.match(url, /[?&]x-amz-content-sha256=[0-9a-f]{64}/)
+  const bad = await fetch(url, { method: 'PUT', body: 'other bytes' })
+  assert.is(bad.status, 400)
+  assert.match(await bad.text(), /<Code>XAmzContentSHA256Mismatch<\/Code>/)
+  assert.is((await fetch(url, { method: 'PUT', body })).status, 200)
+  assert.is(await (await anonGet('/storage/uploads/inbox/signed-body.txt')).text(), body)
+})
+
 test('header-signed request + x-amz-copy-source added after signing: refused; signed, the copy works', async () => {
   const headers = await headerSigned('PUT', '/storage/uploads/inbox/c.bin', {})
   const attack = await fetch(nb.url + '/storage/uploads/inbox/c.bin', { method: 'PUT', headers: { ...headers, 'x-amz-copy-source': 'private/secret.txt' } })

@@ -237,7 +237,8 @@ export function verify<T>(req: SignedRequest, secretsFor: (accessKeyId: string) 
     if (t - now > MAX_SKEW_MS) throw denied('AccessDenied', 'Request is not valid yet')
     if (now >= t + qp.expires * 1000)
       throw new S3Error(403, 'AccessDenied', 'Request has expired', { 'X-Amz-Expires': String(qp.expires), Expires: new Date(t + qp.expires * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), ServerTime: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z') })
-    payloadHash = q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD'
+    // Presigners spell the hoisted header either way (X-Amz-Content-Sha256, x-amz-content-sha256).
+    payloadHash = pairs.find(([k]) => k.toLowerCase() === 'x-amz-content-sha256')?.[1] ?? 'UNSIGNED-PAYLOAD'
   }
   if (p.amzDate.slice(0, 8) !== p.date) throw denied('SignatureDoesNotMatch', 'The credential date does not match the request date.')
   if (!p.signedHeaders.includes('host')) throw denied('AccessDenied', 'The host header must be signed.')
