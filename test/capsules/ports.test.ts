@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert'
 import { request } from 'node:http'
 import WebSocket from 'ws'
 import { call, createCapsule, exec, scenarioCallers, start, waitStatus, type Callers } from './fixtures.ts'
-import type { TestNestbox } from '../identity/helpers.ts'
+import type { TestNestbox } from '../harness.ts'
 
 const BASE = 'caps.nestbox.test'
 let nb: TestNestbox

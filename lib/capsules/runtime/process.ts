@@ -314,6 +314,9 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
           c.monitor?.removeAllListeners('exit')
           c.monitor?.unref()
           for (const s of c.monitor?.stdio ?? []) (s as { unref?: () => void } | null)?.unref?.()
+          // the next start serves the API socket again (reattach)
+          c.closeApi?.()
+          c.closeApi = null
         }
         return
       }
