@@ -6,6 +6,7 @@ import { runDoctor } from './lib/core/doctor.ts'
 import { MigrationError, migrate } from './lib/core/migrations.ts'
 import { VERSION } from './lib/core/version.ts'
 import { newAdminPassword } from './lib/identity/bootstrap.ts'
+import { networkCheck } from './lib/capsules/doctor.ts'
 import { cloudflaredCheck } from './lib/tunnel/doctor.ts'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -19,7 +20,7 @@ commands:
   serve     start the server (default)
   migrate   apply pending database migrations and exit
   config    print the effective configuration (secrets redacted)
-  doctor    check this host (runtime, SQLite, pty, bubblewrap, cgroups, data dir, cloudflared)
+  doctor    check this host (runtime, SQLite, pty, bubblewrap, cgroups, data dir, capsule network modes, cloudflared)
   version   print the version
 `
 
@@ -67,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(toYaml(redactConfig(config)))
       return 0
     case 'doctor':
-      return runDoctor(config, [cloudflaredCheck(config.tunnel.cloudflared)])
+      return runDoctor(config, [networkCheck(config.capsules.network.default), cloudflaredCheck(config.tunnel.cloudflared)])
     case 'migrate': {
       const sqlite = openSqlite(join(resolve(config.dataDir), 'nestbox.db'))
       try {

@@ -21,7 +21,7 @@ test('a healthy host: every check on its own line, exit 0', () => {
   const data = join(work, 'data')
   const r = doctor('--data-dir', data)
   assert.is(r.code, 0, r.stdout + r.stderr)
-  assert.equal(Object.keys(r.byName), ['runtime', 'sqlite', 'pty', 'bubblewrap', 'entry', 'cgroups', 'data dir', 'cloudflared'])
+  assert.equal(Object.keys(r.byName), ['runtime', 'sqlite', 'pty', 'bubblewrap', 'entry', 'cgroups', 'data dir', 'network', 'cloudflared'])
   assert.match(r.byName.runtime.detail, new RegExp(`^node ${process.version.replace(/\./g, '\\.')}, from a checkout$`))
   assert.match(r.byName.sqlite.detail, /^better-sqlite3 loaded, SQLite 3\.\d+\.\d+$/)
   assert.is(r.byName.pty.status, 'ok')
@@ -30,6 +30,8 @@ test('a healthy host: every check on its own line, exit 0', () => {
   assert.match(r.byName.cgroups.detail, /^cgroup v[12]/)
   assert.is(r.byName['data dir'].detail, `${data} does not exist yet; ${work} is writable`)
   assert.not.ok(existsSync(data), 'doctor does not create the data dir')
+  // bin/deps.sh installs slirp4netns and nftables: every network mode is there
+  assert.match(r.byName.network.detail, /^modes none, nestbox: available \(default: nestbox\); internet: slirp4netns \d+\.\d+\.\d+, nftables v\d/)
   // cloudflared is not installed here, and the tunnel is off: a warning, not a failure.
   assert.is(r.byName.cloudflared.status, 'warn')
   assert.is(r.byName.cloudflared.detail, 'not configured (tunnel.cloudflared.enabled is false); cloudflared is not installed')
@@ -71,7 +73,7 @@ test('a data dir that cannot exist fails the run, naming the reason, after all c
   assert.is(r.code, 1)
   assert.is(r.byName['data dir'].status, 'FAIL')
   assert.is(r.byName['data dir'].detail, `${join(file, 'data')} cannot be created: ${file} is not a directory`)
-  assert.is(r.lines.length, 8)
+  assert.is(r.lines.length, 9)
   assert.is(r.byName.sqlite.status, 'ok')
 })
 
