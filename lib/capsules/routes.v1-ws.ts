@@ -39,7 +39,7 @@ const STOP_GRACE_MS = 2_000
 /** Unread output past which the exec stream and the PTY stop reading the program. */
 const PAUSE_AT = 1 << 20
 /** Unread output past which a process-stream viewer is closed. */
-const VIEWER_MAX = 8 << 20
+const VIEWER_MAX = 4 << 20
 
 const sender = (out: Outbox) => (msg: Record<string, unknown>) => out.send(JSON.stringify(msg))
 const messageOf = (err: unknown) => (isAppError(err) ? err.message : 'internal error')

@@ -7,6 +7,7 @@
  * closes the socket; once the count falls to `low` it has drained.
  */
 import type { WebSocket } from 'ws'
+import { freeNow } from '../core/buffers.ts'
 
 /** Close code for a peer that left too much output unread (RFC 6455 policy violation). */
 export const SLOW_READER_CLOSE = 1008
@@ -26,9 +27,12 @@ export function wsOutbox(ws: WebSocket, o: { high: number; low?: number; onFull?
   return {
     send(data) {
       if (ws.readyState !== ws.OPEN) return
-      const n = typeof data === 'string' ? Buffer.byteLength(data) : data.length
+      // a text frame's bytes are ours: freed as soon as the socket took them (core/buffers.ts)
+      const own = typeof data === 'string' ? Buffer.from(data) : null
+      const n = own ? own.length : (data as Buffer).length
       pending += n
-      ws.send(data, { binary: typeof data !== 'string' }, () => {
+      ws.send(own ?? data, { binary: !own }, () => {
+        if (own) freeNow(own)
         pending -= n
         if (full && pending <= low) {
           full = false

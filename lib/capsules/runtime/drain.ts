@@ -17,6 +17,7 @@
  */
 import { readFileSync, readSync } from 'node:fs'
 import type { Readable } from 'node:stream'
+import { freeNow } from '../../core/buffers.ts'
 
 export type Ending = 'eof' | 'open' | 'unknown'
 
@@ -76,6 +77,12 @@ export function drainStream(stream: Readable, deliver: (chunk: Buffer) => void):
   if (typeof fd !== 'number' || fd < 0) return stream.readableEnded ? 'eof' : 'unknown'
   return drainFd(fd, deliver)
 }
+
+/**
+ * Frees a chunk of output nobody listens to at once (core/buffers.ts): ~50 MiB
+ * of them piled up behind one busy background process nobody watched.
+ */
+export const discard = (chunk: Buffer) => freeNow(chunk)
 
 /** How long to wait for EOF where descriptors cannot be read directly (Deno). */
 const FALLBACK_WAIT_MS = 100

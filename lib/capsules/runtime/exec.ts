@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { settleOutput } from './drain.ts'
+import { discard, settleOutput } from './drain.ts'
 import { enterHelperPath } from './enter-helper.ts'
 import type { ExecResult, ProcessHandle } from './types.ts'
 
@@ -129,8 +129,8 @@ type Listener = (chunk: Buffer) => void
 export async function startBackground(child: ChildProcess, meta: { tag: string | null; cmd: string; args: string[] }) {
   const outs = new Set<Listener>()
   const errs = new Set<Listener>()
-  const onOut = (d: Buffer) => outs.forEach((f) => f(d))
-  const onErr = (d: Buffer) => errs.forEach((f) => f(d))
+  const onOut = (d: Buffer) => (outs.size ? outs.forEach((f) => f(d)) : discard(d))
+  const onErr = (d: Buffer) => (errs.size ? errs.forEach((f) => f(d)) : discard(d))
   child.stdout!.on('data', onOut)
   child.stderr!.on('data', onErr)
   child.stdin!.on('error', () => {})
