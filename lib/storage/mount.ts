@@ -58,7 +58,7 @@ export function storageRoutes(s: StorageService, o: MountOptions) {
       const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1]
       // The MCP SDK (and zod) load with the first MCP request, not at start-up.
       const { handleMcp } = await import('./routes.mcp.ts')
-      return handleMcp(s, c.req.raw, { bearer, baseUrl })
+      return handleMcp(s, c.req.raw, { bearer, rootUrl: baseUrl.slice(0, -'/storage'.length) })
     }
     const auth = authenticate(req, s, Date.now())
     return handleJson({ req, s, auth, baseUrl })

@@ -1,0 +1,33 @@
+/**
+ * Serves one MCP request (Streamable HTTP, stateless, JSON answers) over a
+ * catalog of tools, with the SDK's low-level Server: upstream tools come with
+ * JSON Schemas of their own, so the catalog hands out schemas, not zod shapes.
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js'
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js'
+import { VERSION } from '../core/version.ts'
+import type { ToolResult } from './types.ts'
+
+export type Catalog = {
+  list: () => Promise<Tool[]>
+  /** The tool's result, or null when there is no such tool (a JSON-RPC error, as the SDK's own server answers). */
+  call: (name: string, args: Record<string, unknown>) => Promise<ToolResult | null>
+}
+
+export async function serveMcp(request: Request, name: string, catalog: Catalog, o: { maxBodyBytes?: number } = {}): Promise<Response> {
+  const server = new Server({ name, version: VERSION }, { capabilities: { tools: {} } })
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalog.list() }))
+  server.setRequestHandler(CallToolRequestSchema, async (req) => {
+    const r = await catalog.call(req.params.name, req.params.arguments ?? {})
+    if (!r) throw new McpError(ErrorCode.InvalidParams, `Tool ${req.params.name} not found`)
+    return r
+  })
+  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, ...(o.maxBodyBytes ? { maxRequestBodySize: o.maxBodyBytes } : {}) })
+  await server.connect(transport)
+  try {
+    return await transport.handleRequest(request)
+  } finally {
+    void server.close()
+  }
+}

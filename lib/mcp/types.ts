@@ -1,0 +1,34 @@
+/**
+ * What a service hands the MCP hub: a named set of tools. A later service
+ * (claudebox, browser, runs) registers its set with `mcp.register(set)`; the
+ * hub serves it at /mcp/ as `{set}-{tool}` beside the upstream servers.
+ */
+import type { z } from 'zod'
+import type { Principal } from '../core/principal.ts'
+
+export type ToolResult = { content: Array<{ type: 'text'; text: string }>; isError?: boolean; structuredContent?: Record<string, unknown> }
+
+/** Who calls a tool: the resolved key and, when it belongs to a team, the principal that acts for it. */
+export type ToolCaller = {
+  /** Acts as the key's team; null for keys without one (the gateway master key). */
+  principal: Principal | null
+  /** The raw Bearer token of the request (only /storage/mcp/ uses it, as a bucket key). */
+  bearer?: string
+  /** This server's base URL as the client reached it (for links such as presigned URLs). */
+  baseUrl: string
+}
+
+export type BuiltinTool<S extends z.ZodRawShape = z.ZodRawShape> = {
+  name: string
+  description: string
+  input: S
+  run: (args: z.infer<z.ZodObject<S>>, caller: ToolCaller) => Promise<ToolResult>
+}
+
+export type ToolSet = { name: string; description: string; tools: BuiltinTool[] }
+
+/** Declares a tool with its argument types checked against its zod shape. */
+export const defineTool = <S extends z.ZodRawShape>(t: BuiltinTool<S>): BuiltinTool => t as unknown as BuiltinTool
+
+export const textResult = (v: unknown): ToolResult => ({ content: [{ type: 'text', text: typeof v === 'string' ? v : JSON.stringify(v) }] })
+export const errorResult = (text: string): ToolResult => ({ content: [{ type: 'text', text }], isError: true })
