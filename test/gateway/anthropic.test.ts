@@ -110,6 +110,13 @@ test('Anthropic SDK streaming from an OpenAI-compatible upstream: text and tool-
   assert.equal((m.content.find((b) => b.type === 'tool_use') as Anthropic.ToolUseBlock).input, { city: 'Paris' })
 })
 
+test('an OpenAI-compatible stream that ends without [DONE] still ends the Anthropic message', async () => {
+  oai.script.push('nodone')
+  const final = await claude.messages.stream({ model: 'glm', max_tokens: 10, messages: [{ role: 'user', content: 'no done' }] }).finalMessage()
+  assert.is((final.content[0] as Anthropic.TextBlock).text, 'glm: no done')
+  assert.is(final.stop_reason, 'end_turn')
+})
+
 test('OpenAI SDK on an Anthropic upstream: system, images, tools, stop reasons and cache usage', async () => {
   const n = ant.received.length
   const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='

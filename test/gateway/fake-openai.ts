@@ -4,12 +4,13 @@
  * and follows a script of behaviours per request: 'ok', an HTTP status to fail
  * with, 'hang' (never answer), 'cut' (stream two chunks, then drop the
  * connection), 'slow' (stream a chunk every 20 ms until the client leaves) or
- * 'context' (OpenAI's 400 for a prompt longer than the context window).
+ * 'context' (OpenAI's 400 for a prompt longer than the context window) or
+ * 'nodone' (a stream that ends without its [DONE] line, as some servers do).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-export type Behaviour = 'ok' | 'hang' | 'cut' | 'slow' | 'context' | number
+export type Behaviour = 'ok' | 'hang' | 'cut' | 'slow' | 'context' | 'nodone' | number
 export type Received = { method: string; path: string; headers: IncomingMessage['headers']; body: Record<string, unknown> | null; raw: Buffer; closedEarly: boolean }
 
 export type FakeOpenAI = {
@@ -88,7 +89,7 @@ export async function startFakeOpenAI(o: { name?: string } = {}): Promise<FakeOp
       res.write(chunk({ content: lastUser(body) }))
       res.write(chunk({}, 'stop'))
       if (withUsage) res.write(`data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created, model, choices: [], usage: fake.usage })}\n\n`)
-      return res.end('data: [DONE]\n\n')
+      return res.end(b === 'nodone' ? '' : 'data: [DONE]\n\n')
     }
     const json = (v: unknown) => {
       res.writeHead(200, { 'content-type': 'application/json' })

@@ -6,7 +6,10 @@
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 
-export type SseHandler = (e: EventSourceMessage, emit: (frame: string) => void) => void
+export type SseHandler = ((e: EventSourceMessage, emit: (frame: string) => void) => void) & {
+  /** Called once when the upstream stream ended normally, for frames a translation still owes the client. */
+  finish?: (emit: (frame: string) => void) => void
+}
 
 /** One SSE frame. Multi-line data gets one data: line per line, as the format requires. */
 export function sseFrame(data: string, event?: string): string {
@@ -32,6 +35,7 @@ export function createSseRelay(handle: SseHandler) {
     /** Frames of a last event the upstream did not terminate with a blank line. */
     end(): string {
       parser.feed(decoder.decode() + '\n\n')
+      handle.finish?.(emit)
       const frames = out
       out = ''
       return frames

@@ -41,6 +41,7 @@ export function presentedToken(h: Record<string, string | string[] | undefined>)
 
 export function createCallers(d: { identity: IdentityService; keys: VirtualKeys; masterHash: () => string | null }) {
   let master: Caller | null = null
+  let masterToken: string | null = null
 
   const teamCaller = (p: { keyId: string; teamId: string; userId: string; role: Role; keyName: string }, token: string): Caller => ({
     kind: 'team_key',
@@ -66,11 +67,16 @@ export function createCallers(d: { identity: IdentityService; keys: VirtualKeys;
           return teamCaller(p, token)
         })
       }
+      if (token === masterToken && master) return master
       const live = d.keys.peek(token)
       if (live) return virtualCaller(live)
       const h = keyHash(token)
       const mh = d.masterHash()
-      if (mh && h === mh) return (master ??= { kind: 'master', keyHash: h, keyAlias: null, teamId: null, userId: null, role: null, key: null })
+      if (mh && h === mh) {
+        // Remembered as presented (like identity's key cache), so later requests skip the hash.
+        masterToken = token
+        return (master ??= { kind: 'master', keyHash: h, keyAlias: null, teamId: null, userId: null, role: null, key: null })
+      }
       return d.keys.load(token, h).then((k) => {
         if (!k) throw authError('Authentication Error, invalid proxy server token passed. Received API key does not match any known key.')
         return virtualCaller(k)

@@ -115,8 +115,9 @@ export const anthropicToOpenAI: Translation = {
     let stop = 'end_turn'
     let usage: Usage | null = null
     const tools = new Map<number, number>()
+    let stopped = false
     const ev = (type: string, data: Obj) => sseFrame(JSON.stringify({ type, ...data }), type)
-    return (e, emit) => {
+    const handler: SseHandler = (e, emit) => {
       const close = () => {
         if (open) emit(ev('content_block_stop', { index }))
         open = null
@@ -128,7 +129,8 @@ export const anthropicToOpenAI: Translation = {
         emit(ev('content_block_start', { index, content_block: block }))
       }
       if (e.data === '[DONE]') {
-        if (!started) return
+        if (!started || stopped) return
+        stopped = true
         close()
         const u = toAnthropicUsage(usage ?? { prompt: 0, completion: 0, cacheRead: 0, cacheWrite: 0, reasoning: 0 })
         emit(ev('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: u }))
@@ -174,5 +176,8 @@ export const anthropicToOpenAI: Translation = {
       }
       if (choice.finish_reason) stop = STOP[String(choice.finish_reason)] ?? 'end_turn'
     }
+    // Some OpenAI-compatible servers end the stream without [DONE]: the message still ends properly.
+    handler.finish = (emit) => handler({ data: '[DONE]', event: undefined, id: undefined }, emit)
+    return handler
   },
 }
