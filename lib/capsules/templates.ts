@@ -5,7 +5,7 @@
 import { lstat, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError, conflict, forbidden, invalid, notFound } from '../core/errors.ts'
-import { system, type Principal } from '../core/principal.ts'
+import { actorOf, system, type Principal } from '../core/principal.ts'
 import { assertScope, callerTeam, type Scope } from './access.ts'
 import type { CapsuleContext } from './context.ts'
 import { NAME_RE } from './input.ts'
@@ -27,12 +27,17 @@ async function dirSize(dir: string): Promise<number> {
   return total
 }
 
+const actorWire = (p: Principal) => {
+  const a = actorOf(p)
+  return { type: a.actorType, id: a.actorId, name: a.actorName }
+}
+
 export function createTemplateOps(ctx: CapsuleContext) {
   const { db, runtime, clock, ids } = ctx
   const templatesDir = join(ctx.dataDir, 'templates')
 
   const event = (type: string, p: Principal, t: TemplateRow, outcome: 'success' | 'error') => {
-    ctx.bus.publish({ type, teamId: t.team_id, resourceType: 'template', resourceId: t.name, data: { outcome, template: t.name, source: t.source_capsule_id } })
+    ctx.bus.publish({ type, teamId: t.team_id, resourceType: 'template', resourceId: t.name, data: { outcome, actor: actorWire(p), template: t.name, source_capsule: t.source_capsule_id } })
     return ctx.audit
       .record(p, { teamId: t.team_id, resourceType: 'template', resourceId: t.name, action: type.endsWith('create') ? 'snapshot.create' : 'snapshot.delete', status: outcome === 'success' ? 'success' : 'failure' })
       .catch((err) => ctx.log.error('audit record failed', { err }))

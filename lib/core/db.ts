@@ -11,9 +11,10 @@ import type { IdentityTables } from '../identity/tables.ts'
 import type { StorageTables } from '../storage/tables.ts'
 import type { CapsuleTables } from '../capsules/tables.ts'
 import type { GatewayTables } from '../gateway/tables.ts'
+import type { EventsTables } from '../events/tables.ts'
 import { sqliteNativeBinding } from './native.ts'
 
-export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables
+export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables & EventsTables
 export type Db = Kysely<Database>
 
 export type DbHandle = { db: Db; sqlite: BetterSqlite3.Database; close: () => Promise<void> }

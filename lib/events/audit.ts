@@ -74,7 +74,7 @@ export function createAuditLog(d: { db: Db; clock: Clock; ids: IdGen; bus: Event
         created_at: d.clock.now(),
       }
       await d.db.insertInto('audit_logs').values(row).execute()
-      d.bus.publish({ type: 'audit', teamId: e.teamId, resourceType: e.resourceType, resourceId: row.resource_id, data: { id: row.id, action: e.action }, at: row.created_at })
+      d.bus.publish({ type: 'audit', teamId: e.teamId, resourceType: e.resourceType, resourceId: row.resource_id, data: { id: row.id, action: e.action, status: row.status, actor: { type: a.actorType, id: a.actorId, name: a.actorName }, metadata: e.metadata ?? {} }, at: row.created_at })
     },
 
     /** Entries of the caller's active team (any role may read them). */

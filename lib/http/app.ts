@@ -7,6 +7,7 @@ import { portHostRouting, portRoutesV1 } from '../capsules/routes.ports.ts'
 import { oauthRoutesWrenn } from '../identity/routes.oauth.ts'
 import { workspaceAuthRoutes, workspaceRoutes } from '../identity/routes.api.ts'
 import { auditRoutesV1 } from '../events/routes.v1.ts'
+import { eventStreamRoutesV1 } from '../events/routes.v1-stream.ts'
 import { storageRoutes } from '../storage/mount.ts'
 import { storageError } from '../storage/errors.ts'
 import { gatewayRoutes } from '../gateway/routes.ts'
@@ -55,6 +56,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   v1.route('/admin/capsules', capsuleRoutesV1(s.capsules, 'admin'))
   v1.route('/admin/templates', templateRoutesV1(s.capsules, 'admin'))
   v1.route('/', auditRoutesV1(s.audit))
+  v1.route('/', eventStreamRoutesV1(s.events))
   v1.route('/', tunnelRoutesV1(s.tunnel))
   app.route('/v1', withEntry(v1, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'wrenn') })))
   app.route('/auth/oauth', withEntry(oauthRoutesWrenn(s), anonymousEntry))

@@ -9,6 +9,7 @@ import type { SiteUrl } from '../core/site-url.ts'
 import type { CapsuleApi } from './capsule-api.ts'
 import { createIdentityService } from '../identity/service.ts'
 import { createAuditLog } from '../events/audit.ts'
+import { setupEvents } from '../events/setup.ts'
 import { setupCapsules } from '../capsules/setup.ts'
 import { createStorage } from '../storage/wire.ts'
 import { setupGateway } from '../gateway/setup.ts'
@@ -45,10 +46,11 @@ export function createServices(core: Core) {
   const audit = createAuditLog({ db: core.db, clock: core.clock, ids: core.ids, bus: core.bus })
   const identity = createIdentityService({ db: core.db, clock: core.clock, ids: core.ids, audit, bus: core.bus, log: core.log, config: core.config.identity, site: core.site, dataDir: core.dataDir, jobs: core.jobs })
   // Each domain adds its service here, one line each.
+  const { events } = setupEvents(core)
   const storage = createStorage(core)
   const capsules = setupCapsules(core, audit)
   const gateway = setupGateway(core, identity)
   const tunnel = setupTunnel(core)
-  return { ...core, audit, identity, storage, capsules, gateway, tunnel }
+  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events }
 }
 export type Services = ReturnType<typeof createServices>

@@ -9,8 +9,9 @@ import { storage } from './section.storage.ts'
 import { capsules } from './section.capsules.ts'
 import { gateway } from './section.gateway.ts'
 import { checkTunnel, tunnel } from './section.tunnel.ts'
+import { events } from './section.events.ts'
 
-export const schema = { ...server, identity, storage, capsules, gateway, tunnel }
+export const schema = { ...server, identity, storage, capsules, gateway, tunnel, events }
 
 /** Rules across several keys, run after every key passed its own check; each returns a message or null. */
 export const crossChecks = [checkTunnel]
