@@ -61,6 +61,7 @@ export function createPtySessions(opts: { replayBytes: number; onInput: (capsule
       const replay = replayBuffer(opts.replayBytes)
       const clients = new Set<PtyClient>()
       const holding = new Set<PtyClient>()
+      let exitCode: number | null = null
       const release = (client: PtyClient) => {
         if (holding.delete(client) && holding.size === 0) handle.resume?.()
       }
@@ -78,6 +79,13 @@ export function createPtySessions(opts: { replayBytes: number; onInput: (capsule
           handle.write(data)
         },
         attach(client) {
+          if (exitCode !== null) {
+            // it ended between its start and this attach: the client still gets all it said and its exit
+            const past = replay.read()
+            if (past.length) client.output(past)
+            client.exit(exitCode)
+            return () => {}
+          }
           clients.add(client) // first, so a replay that fills the client's socket can hold the session
           const past = replay.read()
           if (past.length) client.output(past)
@@ -99,11 +107,11 @@ export function createPtySessions(opts: { replayBytes: number; onInput: (capsule
       sessions.set(tag, s)
       handle.exited.then(
         (code) => {
+          exitCode = code
           sessions.delete(tag)
           for (const c of clients) c.exit(code)
           clients.clear()
           holding.clear()
-          replay.clear()
         },
         () => sessions.delete(tag),
       )

@@ -30,6 +30,17 @@ test('a client that only reads, as seed 003 says, gets base64 JSON output frames
   assert.equal(s.messages.at(-1)!.text, { type: 'exit', exit_code: 4 })
 })
 
+test('a program that is done at once: its output and exit code still arrive', async () => {
+  for (let i = 0; i < 5; i++) {
+    const s = openSocket(nb, `/v1/capsules/${id}/pty`)
+    await s.opened
+    s.send({ type: 'start', cmd: '/bin/sh', args: ['-c', `echo quick-${i}-$((5*5)); exit ${i + 1}`] })
+    await s.closed
+    assert.match(jsonOutput(s), new RegExp(`quick-${i}-25`))
+    assert.equal(s.messages.at(-1)!.text, { type: 'exit', exit_code: i + 1 })
+  }
+})
+
 test('after a reconnect the replay and the live output are JSON frames too', async () => {
   const a = openSocket(nb, `/v1/capsules/${id}/pty?frames=binary`)
   await a.opened

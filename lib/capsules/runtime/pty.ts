@@ -11,12 +11,23 @@ import { nsPid, programPid } from './exec.ts'
 import type { PtyHandle } from './types.ts'
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
+/** Output kept for the first listener before the terminal is paused. */
+const EARLY_MAX = 256 << 10
 
 export async function startPty(argv: string[], size: { cols: number; rows: number }): Promise<PtyHandle & { hostPid: number | null }> {
   const term = pty.spawn(enterHelperPath(), argv, { name: 'xterm-256color', cols: size.cols, rows: size.rows, cwd: '/', env: {}, encoding: null } as pty.IPtyForkOptions)
   const listeners = new Set<(d: Buffer) => void>()
   let running = true
-  const deliver = (b: Buffer) => listeners.forEach((f) => f(b))
+  // Output before the first listener (the session subscribes once this resolves, after
+  // programPid) is kept for it, not dropped: a command's first line comes that early.
+  // Past EARLY_MAX the terminal is paused until then.
+  let early: Buffer[] | null = []
+  let earlyBytes = 0
+  const deliver = (b: Buffer) => {
+    if (!early) return listeners.forEach((f) => f(b))
+    early.push(b)
+    if ((earlyBytes += b.length) > EARLY_MAX) term.pause()
+  }
   term.onData((d) => deliver(typeof d === 'string' ? Buffer.from(d) : Buffer.from(d as unknown as Uint8Array)))
   readTailBeforeDestroy(term, deliver)
   const exited = new Promise<number>((resolve) =>
@@ -41,6 +52,12 @@ export async function startPty(argv: string[], size: { cols: number; rows: numbe
     exited,
     onData(fn) {
       listeners.add(fn)
+      if (early) {
+        const kept = early
+        early = null
+        kept.forEach(fn)
+        if (earlyBytes > EARLY_MAX) term.resume()
+      }
       return () => listeners.delete(fn)
     },
     write(data) {
