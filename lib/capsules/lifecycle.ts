@@ -87,8 +87,11 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
   }
 
   const view = (scope: Scope) => ({
-    /** Starts a capsule; answers at once with status "starting" (compat(wrenn): 202), boots in the background. */
-    async create(p: Principal, body: unknown): Promise<CapsuleRow> {
+    /**
+     * Starts a capsule; answers at once with status "starting" (compat(wrenn): 202), boots in the background.
+     * `extra` is for nestbox's own services (never from a request): host directories bound read-only inside.
+     */
+    async create(p: Principal, body: unknown, extra: { binds?: CapsuleSpec['binds'] } = {}): Promise<CapsuleRow> {
       assertScope(p, scope, 'write')
       const input = parseNewCapsule(body, ctx.config)
       let teamId = scope === 'admin' ? (input.teamId ?? (p.kind === 'user' ? p.teamId : null)) : callerTeam(p)
@@ -130,6 +133,7 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
         memoryMb: row.memory_mb,
         network: { mode: input.network, ...(input.allowOut ? { allowOut: input.allowOut } : {}) },
         ...(input.network === 'none' ? {} : { envs: { NESTBOX_URL } }),
+        ...(extra.binds?.length ? { binds: extra.binds } : {}),
       }
       // The lock is taken before answering, so a destroy/pause right after waits for the boot.
       const booting = ctx.withLock(row.id, () => boot(p, started, spec))

@@ -107,6 +107,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     anchorBinary: enterHelperPath(),
     seccomp: env.seccomp,
     relay: { dir: relay, api: withApi },
+    binds: spec.binds,
     timeoutMs: env.bootTimeoutMs,
   })
   let slirp: { pid: number; ticks: number } | null = null

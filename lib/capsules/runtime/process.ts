@@ -22,7 +22,7 @@ import { createLauncher } from './launch.ts'
 import { connectPort } from './network.ts'
 import { listCapsuleProcs } from './proc-table.ts'
 import { writeSeccompFilter } from './seccomp.ts'
-import { closeInheritedFds, LAYER_MOUNT, RELAY_MOUNT } from './sandbox.ts'
+import { BINDS_MOUNT, closeInheritedFds, LAYER_MOUNT, MAX_BINDS, RELAY_MOUNT } from './sandbox.ts'
 import { startPty } from './pty.ts'
 import type { CapsuleSpec, ExecRequest, Runtime } from './types.ts'
 import { overlaySafePath, overlaySupported } from './overlay.ts'
@@ -67,6 +67,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   mkdirSync(capsulesDir, { recursive: true, mode: 0o700 })
   mkdirSync(LAYER_MOUNT, { recursive: true, mode: 0o755 })
   mkdirSync(RELAY_MOUNT, { recursive: true, mode: 0o755 })
+  for (let i = 0; i < MAX_BINDS; i++) mkdirSync(join(BINDS_MOUNT, String(i)), { recursive: true, mode: 0o755 })
   const leaked = closeInheritedFds()
   if (leaked.length) log.warn('closed descriptors inherited without close-on-exec, so capsules cannot inherit them', { fds: leaked })
 
@@ -147,6 +148,8 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async create(spec: CapsuleSpec) {
       if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/.test(spec.id)) throw invalid('capsule id must be 1-64 letters, digits, ., _ or -')
+      if ((spec.binds?.length ?? 0) > MAX_BINDS) throw invalid(`a capsule takes at most ${MAX_BINDS} binds`)
+      for (const b of spec.binds ?? []) if (!isDir(b.source) || !/^\/[^\0]+$/.test(b.path) || b.path.split('/').includes('..')) throw invalid(`bind ${b.source} → ${b.path}: the source must be a host directory and the path absolute`)
       await settled(spec.id)
       let c = load(spec.id)
       if (c && c.state !== 'files-only') throw conflict(`capsule ${spec.id} already exists`, 'already_exists')

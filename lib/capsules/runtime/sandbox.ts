@@ -54,6 +54,8 @@ export type BootSpec = {
   anchorBinary: string
   /** The syscall filter (seccomp.ts) bwrap installs before the anchor, so pid 1 and the anchor run under it too. */
   seccomp?: string
+  /** Host directories bound read-only at a path inside (through the chain's private mount namespace, so their host parents need not be reachable by the capsule's uid). */
+  binds?: Array<{ source: string; path: string }>
   /** A host directory bound at RELAY_DIR_INSIDE where the anchor serves its relays (network.ts); `api`: also relay nestbox's API. */
   relay?: { dir: string; api: boolean }
   timeoutMs: number
@@ -65,11 +67,16 @@ export type Booted = { monitor: ChildProcess; pid1: number; anchor: number; cgro
 export const LAYER_MOUNT = '/run/nestbox/capsule-root'
 /** Likewise for the relay directory (network.ts), which lies in the 0700 data directory too. */
 export const RELAY_MOUNT = '/run/nestbox/capsule-relay'
+/** Mount points ${BINDS_MOUNT}/0..MAX_BINDS-1 for BootSpec.binds in the chain's private mount namespace. */
+export const BINDS_MOUNT = '/run/nestbox/capsule-binds'
+export const MAX_BINDS = 8
 
-// One script, re-entered at each stage through $NESTBOX_BOOT (with $RELAY_MOUNT, the chain's only variables besides PATH).
+// One script, re-entered at each stage through $NESTBOX_BOOT (with $RELAY_MOUNT and $BINDS_MOUNT, the chain's only variables besides PATH).
 const BOOT = `case $1 in
 mount) [ "$2" = - ] || mount --bind -- "$2" "$3" || exit 1
-  [ "$4" = - ] || mount --bind -- "$4" "$RELAY_MOUNT" || exit 1; shift 4
+  [ "$4" = - ] || mount --bind -- "$4" "$RELAY_MOUNT" || exit 1
+  n=$5; i=0; shift 5
+  while [ $i -lt $n ]; do mount --bind -- "$1" "$BINDS_MOUNT/$i" || exit 1; shift; i=$((i+1)); done
   exec unshare --user --keep-caps -- /bin/sh -c "$NESTBOX_BOOT" nestbox-boot user "$@" ;;
 user) shift; echo r >&4; read _ <&3; exec 3<&- 4>&-
   echo 0 > /proc/sys/user/max_user_namespaces || exit 1
@@ -88,6 +95,8 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
   }
   fdArgs.push('--bind', LAYER_MOUNT, '/')
   for (const d of s.roDirs) fdArgs.push('--ro-bind', d, d)
+  const binds = (s.binds ?? []).slice(0, MAX_BINDS)
+  binds.forEach((b, i) => fdArgs.push('--ro-bind', `${BINDS_MOUNT}/${i}`, b.path))
   for (const h of s.hidden) fdArgs.push('--perms', '0555', '--tmpfs', h, '--remount-ro', h)
   for (const [dest, src] of Object.entries(s.etcFiles)) fdArgs.push('--perms', '0644', '--ro-bind-data', pass(src), dest)
   const bwrapArgs = [
@@ -106,10 +115,10 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     '--', ANCHOR_PATH, '--hold', '--keep-caps', KEEP_CAPS,
     ...(s.relay ? ['--ports', RELAY_DIR_INSIDE, ...(s.relay.api ? ['--api', RELAY_DIR_INSIDE] : [])] : []),
   ]
-  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.template ? '-' : s.layerDir, LAYER_MOUNT, s.relay?.dir ?? '-', ...bwrapArgs], {
+  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.template ? '-' : s.layerDir, LAYER_MOUNT, s.relay?.dir ?? '-', String(binds.length), ...binds.map((b) => b.source), ...bwrapArgs], {
     stdio: stdio as never,
     detached: true,
-    env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT, RELAY_MOUNT },
+    env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT, RELAY_MOUNT, BINDS_MOUNT },
   })
   for (const fd of fds) closeSync(fd)
 

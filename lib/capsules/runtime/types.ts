@@ -10,7 +10,8 @@
  * and .symlinkTarget; Runtime.killProcess (signal any process from
  * listProcesses, not only spawned ones) and Runtime.status (is the capsule
  * still alive, e.g. after its init was killed from inside); ProcessHandle.pause/
- * resume and PtyHandle.pause/resume (flow control for slow readers).
+ * resume and PtyHandle.pause/resume (flow control for slow readers);
+ * CapsuleSpec.binds (host directories bound read-only inside).
  */
 import type { Readable } from 'node:stream'
 import type { Socket } from 'node:net'
@@ -25,6 +26,8 @@ export type CapsuleSpec = {
   envs?: Record<string, string>
   /** What the capsule reaches (network.ts); absent: none. */
   network?: NetworkSpec
+  /** Host directories the capsule sees read-only at `path` (e.g. a program nestbox ships); at most 8. */
+  binds?: Array<{ source: string; path: string }>
 }
 
 export type ExecRequest = {
