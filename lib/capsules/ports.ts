@@ -4,6 +4,7 @@
  * a port in public_ports), and the connection itself, through the runtime's
  * ports relay, so no host port is ever opened per capsule.
  */
+import { Agent } from 'node:http'
 import type { Socket } from 'node:net'
 import { createHmac, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -16,6 +17,9 @@ import type { CapsuleContext } from './context.ts'
 import type { CapsuleRow } from './tables.ts'
 
 const MAX_TOKEN_TTL_SEC = 7 * 86_400
+/** Capsule ports with pooled connections at once; an idle pooled connection closes after IDLE_SOCKET_MS. */
+const MAX_AGENTS = 1024
+const IDLE_SOCKET_MS = 30_000
 
 export function parsePort(v: unknown): number {
   const n = typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v
@@ -38,17 +42,32 @@ export function createPortOps(ctx: CapsuleContext) {
     return /^\d+$/.test(exp) && Number(exp) * 1000 > ctx.clock.now() && !!sig && safeEqual(sig, sign(id, port, Number(exp)))
   }
 
-  /** Connects to the port of a capsule the access check let through. */
-  async function connect(row: CapsuleRow, port: number): Promise<Socket> {
+  /** The capsule, running, for a caller the access check let through; counts as activity. */
+  async function running(row: CapsuleRow, port: number): Promise<{ id: string; port: number }> {
     row = await ctx.requireRunning(row).catch((err: AppError) => {
       throw err.code === 'capsule_paused' ? new AppError(409, 'capsule_paused', `capsule ${row.id} is paused; resume it to open port ${port}`) : err
     })
+    if (!ctx.runtime.connectPort || !ctx.runtime.openPort) throw new AppError(501, 'not_supported', 'this runtime cannot open capsule ports')
     ctx.touch(row.id)
-    if (!ctx.runtime.connectPort) throw new AppError(501, 'not_supported', 'this runtime cannot open capsule ports')
-    return ctx.runtime.connectPort(row.id, port).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED') throw new AppError(502, 'port_closed', `nothing is listening on port ${port} in capsule ${row.id}`)
-      throw new AppError(502, 'port_unreachable', `port ${port} of capsule ${row.id} did not answer: ${err.message}`)
-    })
+    return { id: row.id, port }
+  }
+
+  /** Keep-alive connections per capsule port, so a request costs no new relay connection. */
+  const agents = new Map<string, Agent>()
+  function agent(id: string, port: number): Agent {
+    const key = `${id}:${port}`
+    let a = agents.get(key)
+    if (!a) {
+      if (agents.size >= MAX_AGENTS) {
+        const [oldest, old] = agents.entries().next().value!
+        old.destroy()
+        agents.delete(oldest)
+      }
+      a = new Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_MS })
+      a.createConnection = () => ctx.runtime.openPort!(id, port)
+      agents.set(key, a)
+    }
+    return a
   }
 
   const view = (scope: Scope) => ({
@@ -62,22 +81,38 @@ export function createPortOps(ctx: CapsuleContext) {
     },
 
     /**
-     * A connection to `port` of capsule `id` for a caller with the capsule's
-     * team credentials, a valid token, or none at all for a public port. Other
-     * teams' capsules are not found (404), as everywhere.
+     * Lets a caller open `port` of capsule `id`: with the capsule's team
+     * credentials, a valid token, or none at all for a public port. Other teams'
+     * capsules are not found (404), as everywhere. The capsule must be running.
      */
-    async open(p: Principal, id: string, port: unknown, token: string | null): Promise<Socket> {
+    async open(p: Principal, id: string, port: unknown, token: string | null): Promise<{ id: string; port: number }> {
       const n = parsePort(port)
-      if (token !== null && tokenValid(id, n, token)) return connect(await ctx.reload(id), n)
+      if (token !== null && tokenValid(id, n, token)) return running(await ctx.reload(id), n)
       if (p.kind === 'anonymous') {
         const row = await ctx.reload(id).catch(() => null)
-        if (row && (JSON.parse(row.public_ports) as number[]).includes(n)) return connect(row, n)
+        if (row && (JSON.parse(row.public_ports) as number[]).includes(n)) return running(row, n)
         if (token !== null) throw new AppError(401, 'invalid_port_token', 'the port token is invalid or has expired')
         // the same answer whether or not the capsule exists
         throw new AppError(401, 'unauthorized', `port ${n} of capsule ${id.slice(0, 64)} needs the team's credentials or a port token`)
       }
-      return connect(await ctx.load(p, scope, id, 'write'), n)
+      return running(await ctx.load(p, scope, id, 'write'), n)
     },
   })
-  return { view }
+  return {
+    view,
+    /** An HTTP agent to an opened port (keep-alive through the relay). */
+    agent,
+    /** A raw connection to an opened port, once the relay reached it (WebSockets). */
+    async connect(o: { id: string; port: number }): Promise<Socket> {
+      return ctx.runtime.connectPort!(o.id, o.port).catch((err: NodeJS.ErrnoException) => {
+        throw closedPort(o, err)
+      })
+    },
+    closedPort,
+  }
+}
+
+/** The error for a port whose relay answered ERR or hung up before any response. */
+export function closedPort(o: { id: string; port: number }, err: NodeJS.ErrnoException): AppError {
+  return new AppError(502, 'port_closed', `nothing is listening on port ${o.port} in capsule ${o.id}${err.code === 'ECONNREFUSED' || err.code === 'HPE_INVALID_CONSTANT' ? '' : ` (${err.message})`}`)
 }

@@ -8,10 +8,10 @@
  * a cookie scoped to that port, so the app's own requests carry it. nestbox's
  * credentials (API key, session, token) are never passed on to the app.
  */
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
+import { Readable } from 'node:stream'
+import { AppError } from '../core/errors.ts'
 import type { Entry } from '../http/surface.ts'
 import type { AppEnv } from '../http/types.ts'
 import { takeOverUpgrade } from '../http/websocket.ts'
@@ -61,55 +61,62 @@ function forwardedHeaders(incoming: IncomingMessage, host: string, prefix: strin
   return h
 }
 
-/** Carries one request (or WebSocket) to the capsule's port over `up`, answering on the raw Node response. */
-function proxy(c: Context<AppEnv>, up: Socket, path: string, o: { host: string; prefix: string | null; setCookie: string | null }): Response {
+type Opened = { id: string; port: number }
+
+/** Carries one WebSocket to the capsule's port: the upgrade request, then bytes both ways. */
+async function proxyUpgrade(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: string, headers: OutgoingHttpHeaders): Promise<Response> {
   const incoming = c.env.incoming as IncomingMessage
-  const headers = forwardedHeaders(incoming, o.host, o.prefix)
-  if (incoming.headers.upgrade) {
-    const client = takeOverUpgrade(c)
-    headers.connection = 'Upgrade'
-    headers.upgrade = incoming.headers.upgrade
-    const head = [`${incoming.method} ${path} HTTP/1.1`, ...Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`))]
-    up.write(head.join('\r\n') + '\r\n\r\n')
-    up.resume()
-    up.pipe(client).on('error', () => up.destroy())
-    client.pipe(up).on('error', () => client.destroy())
-    const end = () => (up.destroy(), client.destroy())
-    up.on('close', end)
-    client.on('close', end)
-    return new Response(null, { status: 101 })
-  }
-  const out = c.env.outgoing as ServerResponse
-  up.resume() // connectPort hands it over paused
-  const req = httpRequest({ method: incoming.method, path, headers, createConnection: () => up })
-  req.on('response', (res) => {
-    const raw: string[] = []
-    for (let i = 0; i < res.rawHeaders.length; i += 2) if (!HOP.has(res.rawHeaders[i].toLowerCase())) raw.push(res.rawHeaders[i], res.rawHeaders[i + 1])
-    if (o.setCookie) raw.push('Set-Cookie', o.setCookie)
-    out.writeHead(res.statusCode ?? 502, res.statusMessage, raw)
-    res.pipe(out)
-    res.on('error', () => out.destroy())
+  const up = await svc.portConnections.connect(to)
+  const client = takeOverUpgrade(c)
+  headers.connection = 'Upgrade'
+  headers.upgrade = incoming.headers.upgrade
+  const head = [`${incoming.method} ${path} HTTP/1.1`, ...Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`))]
+  up.write(head.join('\r\n') + '\r\n\r\n')
+  up.resume()
+  up.pipe(client).on('error', () => up.destroy())
+  client.pipe(up).on('error', () => client.destroy())
+  const end = () => (up.destroy(), client.destroy())
+  up.on('close', end)
+  client.on('close', end)
+  return new Response(null, { status: 101 })
+}
+
+/** Carries one HTTP request to the capsule's port over a pooled relay connection; the answer streams back with backpressure. */
+function proxyHttp(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: string, headers: OutgoingHttpHeaders, setCookie: string | null): Promise<Response> {
+  const incoming = c.env.incoming as IncomingMessage
+  const req = httpRequest({ method: incoming.method, path, headers, agent: svc.portConnections.agent(to.id, to.port) })
+  // a request without a body may have been read to its end already (its 'end' then never comes again)
+  const bodyless = !incoming.headers['content-length'] && !incoming.headers['transfer-encoding']
+  if (bodyless || incoming.readableEnded) req.end()
+  else incoming.pipe(req)
+  return new Promise<Response>((resolve, reject) => {
+    // before any response: the relay answered ERR (nothing listens) or the app hung up
+    req.on('error', (err: NodeJS.ErrnoException) => reject(svc.portConnections.closed(to, err)))
+    req.on('response', (res) => {
+      const h = new Headers()
+      for (let i = 0; i < res.rawHeaders.length; i += 2) if (!HOP.has(res.rawHeaders[i].toLowerCase())) h.append(res.rawHeaders[i], res.rawHeaders[i + 1])
+      if (setCookie) h.append('set-cookie', setCookie)
+      const noBody = res.statusCode === 204 || res.statusCode === 304 || incoming.method === 'HEAD'
+      if (noBody) res.resume()
+      // a client that goes away cancels the stream, which ends the response upstream
+      resolve(new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream), { status: res.statusCode ?? 502, statusText: res.statusMessage, headers: h }))
+    })
   })
-  req.on('error', (err) => {
-    if (out.headersSent) return void out.destroy()
-    out.writeHead(502, { 'content-type': 'application/json' })
-    out.end(JSON.stringify({ error: { code: 'port_unreachable', message: `the capsule's app closed the connection: ${err.message}` } }))
-  })
-  out.on('close', () => {
-    if (!out.writableFinished) req.destroy()
-  })
-  incoming.pipe(req)
-  return RESPONSE_ALREADY_SENT
 }
 
 /** Opens the port for the caller (credentials, token or public) and proxies; errors go through the surface's envelope. */
 async function openAndProxy(c: Context<AppEnv>, svc: CapsuleService, id: string, port: string, path: string, o: { host: (port: number) => string; prefix: string | null; cookiePath: string }) {
   const { token, fromQuery } = tokenOf(c)
-  const up = await svc.team.ports.open(c.var.principal, id, port, token)
+  const to = await svc.team.ports.open(c.var.principal, id, port, token)
   const url = new URL(path, 'http://x')
   url.searchParams.delete(TOKEN_PARAM)
-  const setCookie = fromQuery && token ? `${TOKEN_COOKIE}=${token}; Path=${o.cookiePath}; HttpOnly; SameSite=Lax${c.env.incoming?.socket && (c.env.incoming.socket as { encrypted?: boolean }).encrypted ? '; Secure' : ''}` : null
-  return proxy(c, up, url.pathname + url.search, { host: o.host(Number(port)), prefix: o.prefix, setCookie })
+  const target = url.pathname + url.search
+  const incoming = c.env.incoming as IncomingMessage
+  const headers = forwardedHeaders(incoming, o.host(to.port), o.prefix)
+  if (incoming.headers.upgrade) return proxyUpgrade(c, svc, to, target, headers)
+  const secure = (incoming.socket as { encrypted?: boolean }).encrypted ? '; Secure' : ''
+  const setCookie = fromQuery && token ? `${TOKEN_COOKIE}=${token}; Path=${o.cookiePath}; HttpOnly; SameSite=Lax${secure}` : null
+  return proxyHttp(c, svc, to, target, headers, setCookie)
 }
 
 /** /v1/capsules/{id}/ports/{port}/... and the token endpoint; mounted inside the Wrenn surface. */

@@ -110,6 +110,8 @@ export function createCapsuleService(d: CapsuleDeps) {
     config: d.config,
     sampler,
     ptys,
+    /** Connections to capsule ports the caller was let through to (view().ports.open). */
+    portConnections: { agent: ports.agent, connect: ports.connect, closed: ports.closedPort },
     /** Registers the reaper and sampler on the scheduler. */
     registerJobs(jobs: Scheduler) {
       jobs.add({ name: 'capsules.reaper', everyMs: d.config.reaperIntervalMs, run: () => lifecycle.reap() })

@@ -57,7 +57,8 @@ async function startApp(capsule: string, port: number) {
   assert.is(w.body.exit_code, 0, w.body.stderr)
   const r = await nb.api(`/v1/capsules/${capsule}/exec`, { method: 'POST', json: { cmd: '/usr/bin/python3', args: ['/srv/app.py', String(port)], background: true } })
   assert.is(r.status, 202, await r.text())
-  for (let i = 0; i < 100; i++) {
+  // python's start is slow on a busy machine: wait up to 30 s
+  for (let i = 0; i < 600; i++) {
     if ((await nb.api(`/v1/capsules/${capsule}/ports/${port}/ping`)).status === 200) return
     await new Promise((res) => setTimeout(res, 50))
   }

@@ -150,8 +150,20 @@ export async function startInternet(pid1: number, allowCidrs: string[] | null, t
 export const relayDir = (dir: string) => join(dir, 'relay')
 
 /**
+ * A stream to `port` on the capsule's loopback, at once (no round trip): when
+ * nothing listens there, the relay answers "ERR <reason>\n" and closes, which an
+ * HTTP client sees as a parse error before any response.
+ */
+export function openPort(dir: string, port: number): Socket {
+  const sock = connect(join(relayDir(dir), 'ports.sock'))
+  sock.write(`${port}\n`)
+  return sock
+}
+
+/**
  * A connection to `port` on the capsule's loopback, through the anchor's ports
- * relay. Rejects with code ECONNREFUSED when nothing listens there.
+ * relay, once the relay has connected. Rejects with code ECONNREFUSED when
+ * nothing listens there.
  */
 export function connectPort(dir: string, port: number, timeoutMs = 10_000): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -168,7 +180,7 @@ export function connectPort(dir: string, port: number, timeoutMs = 10_000): Prom
       } else resolve(sock)
     }
     sock.on('error', (e) => done(e))
-    sock.on('connect', () => sock.write(`${port}\n`))
+    sock.on('connect', () => sock.write(`${port} ack\n`))
     sock.on('data', (d: Buffer) => {
       const nl = d.indexOf(10)
       if (nl < 0) {

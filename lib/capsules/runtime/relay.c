@@ -5,9 +5,10 @@
  *   --api DIR:   TCP 127.0.0.7:80 (the host name `nestbox` in the capsule's
  *                /etc/hosts) → DIR/api.sock, where nestbox serves its API for
  *                this capsule. The capsule reaches nestbox and nothing else.
- *   --ports DIR: DIR/ports.sock, where nestbox asks for a port ("PORT\n"); the
- *                relay answers "OK\n" once connected to 127.0.0.1:PORT (else
- *                [::1]:PORT), or "ERR <reason>\n", then carries the bytes.
+ *   --ports DIR: DIR/ports.sock, where nestbox asks for a port ("PORT\n", or
+ *                "PORT ack\n" to hear "OK\n" once connected) and the relay
+ *                connects to 127.0.0.1:PORT (else [::1]:PORT) and carries the
+ *                bytes, or answers "ERR <reason>\n" and closes.
  *
  * DIR is a host directory bound into the capsule. Each connection is served by a
  * forked child, so one cannot stall or crash another; children are reaped by the
@@ -116,6 +117,8 @@ static void serve_port(int conn) {
   line[n] = '\0';
   char *end;
   long port = strtol(line, &end, 10);
+  int ack = !strcmp(end, " ack");
+  if (ack) *end = '\0';
   if (n == 0 || *end || port < 1 || port > 65535) {
     dprintf(conn, "ERR bad port\n");
     return;
@@ -125,7 +128,7 @@ static void serve_port(int conn) {
     dprintf(conn, "ERR %s\n", strerror(errno));
     return;
   }
-  if (write_all(conn, "OK\n", 3) == 0) relay(conn, up);
+  if (!ack || write_all(conn, "OK\n", 3) == 0) relay(conn, up);
 }
 
 static void serve_relays(const char *ports_dir, const char *api_dir) {

@@ -26,6 +26,8 @@ export type CapsuleSpec = {
   envs?: Record<string, string>
   /** What the capsule reaches (network.ts); absent: none. */
   network?: NetworkSpec
+  /** Its disk's size: writes beyond fail with ENOSPC inside (the process runtime's disk.ts); absent: unlimited. */
+  diskMb?: number
   /** Host directories the capsule sees read-only at `path` (e.g. a program nestbox ships); at most 8. */
   binds?: Array<{ source: string; path: string }>
 }
@@ -118,6 +120,8 @@ export interface Runtime {
   /** Paths are absolute inside the capsule; `..` and symlinks never escape its root. */
   /** A connection to a TCP port on the capsule's loopback (rejects with code ECONNREFUSED when nothing listens). */
   connectPort?(id: string, port: number): Promise<Socket>
+  /** The same without waiting for the relay: a stream that ends with "ERR <reason>\n" when nothing listens (network.ts openPort). */
+  openPort?(id: string, port: number): Socket
   readFile(id: string, path: string): Promise<{ size: number; stream: Readable }>
   writeFile(id: string, path: string, data: Readable, opts?: { mode?: number }): Promise<{ size: number }>
   list(id: string, path: string, depth: number): Promise<FileEntry[]>

@@ -1,0 +1,161 @@
+/**
+ * Capsule network benchmark (issue 10), every figure with its baseline from the
+ * same run:
+ *   - the port proxy (wrk, keep-alive, on the host → /v1/capsules/{id}/ports/8000/)
+ *     vs the same requests made inside the capsule's namespace (wrk run inside);
+ *   - a 256 MiB download by a capsule in mode internet from a server in a network
+ *     namespace this bench makes, vs the same download from the host;
+ *   - create → first exec p50 in modes none, nestbox, internet;
+ *   - nestbox's RSS growth while 1 GiB streams through the port proxy.
+ * Usage: node test/bench/network.ts [--quick]
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { startTestNestbox } from '../harness.ts'
+import { median, printTable } from './lib/measure.ts'
+
+const quick = process.argv.includes('--quick')
+const SECONDS = quick ? 3 : 8
+const ROUNDS = quick ? 3 : 5
+const N = quick ? 8 : 20
+
+const nb = await startTestNestbox({})
+const api = (path: string, init: RequestInit & { json?: unknown } = {}) => nb.api(path, init)
+const create = async (body: unknown = {}) => (await (await api('/v1/capsules', { method: 'POST', json: body })).json()).id as string
+const exec = async (id: string, cmd: string, timeoutMs = 120_000) => {
+  const r = await api(`/v1/capsules/${id}/exec`, { method: 'POST', json: { cmd: 'sh', args: ['-c', cmd], timeout: Math.round(timeoutMs / 1000) } })
+  return (await r.json()) as { stdout: string; stderr: string; exit_code: number }
+}
+const execOk = async (id: string) => {
+  for (;;) {
+    const r = await api(`/v1/capsules/${id}/exec`, { method: 'POST', json: { cmd: 'echo ok' } })
+    if (r.status === 200 && (await r.json()).stdout === 'ok\n') return
+    await new Promise((res) => setTimeout(res, 2))
+  }
+}
+const destroy = (id: string) => api(`/v1/capsules/${id}`, { method: 'DELETE' })
+
+/** wrk's requests/s and p50 latency (ms) from its --latency output. */
+function parseWrk(out: string) {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1])
+  const m = /50%\s+([\d.]+)(us|ms|s)/.exec(out)
+  const p50 = m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN
+  if (!rps) throw new Error(`wrk output not understood:\n${out}`)
+  return { rps, p50 }
+}
+/** A command's stdout, without blocking this process's event loop (nestbox serves from it). */
+const run = (cmd: string, args: string[], cwd?: string) =>
+  new Promise<string>((resolve, reject) => {
+    const p = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.on('error', reject)
+    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`))))
+  })
+const wrkHost = async (url: string, headers: string[]) => parseWrk(await run('wrk', ['-t1', '-c8', `-d${SECONDS}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url]))
+
+const rows: Array<Array<string | number>> = []
+
+// ---- 1. port proxy vs inside the namespace -------------------------------------
+{
+  const id = await create({ network: 'none' })
+  await execOk(id)
+  // node from the host's /usr (seen read-only inside): a small keep-alive server
+  await api(`/v1/capsules/${id}/exec`, { method: 'POST', json: { cmd: '/usr/bin/node', args: ['-e', "require('http').createServer((q,s)=>s.end('ok')).listen(8000,'127.0.0.1')"], background: true } })
+  while ((await api(`/v1/capsules/${id}/ports/8000/`)).status !== 200) await new Promise((r) => setTimeout(r, 50))
+  const direct: Array<{ rps: number; p50: number }> = []
+  const proxied: Array<{ rps: number; p50: number }> = []
+  for (let i = 0; i < ROUNDS; i++) {
+    const inside = await exec(id, `wrk -t1 -c8 -d${SECONDS}s --latency http://127.0.0.1:8000/`)
+    direct.push(parseWrk(inside.stdout))
+    proxied.push(await wrkHost(`${nb.url}/v1/capsules/${id}/ports/8000/`, [`X-API-Key: ${nb.apiKey}`]))
+  }
+  const d = { rps: median(direct.map((x) => x.rps)), p50: median(direct.map((x) => x.p50)) }
+  const p = { rps: median(proxied.map((x) => x.rps)), p50: median(proxied.map((x) => x.p50)) }
+  rows.push(['port proxy throughput (wrk -c8, keep-alive)', `${p.rps.toFixed(0)} req/s`, `${d.rps.toFixed(0)} req/s inside`, (p.rps / d.rps).toFixed(2), '≥ 0.8'])
+  rows.push(['port proxy p50 latency', `${p.p50.toFixed(2)} ms`, `${d.p50.toFixed(2)} ms inside`, `+${(p.p50 - d.p50).toFixed(2)} ms`, '≤ +1 ms'])
+
+  // ---- 4. 1 GiB through the proxy: nestbox's RSS -----------------------------
+  await api(`/v1/capsules/${id}/exec`, {
+    method: 'POST',
+    json: { cmd: '/usr/bin/node', args: ['-e', "const b=Buffer.alloc(1<<20);require('http').createServer((q,s)=>{let n=1024;const w=()=>{while(n>0){n--;if(!s.write(b))return s.once('drain',w)}s.end()};w()}).listen(8001,'127.0.0.1')"], background: true },
+  })
+  while ((await api(`/v1/capsules/${id}/ports/8001/`, { method: 'HEAD' })).status !== 200) await new Promise((r) => setTimeout(r, 50))
+  // the client is curl in its own process: what grows here is nestbox alone
+  const rss0 = process.memoryUsage().rss
+  let peak = rss0
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
+  const t0 = performance.now()
+  const bytes = Number(await run('curl', ['-s', '-o', '/dev/null', '-w', '%{size_download}', '-H', `X-API-Key: ${nb.apiKey}`, `${nb.url}/v1/capsules/${id}/ports/8001/`]))
+  clearInterval(timer)
+  const secs = (performance.now() - t0) / 1000
+  if (bytes !== 1 << 30) throw new Error(`got ${bytes} bytes`)
+  rows.push(['1 GiB through the port proxy: RSS growth', `${((peak - rss0) / 2 ** 20).toFixed(1)} MiB`, `${(1024 / secs).toFixed(0)} MiB/s`, '', '< 64 MiB'])
+  await destroy(id)
+}
+
+// ---- 2. internet download vs host -----------------------------------------------
+{
+  const NS = `nbb${process.pid}`
+  const IF = `nbb${process.pid}`.slice(0, 15)
+  const net = 200 + (process.pid % 50)
+  const OUT = `10.${net}.9.2`
+  const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'pipe' })
+  ip('netns', 'add', NS)
+  try {
+    ip('link', 'add', IF, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS)
+    ip('addr', 'add', `10.${net}.9.1/24`, 'dev', IF)
+    ip('link', 'set', IF, 'up')
+    ip('-n', NS, 'addr', 'add', `${OUT}/24`, 'dev', 'eth0')
+    ip('-n', NS, 'link', 'set', 'eth0', 'up')
+    ip('-n', NS, 'link', 'set', 'lo', 'up')
+    const dir = `/tmp/nbb-${process.pid}`
+    execFileSync('mkdir', ['-p', dir])
+    execFileSync('truncate', ['-s', '256M', `${dir}/blob`])
+    const server = spawn('ip', ['netns', 'exec', NS, '/usr/bin/python3', '-m', 'http.server', '--bind', OUT, '8080'], { cwd: dir, stdio: 'ignore' })
+    try {
+      for (let i = 0; i < 100; i++) {
+        try {
+          execFileSync('curl', ['-s', '-o', '/dev/null', `http://${OUT}:8080/`])
+          break
+        } catch {
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
+      const id = await create({ network: 'internet' })
+      await execOk(id)
+      const curl = `curl -s -o /dev/null -w '%{speed_download}' http://${OUT}:8080/blob`
+      const host: number[] = []
+      const inside: number[] = []
+      for (let i = 0; i < ROUNDS; i++) {
+        host.push(Number(await run('sh', ['-c', curl])))
+        inside.push(Number((await exec(id, curl)).stdout))
+      }
+      const h = median(host) / 2 ** 20
+      const c = median(inside) / 2 ** 20
+      rows.push(['256 MiB download, mode internet', `${c.toFixed(0)} MiB/s`, `${h.toFixed(0)} MiB/s host`, (c / h).toFixed(2), '≥ 0.5'])
+      await destroy(id)
+    } finally {
+      server.kill('SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+    }
+  } finally {
+    ip('netns', 'del', NS)
+  }
+}
+
+// ---- 3. create → first exec per mode -----------------------------------------------
+for (const mode of ['none', 'nestbox', 'internet']) {
+  const times: number[] = []
+  for (let i = 0; i < N; i++) {
+    const t0 = performance.now()
+    const id = await create({ network: mode })
+    await execOk(id)
+    times.push(performance.now() - t0)
+    await destroy(id)
+  }
+  rows.push([`create → first exec, mode ${mode}`, `${median(times).toFixed(1)} ms`, '', '', mode === 'nestbox' ? '≤ 60 ms (default mode)' : ''])
+}
+
+printTable('capsule network', [['measure', 'result', 'baseline', 'ratio', 'target'], ...rows])
+await nb.close()
