@@ -218,6 +218,22 @@ test('a client that disconnects cancels the upstream stream', async () => {
   assert.ok(rec.closedEarly, 'upstream request was closed')
 })
 
+test('a client that leaves before a non-streamed answer cancels the upstream request, without a retry', async () => {
+  up.script.push('hang', 'hang')
+  const n = up.received.length
+  const ac = new AbortController()
+  const pending = fetch(`${nb.url}/v1/chat/completions`, { method: 'POST', signal: ac.signal, headers: { authorization: `Bearer ${master}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'bye' }] }) })
+  for (let i = 0; i < 100 && up.received.length === n; i++) await new Promise((r) => setTimeout(r, 10))
+  ac.abort()
+  await pending.catch(() => {})
+  const rec = up.received[n]
+  for (let i = 0; i < 100 && !rec.closedEarly; i++) await new Promise((r) => setTimeout(r, 20))
+  assert.ok(rec.closedEarly, 'upstream request was closed')
+  await new Promise((r) => setTimeout(r, 100))
+  assert.is(up.received.length, n + 1, 'not retried')
+  up.script.length = 0
+})
+
 test('Wrenn /v1 routes keep their envelope next to the gateway ones', async () => {
   const res = await fetch(`${nb.url}/v1/capsules`)
   assert.is(res.status, 401)

@@ -109,7 +109,7 @@ export function usageOnly(bytes: Buffer): Record<string, unknown> | null {
 
 export function createProxy(d: { router: Router; now: () => number }) {
   /** Builds and sends the upstream request for `dep`; resolves with its whole answer or its open stream. */
-  async function attempt(req: GatewayRequest, dep: Deployment, o: Outcome): Promise<Full | Streamed> {
+  async function attempt(req: GatewayRequest, dep: Deployment, o: Outcome, cancel: AbortSignal): Promise<Full | Streamed> {
     const chat = CHAT_OPS.has(req.op)
     const translation = chat ? translationFor(req.format, dep.provider.chatFormat) : null
     const op = translation?.op ?? req.op
@@ -132,7 +132,7 @@ export function createProxy(d: { router: Router; now: () => number }) {
     }
     const upstream = dep.provider.request(dep, op, body, contentType)
     const t = performance.now()
-    const call = await callUpstream(upstream, { timeoutMs: req.stream ? dep.streamTimeoutMs : dep.timeoutMs })
+    const call = await callUpstream(upstream, { timeoutMs: req.stream ? dep.streamTimeoutMs : dep.timeoutMs, cancel })
     const isStream = req.stream && call.status < 400 && /text\/event-stream/i.test(String(call.headers['content-type'] ?? ''))
     if (isStream && translation) {
       call.settle()
@@ -214,7 +214,13 @@ export function createProxy(d: { router: Router; now: () => number }) {
     async run(req: GatewayRequest, sink: Sink, hook: HeaderHook, x: { admit?: (dep: Deployment) => boolean; onAttempt?: (dep: Deployment) => void } = {}): Promise<Outcome> {
       const o: Outcome = { deployment: null, attempted: { retries: 0, fallbacks: 0 }, usage: noUsage(), upstreamMs: 0, firstByteAt: null, status: 'success', error: null }
       let clientGone = false
-      sink.onClose(() => (clientGone = true))
+      // A client that leaves cancels the upstream call in flight (and any retry): nobody would read the answer.
+      const gone = new AbortController()
+      sink.onClose(() => {
+        if (sink.finished) return
+        clientGone = true
+        gone.abort()
+      })
       const { value, deployment } = await d.router.run(
         req.model,
         async (dep, attempted) => {
@@ -222,7 +228,13 @@ export function createProxy(d: { router: Router; now: () => number }) {
           o.deployment = dep
           o.attempted = attempted
           x.onAttempt?.(dep)
-          return attempt(req, dep, o)
+          try {
+            return await attempt(req, dep, o, gone.signal)
+          } catch (e) {
+            // A call cut because the client left is no failure of the deployment: no retry, no cooldown.
+            if (clientGone) throw new Final(new GatewayError(499, 'client_disconnected', 'client closed the connection'))
+            throw e
+          }
         },
         x.admit,
       )

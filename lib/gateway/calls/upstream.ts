@@ -53,9 +53,12 @@ function failure(e: unknown, timedOut: UpstreamTimeout | null): UpstreamError {
 }
 
 /** Sends `r`; resolves once the upstream's status and headers arrived. */
-export async function callUpstream(r: UpstreamRequest, o: { timeoutMs: number; method?: string }): Promise<UpstreamCall> {
+export async function callUpstream(r: UpstreamRequest, o: { timeoutMs: number; method?: string; cancel?: AbortSignal }): Promise<UpstreamCall> {
   const t = targetOf(r.url)
   const ac = new AbortController()
+  // The caller's signal (the client went away) cuts the call at any point, before or after the headers.
+  if (o.cancel?.aborted) throw new UpstreamError(499, 'client_disconnected', 'client closed the connection')
+  o.cancel?.addEventListener('abort', () => ac.abort(new errors.RequestAbortedError()), { once: true, signal: ac.signal })
   let timedOut: UpstreamTimeout | null = null
   const timer = setTimeout(() => {
     timedOut = new UpstreamTimeout(o.timeoutMs)
