@@ -126,6 +126,7 @@ test('least-busy and latency-based pick by in-flight count and measured latency'
   }
   assert.is(chooseDeployment('least-busy', [x, y], (z) => stats[z.id], 0)[0], y)
   assert.is(chooseDeployment('latency-based-routing', [x, y], (z) => stats[z.id], 0)[0], x)
+  assert.is(chooseDeployment('cost-based-routing', [x, y], (z) => stats[z.id], 0, (z) => (z === y ? 1e-6 : 5e-6))[0], y)
 })
 
 test.run()

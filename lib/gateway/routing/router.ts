@@ -10,6 +10,7 @@
 import type { Clock } from '../../core/ids.ts'
 import type { Deployment, ModelRegistry } from './deployments.ts'
 import { GatewayError, UpstreamError, badRequest } from '../errors.ts'
+import { pricesFor } from '../spend/cost.ts'
 import { chooseDeployment, type Strategy, STRATEGIES, type DeploymentStats } from './strategies.ts'
 
 export type RouterSettings = {
@@ -78,6 +79,15 @@ export function createRouter(d: { registry: ModelRegistry; settings: RouterSetti
     return st
   }
   const minuteOf = (ms: number) => Math.floor(ms / 60_000)
+  const prices = new WeakMap<Deployment, number>()
+  const priceOf = (dep: Deployment) => {
+    let p = prices.get(dep)
+    if (p === undefined) {
+      const x = pricesFor(dep.model, dep.params, dep.info)
+      prices.set(dep, (p = x ? x.input + x.output : Infinity))
+    }
+    return p
+  }
 
   function fail(dep: Deployment) {
     if (!s.cooldowns) return
@@ -102,7 +112,7 @@ export function createRouter(d: { registry: ModelRegistry; settings: RouterSetti
       const wait = Math.max(0, until - now)
       throw new UpstreamError(429, 'rate_limit_error', `No deployments available for selected model=${group}. ${wait ? `Cooldown ends in ${Math.ceil(wait / 1000)} s.` : 'All deployments are at their rpm/tpm limits or failed.'}`, wait || 1000)
     }
-    return chooseDeployment(s.strategy, healthy, (x) => statsOf(x.id), now)
+    return chooseDeployment(s.strategy, healthy, (x) => statsOf(x.id), now, priceOf)
   }
 
   return {

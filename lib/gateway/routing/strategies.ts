@@ -1,7 +1,7 @@
 /** router_settings.routing_strategy: how one deployment is chosen among the healthy ones of a group. */
 import type { Deployment } from './deployments.ts'
 
-export const STRATEGIES = ['simple-shuffle', 'least-busy', 'latency-based-routing', 'usage-based-routing', 'usage-based-routing-v2'] as const
+export const STRATEGIES = ['simple-shuffle', 'least-busy', 'latency-based-routing', 'usage-based-routing', 'usage-based-routing-v2', 'cost-based-routing'] as const
 export type Strategy = (typeof STRATEGIES)[number]
 
 export type DeploymentStats = {
@@ -30,7 +30,7 @@ function shuffle(list: Deployment[]): Deployment {
 const by = (list: Deployment[], score: (x: Deployment) => number) => list.reduce((best, x) => (score(x) < score(best) ? x : best))
 
 /** The deployment to try first. `list` is never empty. */
-export function chooseDeployment(strategy: Strategy, list: Deployment[], stats: (d: Deployment) => DeploymentStats, now: number): Deployment[] {
+export function chooseDeployment(strategy: Strategy, list: Deployment[], stats: (d: Deployment) => DeploymentStats, now: number, price: (d: Deployment) => number = () => 0): Deployment[] {
   if (list.length === 1) return list
   const minute = Math.floor(now / 60_000)
   const fresh = (x: Deployment) => (stats(x).minute === minute ? stats(x) : { requests: 0, tokens: 0 })
@@ -46,6 +46,10 @@ export function chooseDeployment(strategy: Strategy, list: Deployment[], stats: 
     case 'usage-based-routing-v2':
       // Lowest share of its tpm (or rpm) used this minute; unlimited deployments by raw tokens.
       first = by(list, (x) => (x.tpm ? fresh(x).tokens / x.tpm : x.rpm ? fresh(x).requests / x.rpm : fresh(x).tokens))
+      break
+    case 'cost-based-routing':
+      // Cheapest per token (input + output price); unpriced deployments last.
+      first = by(list, price)
       break
     default:
       first = shuffle(list)
