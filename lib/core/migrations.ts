@@ -17,6 +17,7 @@ export const MIGRATIONS = [
   '0021_minimal_template_created_at.sql',
   '0022_capsule_network.sql',
   '0030_gateway.sql',
+  '0031_gateway_object_permission.sql',
   '0040_events.sql',
 ] as const
 

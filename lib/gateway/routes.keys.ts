@@ -7,6 +7,7 @@ import { Hono, type Context } from 'hono'
 import type { Logger } from '../core/logger.ts'
 import type { AppEnv } from '../http/types.ts'
 import type { Budgets } from './keys/budgets.ts'
+import { toObjectPermission } from './keys/object-permission.ts'
 import { callerOf, guarded, readJson, sendJson } from './http.ts'
 import type { GatewayService } from './service.ts'
 import type { GatewayKeyRow, GatewaySpendLogRow, GatewayTeamBudgetRow } from './tables.ts'
@@ -19,11 +20,11 @@ export function toKeyInfo(r: GatewayKeyRow) {
     token: r.token_hash, key_name: r.key_name, key_alias: r.key_alias, spend: r.spend, expires: iso(r.expires_at), models: JSON.parse(r.models) as string[],
     user_id: r.user_id, team_id: r.team_id, max_parallel_requests: r.max_parallel_requests, metadata: JSON.parse(r.metadata) as unknown,
     tpm_limit: r.tpm_limit, rpm_limit: r.rpm_limit, max_budget: r.max_budget, budget_duration: r.budget_duration, budget_reset_at: iso(r.budget_reset_at),
-    blocked: r.blocked === 1, capsule_id: r.capsule_id, created_at: iso(r.created_at), updated_at: iso(r.updated_at),
+    blocked: r.blocked === 1, capsule_id: r.capsule_id, object_permission: toObjectPermission(r.object_permission), created_at: iso(r.created_at), updated_at: iso(r.updated_at),
   }
 }
 
-const toTeamInfo = (t: GatewayTeamBudgetRow) => ({ team_id: t.team_id, max_budget: t.max_budget, spend: t.spend, budget_duration: t.budget_duration, budget_reset_at: iso(t.budget_reset_at), rpm_limit: t.rpm_limit, tpm_limit: t.tpm_limit })
+const toTeamInfo = (t: GatewayTeamBudgetRow) => ({ team_id: t.team_id, max_budget: t.max_budget, spend: t.spend, budget_duration: t.budget_duration, budget_reset_at: iso(t.budget_reset_at), rpm_limit: t.rpm_limit, tpm_limit: t.tpm_limit, object_permission: toObjectPermission(t.object_permission) })
 
 /** compat(litellm): spend log rows with LiteLLM's names (camelCase times, `user`). */
 export const toSpendLog = (r: GatewaySpendLogRow) => ({

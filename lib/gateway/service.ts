@@ -8,7 +8,7 @@ import { sql } from 'kysely'
 import type { Db } from '../core/db.ts'
 import type { Clock } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
-import { createAdmission, modelAllowed, type TeamState } from './keys/admission.ts'
+import { assertKeyUsable, createAdmission, modelAllowed, type TeamState } from './keys/admission.ts'
 import type { Caller, Callers } from './keys/callers.ts'
 import { costOf, pricesFor, type Prices } from './spend/cost.ts'
 import type { Deployment, ModelRegistry } from './routing/deployments.ts'
@@ -22,6 +22,7 @@ import type { GatewayRequest, Outcome, Proxy } from './calls/proxy.ts'
 import type { Sink } from './calls/sink.ts'
 import type { SpendWriter } from './spend/writer.ts'
 import { findTeamBudget, updateKey, upsertTeamBudget } from './store.ts'
+import { mcpServersOf } from './keys/object-permission.ts'
 import type { GatewayTeamBudgetRow } from './tables.ts'
 
 const CALL_TYPES: Record<Op, string> = {
@@ -230,6 +231,18 @@ export function createGatewayService(d: GatewayDeps) {
     teamChanged(row: GatewayTeamBudgetRow) {
       const t = teams.get(row.team_id)
       if (t) t.row = { ...row, spend: t.row?.spend ?? row.spend }
+    },
+    /**
+     * MCP servers the caller may use: its key's object_permission.mcp_servers
+     * within its team's (either alone when only one is set); null = every server.
+     * Throws for a blocked or expired key.
+     */
+    async mcpServers(caller: Caller): Promise<string[] | null> {
+      if (caller.kind === 'master') return null
+      if (caller.key) assertKeyUsable(caller.key.row, d.clock.now())
+      const key = mcpServersOf(caller.key?.row.object_permission)
+      const team = mcpServersOf((await teamState(caller.teamId))?.row?.object_permission)
+      return key && team ? key.filter((s) => team.includes(s)) : (key ?? team)
     },
     /** The budgets job reset a team's spend in the database: forget the cached state. */
     teamReset: (teamId: string) => teams.delete(teamId),

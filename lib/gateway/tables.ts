@@ -25,6 +25,8 @@ export interface GatewayKeyRow {
   expires_at: number | null
   blocked: number
   capsule_id: string | null
+  /** LiteLLM object_permission JSON ({"mcp_servers": [...]}), null = unrestricted. */
+  object_permission: string | null
   created_by: string
   created_at: number
   updated_at: number
@@ -38,6 +40,8 @@ export interface GatewayTeamBudgetRow {
   spend: number
   rpm_limit: number | null
   tpm_limit: number | null
+  /** LiteLLM object_permission JSON for the team's keys, null = unrestricted. */
+  object_permission: string | null
   updated_at: number
 }
 

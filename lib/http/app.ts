@@ -12,6 +12,7 @@ import { storageRoutes } from '../storage/mount.ts'
 import { storageError } from '../storage/errors.ts'
 import { gatewayRoutes } from '../gateway/routes.ts'
 import { tunnelRoutesV1 } from '../tunnel/routes.v1.ts'
+import { mcpRoutes } from '../mcp/routes.mcp.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
 import { accountAuth } from './auth.ts'
@@ -69,6 +70,8 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
 
   // Other surfaces mount here, one line each.
   app.route('/storage', withEntry(storageRoutes(s.storage, { publicUrl: () => (s.site.source === 'listen' ? '' : s.site.url), virtualHostDomain: s.config.storage.virtualHostDomain }), anonymousEntry))
+  // MCP hub (seed 000): /mcp/ and /{server}/mcp; a service that serves its own /{name}/mcp (storage, claudebox) keeps it.
+  app.route('/', withEntry(mcpRoutes(s.mcp, { gateway: s.gateway, identity: s.identity, log: s.log, publicUrl: () => (s.site.source === 'listen' ? '' : s.site.url) }), surfaceEntry(s.log)))
 
   app.notFound(() => {
     throw notFound('no such endpoint', 'not_found')

@@ -14,6 +14,7 @@ import { setupCapsules } from '../capsules/setup.ts'
 import { createStorage } from '../storage/wire.ts'
 import { setupGateway } from '../gateway/setup.ts'
 import { setupTunnel } from '../tunnel/setup.ts'
+import { setupMcp } from '../mcp/setup.ts'
 
 /**
  * Start hooks run after migrations and bootstrap, before listening; listening hooks once the server listens, with its port;
@@ -51,6 +52,14 @@ export function createServices(core: Core) {
   const capsules = setupCapsules(core, audit)
   const gateway = setupGateway(core, identity)
   const tunnel = setupTunnel(core)
-  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events }
+  // The /mcp/ hub: each service with MCP tools adds its set here, one line each (loaded on first MCP request).
+  const mcp = setupMcp(core, {
+    audit,
+    sets: [
+      { name: 'storage', load: async () => (await import('../storage/mcp-tools.ts')).storageTools(storage), ownEndpoint: true },
+      { name: 'capsules', load: async () => (await import('../capsules/mcp-tools.ts')).capsuleTools(capsules) },
+    ],
+  })
+  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, mcp }
 }
 export type Services = ReturnType<typeof createServices>

@@ -12,6 +12,8 @@ export type ToolResult = { content: Array<{ type: 'text'; text: string }>; isErr
 export type ToolCaller = {
   /** Acts as the key's team; null for keys without one (the gateway master key). */
   principal: Principal | null
+  /** The key as audit entries name it (alias or masked key); "" at /storage/mcp/. */
+  keyName: string
   /** The raw Bearer token of the request (only /storage/mcp/ uses it, as a bucket key). */
   bearer?: string
   /** This server's base URL as the client reached it (for links such as presigned URLs). */
@@ -32,3 +34,7 @@ export const defineTool = <S extends z.ZodRawShape>(t: BuiltinTool<S>): BuiltinT
 
 export const textResult = (v: unknown): ToolResult => ({ content: [{ type: 'text', text: typeof v === 'string' ? v : JSON.stringify(v) }] })
 export const errorResult = (text: string): ToolResult => ({ content: [{ type: 'text', text }], isError: true })
+
+/** The servers a caller may use (the gateway decides, from object_permission); null = all. */
+export type McpAccess = { servers: string[] | null }
+export const allows = (a: McpAccess, server: string) => a.servers === null || a.servers.includes(server)

@@ -14,7 +14,7 @@ const compiled = new WeakMap<StorageService, CompiledSet>()
 export async function handleMcp(s: StorageService, request: Request, o: { bearer?: string; rootUrl: string; log?: Logger }): Promise<Response> {
   let set = compiled.get(s)
   if (!set) compiled.set(s, (set = compileSet(storageTools(s))))
-  const caller = { principal: null, bearer: o.bearer, baseUrl: o.rootUrl }
+  const caller = { principal: null, keyName: '', bearer: o.bearer, baseUrl: o.rootUrl }
   return serveMcp(request, 'nestbox-storage', { list: async () => listSet(set, ''), call: (name, args) => runBuiltin(set, name, args, caller, o.log ?? silentLogger) }, {
     maxBodyBytes: Math.ceil((s.maxMcpDownload * 4) / 3) + 1024 * 1024,
   })

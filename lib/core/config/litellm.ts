@@ -22,6 +22,8 @@ export type LitellmConfig = {
   routerSettings: Record<string, unknown>
   litellmSettings: Record<string, unknown>
   masterKey: string
+  /** MCP servers by name (LiteLLM's mcp_servers, then gateway.mcpServers), env references resolved; lib/mcp checks their fields. */
+  mcpServers: Record<string, unknown>
   /** Keys present in the file that nestbox does not implement (reported once at start, never silently dropped). */
   unsupported: string[]
 }
@@ -43,7 +45,7 @@ const ROUTER: Record<string, Kind> = {
 }
 const LITELLM: Record<string, Kind> = { drop_params: 'boolean', num_retries: 'number', request_timeout: 'number', fallbacks: 'list', context_window_fallbacks: 'list', default_fallbacks: 'list' }
 const GENERAL: Record<string, Kind> = { master_key: 'string' }
-const TOP = new Set(['model_list', 'router_settings', 'litellm_settings', 'general_settings', 'environment_variables'])
+const TOP = new Set(['model_list', 'router_settings', 'litellm_settings', 'general_settings', 'environment_variables', 'mcp_servers'])
 
 const isObject = (v: unknown): v is Record<string, unknown> => v != null && typeof v === 'object' && !Array.isArray(v)
 const kindOf = (v: unknown): Kind => (Array.isArray(v) ? 'list' : isObject(v) ? 'object' : (typeof v as Kind))
@@ -97,7 +99,7 @@ function models(list: unknown, source: string, env: Record<string, string | unde
   })
 }
 
-export type GatewaySection = { litellmConfig: string; modelList: unknown[]; routerSettings: Record<string, unknown>; masterKey: string }
+export type GatewaySection = { litellmConfig: string; modelList: unknown[]; routerSettings: Record<string, unknown>; masterKey: string; mcpServers?: Record<string, unknown> }
 
 /** The gateway's effective LiteLLM configuration: the file's, then the gateway section's models and router settings on top. */
 export function readLitellmConfig(g: GatewaySection, env: Record<string, string | undefined>): LitellmConfig {
@@ -139,6 +141,11 @@ export function readLitellmConfig(g: GatewaySection, env: Record<string, string 
     ...models(g.modelList, 'gateway.modelList', allEnv, unsupported, failIn('gateway.modelList')),
   ]
   const overrides = pick(resolveEnv(g.routerSettings, allEnv, 'gateway.routerSettings', failIn(source)), ROUTER, 'gateway.routerSettings', unsupported, failIn('gateway.routerSettings'))
+  if (file.mcp_servers != null && !isObject(file.mcp_servers)) fail('mcp_servers', 'must be a mapping of server name to settings')
+  const mcpServers = {
+    ...(resolveEnv(file.mcp_servers ?? {}, allEnv, 'mcp_servers', fail) as Record<string, unknown>),
+    ...(resolveEnv(g.mcpServers ?? {}, allEnv, 'gateway.mcpServers', failIn('gateway.mcpServers')) as Record<string, unknown>),
+  }
   const masterKey = g.masterKey || ((general.master_key as string | undefined) ?? '')
   if (masterKey && !masterKey.startsWith('sk-')) fail('general_settings.master_key', 'must start with "sk-"')
   return {
@@ -147,6 +154,7 @@ export function readLitellmConfig(g: GatewaySection, env: Record<string, string 
     routerSettings: { ...router, ...overrides },
     litellmSettings: litellm,
     masterKey,
+    mcpServers,
     unsupported,
   }
 }
@@ -157,6 +165,7 @@ export function redactLitellm(c: LitellmConfig): LitellmConfig {
   return {
     ...c,
     masterKey: hide(c.masterKey) as string,
+    mcpServers: Object.fromEntries(Object.entries(c.mcpServers).map(([k, v]) => [k, isObject(v) ? { ...v, ...(v.auth_value !== undefined ? { auth_value: '***' } : {}), ...(v.env !== undefined ? { env: '***' } : {}) } : v])),
     modelList: c.modelList.map((m) => ({ ...m, litellm_params: { ...m.litellm_params, api_key: hide(m.litellm_params.api_key) } })),
   }
 }

@@ -10,6 +10,8 @@ export const gateway = {
   masterKey: str('', { secret: true, allowEmpty: true, pattern: /^sk-\S{8,}$/, patternDoc: '"sk-" and at least 8 more characters' }),
   /** Models in LiteLLM's model_list shape, added to the LiteLLM file's (os.environ/NAME references allowed). */
   modelList: json<unknown[]>([], (v) => (Array.isArray(v) ? null : 'must be a list of {model_name, litellm_params, model_info}'), { secret: true }),
+  /** MCP servers in LiteLLM's mcp_servers shape, by name, added to the LiteLLM file's (served by lib/mcp at /mcp/). */
+  mcpServers: json<Record<string, unknown>>({}, (v) => (isObject(v) ? null : 'must be an object of MCP servers by name'), { secret: true }),
   /** LiteLLM router_settings, overriding the file's key by key. */
   routerSettings: json<Record<string, unknown>>({}, (v) => (isObject(v) ? null : 'must be an object of LiteLLM router_settings')),
   /** Timezone budgets of 1d/7d/30d reset in (midnight, Monday, the 1st). */

@@ -22,6 +22,12 @@ export function modelAllowed(models: string[], name: string, matches: (pattern: 
 
 const money = (n: number) => Number(n.toFixed(6))
 
+/** Throws unless a virtual key may be used at all now (not blocked, not expired); for model calls and MCP tools alike. */
+export function assertKeyUsable(r: { blocked: number; expires_at: number | null }, now: number): void {
+  if (r.blocked) throw new GatewayError(403, 'permission_error', 'Authentication Error - This key is blocked. Ask an admin to unblock it.')
+  if (r.expires_at !== null && now >= r.expires_at) throw authError(`Authentication Error - Expired Key. Key expiry time ${new Date(r.expires_at).toISOString()} and current time ${new Date(now).toISOString()}`)
+}
+
 export function createAdmission(d: { clock: Clock; limits: Limits; timezone: string; matches: (pattern: string, name: string) => boolean; onKeyReset: (keyId: string, resetAt: number | null) => void; onTeamReset: (teamId: string, resetAt: number | null) => void }) {
   /** Resets in-memory spend whose budget period ended (the database follows through the callbacks). */
   function rollover<R extends { spend: number; budget_reset_at: number | null; budget_duration: string | null }>(row: R, now: number): boolean {
@@ -42,8 +48,7 @@ export function createAdmission(d: { clock: Clock; limits: Limits; timezone: str
       const k = caller.key
       if (k) {
         const r = k.row
-        if (r.blocked) throw new GatewayError(403, 'permission_error', 'Authentication Error - This key is blocked. Ask an admin to unblock it.')
-        if (r.expires_at !== null && now >= r.expires_at) throw authError(`Authentication Error - Expired Key. Key expiry time ${new Date(r.expires_at).toISOString()} and current time ${new Date(now).toISOString()}`)
+        assertKeyUsable(r, now)
         if (!modelAllowed(k.models, model, d.matches))
           throw new GatewayError(401, 'key_model_access_denied', `key not allowed to access model. This key can only access models=${JSON.stringify(k.models)}. Tried to access ${model}`, { param: 'model' })
         if (rollover(r, now)) d.onKeyReset(r.id, r.budget_reset_at)

@@ -8,6 +8,7 @@ import type { Db } from '../../core/db.ts'
 import type { Clock } from '../../core/ids.ts'
 import { keyHash, type Caller } from './callers.ts'
 import { nextBudgetReset } from './durations.ts'
+import { parseObjectPermission } from './object-permission.ts'
 import { badRequest, notAllowed } from '../errors.ts'
 import { findTeamBudget, listSpendLogs, teamExists, upsertTeamBudget, type SpendFilter } from '../store.ts'
 import type { GatewayTeamBudgetRow } from '../tables.ts'
@@ -38,7 +39,7 @@ export function createBudgets(d: { db: Db; clock: Clock; timezone: string; chang
       if (!(await teamExists(d.db, id))) throw badRequest(`team_id ${id} is not a nestbox team`, 'team_id')
       const row = await findTeamBudget(d.db, id)
       if (row) return { ...row, spend: d.liveSpend(id) ?? row.spend }
-      return { team_id: id, max_budget: null, budget_duration: null, budget_reset_at: null, spend: 0, rpm_limit: null, tpm_limit: null, updated_at: 0 }
+      return { team_id: id, max_budget: null, budget_duration: null, budget_reset_at: null, spend: 0, rpm_limit: null, tpm_limit: null, object_permission: null, updated_at: 0 }
     },
 
     /** Sets a team's budget and limits (master key only: a team must not lift its own cap). */
@@ -54,6 +55,7 @@ export function createBudgets(d: { db: Db; clock: Clock; timezone: string; chang
         const v = num(b[k], k, true)
         if (v !== undefined) next[k] = v
       }
+      if (b.object_permission !== undefined) next.object_permission = parseObjectPermission(b.object_permission)
       if (b.budget_duration !== undefined) {
         const bd = b.budget_duration
         if (bd !== null && (typeof bd !== 'string' || nextBudgetReset(bd, now, d.timezone) === null)) throw badRequest('budget_duration must be like "1h", "1d", "7d" or "30d"', 'budget_duration')

@@ -11,13 +11,14 @@ import { roleAtLeast } from '../../core/principal.ts'
 import type { Caller } from './callers.ts'
 import { keyHash } from './callers.ts'
 import { nextBudgetReset, parseDuration } from './durations.ts'
+import { parseObjectPermission } from './object-permission.ts'
 import { badRequest, keyNotFound, notAllowed } from '../errors.ts'
 import { countKeys, deleteKeys, findKeyByHash, insertKey, listKeys, teamExists, updateKey } from '../store.ts'
 import type { GatewayKeyRow } from '../tables.ts'
 
 export type KeyState = { row: GatewayKeyRow; models: string[]; metadata: Record<string, unknown>; caller: Caller }
 
-const FIELDS = ['models', 'duration', 'max_budget', 'budget_duration', 'rpm_limit', 'tpm_limit', 'max_parallel_requests', 'metadata', 'key_alias', 'team_id', 'user_id', 'key', 'blocked', 'spend'] as const
+const FIELDS = ['models', 'duration', 'max_budget', 'budget_duration', 'rpm_limit', 'tpm_limit', 'max_parallel_requests', 'metadata', 'key_alias', 'team_id', 'user_id', 'key', 'blocked', 'spend', 'object_permission'] as const
 const CACHE_MAX = 50_000
 
 export const newKeyToken = () => `sk-${randomBytes(24).toString('base64url')}`
@@ -112,6 +113,7 @@ export function createVirtualKeys(d: { db: Db; clock: Clock; ids: IdGen; timezon
       if (b.metadata === null || typeof b.metadata !== 'object' || Array.isArray(b.metadata)) throw badRequest('metadata must be an object', 'metadata')
       p.metadata = JSON.stringify(b.metadata)
     }
+    if (b.object_permission !== undefined) p.object_permission = parseObjectPermission(b.object_permission)
     const alias = optString(b.key_alias, 'key_alias')
     if (alias !== undefined) p.key_alias = alias
     const user = optString(b.user_id, 'user_id')
@@ -167,7 +169,7 @@ export function createVirtualKeys(d: { db: Db; clock: Clock; ids: IdGen; timezon
       const row: GatewayKeyRow = {
         id: d.ids.id('gk-', 16), token_hash: keyHash(token), key_name: keyName(token), key_alias: null, team_id: null, user_id: null, models: '[]',
         max_budget: null, budget_duration: null, budget_reset_at: null, spend: 0, rpm_limit: null, tpm_limit: null, max_parallel_requests: null,
-        metadata: '{}', expires_at: null, blocked: 0, capsule_id: null, created_by: c.kind === 'master' ? 'master' : (c.userId ?? 'master'), created_at: now, updated_at: now,
+        metadata: '{}', expires_at: null, blocked: 0, capsule_id: null, object_permission: null, created_by: c.kind === 'master' ? 'master' : (c.userId ?? 'master'), created_at: now, updated_at: now,
         ...patch,
         ...extra,
       }

@@ -1,0 +1,54 @@
+/**
+ * compat(litellm 000): the MCP hub at POST /mcp/ (every server the key may
+ * use, tools named `{server}-{tool}`) and /{server}/mcp (that server alone,
+ * its tools unprefixed). Streamable HTTP, stateless; any gateway key or
+ * nestbox API key as Bearer (or x-api-key). Refusals use the gateway's
+ * OpenAI-shaped envelope.
+ */
+import { Hono, type Context } from 'hono'
+import type { Logger } from '../core/logger.ts'
+import { presentedToken } from '../gateway/keys/callers.ts'
+import { guarded } from '../gateway/http.ts'
+import { GatewayError } from '../gateway/errors.ts'
+import type { Gateway } from '../gateway/setup.ts'
+import type { AppEnv } from '../http/types.ts'
+import type { IdentityService } from '../identity/service.ts'
+import { keyNameOf, principalOf } from './callers.ts'
+import type { Mcp } from './setup.ts'
+
+/** Largest JSON-RPC request body (tool arguments travel inline). */
+const MAX_BODY_BYTES = 16 * 1024 * 1024
+
+export function mcpRoutes(mcp: Mcp, d: { gateway: Gateway; identity: IdentityService; log: Logger; publicUrl: () => string }) {
+  const r = new Hono<AppEnv>()
+  const rootUrl = (c: Context<AppEnv>) => d.publicUrl().replace(/\/$/, '') || `${new URL(c.req.url).protocol}//${c.req.header('host') ?? new URL(c.req.url).host}`
+
+  const serve = (only: (c: Context<AppEnv>) => string | undefined) =>
+    guarded(d.gateway, d.log, 'openai', async (c) => {
+      const token = presentedToken({ authorization: c.req.header('authorization'), 'x-api-key': c.req.header('x-api-key'), 'api-key': c.req.header('api-key'), 'x-litellm-api-key': c.req.header('x-litellm-api-key') })
+      let caller
+      try {
+        caller = await d.gateway.authenticate(token)
+      } catch (e) {
+        // MCP clients (Claude Code, the SDK) look for this header on a 401.
+        if (e instanceof GatewayError && e.status === 401) throw new GatewayError(401, e.type, e.message, { headers: { 'www-authenticate': 'Bearer' } })
+        throw e
+      }
+      const access = { servers: await d.gateway.mcpServers(caller) }
+      const server = only(c)
+      if (server !== undefined && !mcp.visible(access, server)) throw new GatewayError(404, 'not_found_error', `no MCP server named ${server.slice(0, 64)} for this key`)
+      const [hub, { serveMcp }] = await Promise.all([mcp.hub(), import('./serve.ts')])
+      const tc = { principal: await principalOf(caller, token!, d.identity), keyName: keyNameOf(caller), baseUrl: rootUrl(c) }
+      return serveMcp(c.req.raw, server ? `nestbox-${server}` : 'nestbox', { list: () => hub.list(access, server), call: (name, args) => hub.call(access, tc, name, args, server) }, { maxBodyBytes: MAX_BODY_BYTES })
+    })
+
+  const all = serve(() => undefined)
+  const one = serve((c) => c.req.param('server'))
+  r.all('/mcp', all)
+  r.all('/mcp/', all)
+  // Other paths of this shape (/storage/mcp/, /claudebox/mcp/, or no server at all) belong to the surfaces mounted after.
+  const oneOrNext = (c: Context<AppEnv>, next: () => Promise<void>) => (mcp.servesPath(c.req.param('server') ?? '') ? one(c) : next())
+  r.all('/:server/mcp', oneOrNext)
+  r.all('/:server/mcp/', oneOrNext)
+  return r
+}

@@ -1,0 +1,79 @@
+/**
+ * Wires the MCP hub: upstream servers from the configuration (a bad entry
+ * stops start), the built-in tool sets of the services that have them, audit
+ * entries for tool calls, and upstream connections closed (stdio servers
+ * stopped) when nestbox stops. The hub, the MCP SDK and the tool sets load
+ * with the first MCP request, not at start-up (they cost hundreds of ms).
+ */
+import { ConfigError, type Config } from '../core/config/index.ts'
+import type { Logger } from '../core/logger.ts'
+import { system } from '../core/principal.ts'
+import type { AuditLog } from '../events/audit.ts'
+import type { McpHub, ToolCallRecord } from './service.ts'
+import { allows, type McpAccess, type ToolSet } from './types.ts'
+import { parseUpstreams } from './upstream-config.ts'
+
+export type McpCore = {
+  config: Config
+  log: Logger
+  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
+}
+
+/**
+ * A service's tool set, loaded on first use: `{ name: 'storage', load: async () => (await import('../storage/mcp-tools.ts')).storageTools(storage) }`.
+ * `ownEndpoint`: the service serves /{name}/mcp itself (storage, claudebox), so the hub leaves that path to it.
+ */
+export type ToolSetLoader = { name: string; load: () => Promise<ToolSet>; ownEndpoint?: boolean }
+
+/** `sets`: every service's built-in tool set; a new service adds its own to this list in lib/http/services.ts. */
+export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoader[]; backoffMs?: number }) {
+  const log = core.log.child({ mod: 'mcp' })
+  let parsed
+  try {
+    parsed = parseUpstreams(core.config.litellm.mcpServers, d.sets.map((s) => s.name), core.config.litellm.file ?? 'gateway.mcpServers')
+  } catch (e) {
+    throw new ConfigError((e as Error).message)
+  }
+  const specs = parsed.specs
+  const names = new Set([...d.sets.map((s) => s.name), ...specs.map((s) => s.name)])
+  const servedElsewhere = new Set(d.sets.filter((s) => s.ownEndpoint).map((s) => s.name))
+
+  const audit = (r: ToolCallRecord) => {
+    const p = r.caller.principal
+    d.audit
+      .record(p ?? system, {
+        teamId: p && 'teamId' in p ? p.teamId : null,
+        resourceType: 'mcp_tool',
+        resourceId: `${r.server}-${r.tool}`,
+        action: 'call',
+        status: r.ok ? 'success' : 'failure',
+        metadata: { server: r.server, tool: r.tool, key: r.caller.keyName, duration_ms: Math.round(r.durationMs * 1000) / 1000, ...(r.error ? { error: r.error } : {}) },
+      })
+      .catch((err) => log.error('mcp: audit entry not written', { err }))
+  }
+
+  const create = async (): Promise<McpHub> => {
+    const { createMcpHub } = await import('./service.ts')
+    const hub = createMcpHub({ log: core.log, upstreams: specs, backoffMs: d.backoffMs, onCall: audit })
+    for (const s of d.sets) hub.register(await s.load())
+    return hub
+  }
+  let hub: Promise<McpHub> | null = null
+
+  core.lifecycle.onStart(() => {
+    if (parsed.unsupported.length) log.warn('mcp: MCP server settings nestbox does not implement were ignored', { keys: parsed.unsupported })
+    if (specs.length) log.info('mcp: upstream servers configured', { servers: specs.map((s) => `${s.name} (${s.transport})`) })
+  })
+  core.lifecycle.onStop(async () => {
+    if (hub) await (await hub).close()
+  })
+  return {
+    /** Whether the hub serves /{name}/mcp (a server it knows that has no endpoint of its own). */
+    servesPath: (name: string) => names.has(name) && !servedElsewhere.has(name),
+    /** Whether a server (built-in or upstream) of this name exists and the caller may use it. */
+    visible: (a: McpAccess, name: string) => names.has(name) && allows(a, name),
+    /** The hub, created on first use. */
+    hub: (): Promise<McpHub> => (hub ??= create()),
+  }
+}
+export type Mcp = ReturnType<typeof setupMcp>
