@@ -8,7 +8,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { Logger } from '../core/logger.ts'
 import type { AppEnv } from '../http/types.ts'
 import { badRequest } from './errors.ts'
-import { callerOf, guarded, newCallId, readBody, readJson, sinkOf } from './http.ts'
+import { callerOf, guarded, headerOf, newCallId, readBody, readJson, sinkOf } from './http.ts'
 import type { Op } from './providers/types.ts'
 import type { GatewayService } from './service.ts'
 
@@ -23,7 +23,12 @@ export function gatewayAnthropicRoutes(g: GatewayService, o: { log: Logger; maxB
       if (!Array.isArray(body.messages)) throw badRequest('messages: Field required', 'messages')
       const md = (body.metadata ?? {}) as Record<string, unknown>
       const meta = { user: typeof md.user_id === 'string' ? md.user_id : null, tags: [], metadata: {} }
-      await g.call(caller, { op, format: 'anthropic', model: body.model, body, contentType: 'application/json', stream: op === 'messages' && body.stream === true, callId: newCallId(), t0 }, meta, sinkOf(c))
+      const passHeaders: Record<string, string> = {}
+      for (const h of ['anthropic-beta', 'anthropic-version']) {
+        const v = headerOf(c, h)
+        if (v) passHeaders[h] = v
+      }
+      await g.call(caller, { op, format: 'anthropic', model: body.model, body, contentType: 'application/json', stream: op === 'messages' && body.stream === true, callId: newCallId(), t0, passHeaders }, meta, sinkOf(c))
       return RESPONSE_ALREADY_SENT
     })
   r.post('/v1/messages', call('messages'))

@@ -39,15 +39,17 @@ test.after(async () => {
   await oai?.close()
 })
 
-test('Anthropic SDK on an Anthropic upstream: passthrough with the real key and anthropic-version put in', async () => {
+test('Anthropic SDK on an Anthropic upstream: passthrough with the real key, the client\'s anthropic-version and beta headers', async () => {
   const n = ant.received.length
   const msg = await claude.messages.create({ model: 'claude-sonnet', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] })
   assert.is((msg.content[0] as Anthropic.TextBlock).text, 'claude heard: hi')
   assert.is(msg.usage.cache_read_input_tokens, 1000)
   const got = ant.received[n]
   assert.is(got.headers['x-api-key'], 'sk-ant-real-secret')
-  assert.is(got.headers['anthropic-version'], '2023-06-01')
+  assert.match(String(got.headers['anthropic-version']), /^\d{4}-\d{2}-\d{2}$/, "the client's anthropic-version is passed on")
   assert.is(got.body?.model, 'claude-sonnet-4-20250514')
+  await claude.messages.create({ model: 'claude-sonnet', max_tokens: 10, messages: [{ role: 'user', content: 'beta' }] }, { headers: { 'anthropic-beta': 'prompt-caching-2024-07-31' } })
+  assert.is(ant.received.at(-1)!.headers['anthropic-beta'], 'prompt-caching-2024-07-31', 'beta headers reach an Anthropic upstream')
 })
 
 test('Anthropic SDK streaming passthrough; cost counts cache reads and writes at their prices', async () => {

@@ -33,6 +33,8 @@ export type GatewayRequest = {
   callId: string
   /** performance.now() when the request arrived. */
   t0: number
+  /** Client headers an upstream of the client's own format gets too (anthropic-beta, anthropic-version). */
+  passHeaders?: Record<string, string>
 }
 
 /** What the call did, for spend logs and response headers. */
@@ -131,6 +133,8 @@ export function createProxy(d: { router: Router; now: () => number }) {
       if (translation) body = translation.request(body, req.stream)
     }
     const upstream = dep.provider.request(dep, op, body, contentType)
+    // Claude Code's beta features (prompt caching, thinking...) reach an Anthropic upstream; translated calls cannot use them.
+    if (req.passHeaders && translation && !translation.rewrites) Object.assign(upstream.headers, req.passHeaders)
     const t = performance.now()
     const call = await callUpstream(upstream, { timeoutMs: req.stream ? dep.streamTimeoutMs : dep.timeoutMs, cancel })
     const isStream = req.stream && call.status < 400 && /text\/event-stream/i.test(String(call.headers['content-type'] ?? ''))
