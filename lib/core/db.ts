@@ -12,9 +12,10 @@ import type { StorageTables } from '../storage/tables.ts'
 import type { CapsuleTables } from '../capsules/tables.ts'
 import type { GatewayTables } from '../gateway/tables.ts'
 import type { EventsTables } from '../events/tables.ts'
+import type { ClaudeboxTables } from '../claudebox/tables.ts'
 import { sqliteNativeBinding } from './native.ts'
 
-export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables & EventsTables
+export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables & EventsTables & ClaudeboxTables
 export type Db = Kysely<Database>
 
 export type DbHandle = { db: Db; sqlite: BetterSqlite3.Database; close: () => Promise<void> }

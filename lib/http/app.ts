@@ -12,6 +12,8 @@ import { storageRoutes } from '../storage/mount.ts'
 import { storageError } from '../storage/errors.ts'
 import { gatewayRoutes } from '../gateway/routes.ts'
 import { tunnelRoutesV1 } from '../tunnel/routes.v1.ts'
+import { claudeboxSurface } from '../claudebox/routes.ts'
+import { openaiError } from '../claudebox/routes.openai.ts'
 import { mcpRoutes } from '../mcp/routes.mcp.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
@@ -23,7 +25,7 @@ import type { Services } from './services.ts'
 import type { AppEnv } from './types.ts'
 
 /** Routes that stream request bodies with limits of their own and must not be capped by the JSON limit. */
-const STREAMING_UPLOADS = [/^\/storage\//, /\/files\/stream\/write$/, /\/files\/write$/, /^\/v1\/capsules\/[^/]+\/ports\/\d+(\/|$)/]
+const STREAMING_UPLOADS = [/^\/storage\//, /\/files\/stream\/write$/, /\/files\/write$/, /^\/claudebox(-zai)?\/files\//, /^\/v1\/capsules\/[^/]+\/ports\/\d+(\/|$)/]
 
 /** Envelope per path prefix (longest wins). Unlisted paths use the Wrenn envelope. */
 const SURFACE_ERRORS: SurfaceErrors = [
@@ -31,6 +33,10 @@ const SURFACE_ERRORS: SurfaceErrors = [
   { prefix: '/auth/oauth/', render: wrennError },
   { prefix: '/api/', render: plainError },
   { prefix: '/storage', render: storageError },
+  { prefix: '/claudebox/', render: plainError },
+  { prefix: '/claudebox-zai/', render: plainError },
+  { prefix: '/claudebox/openai/', render: openaiError },
+  { prefix: '/claudebox-zai/openai/', render: openaiError },
 ]
 
 export function createApp(s: Services & { startedAt: number; dbOk: () => boolean }) {
@@ -70,6 +76,10 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
 
   // Other surfaces mount here, one line each.
   app.route('/storage', withEntry(storageRoutes(s.storage, { publicUrl: () => (s.site.source === 'listen' ? '' : s.site.url), virtualHostDomain: s.config.storage.virtualHostDomain }), anonymousEntry))
+  // claudebox (seed 000): before the MCP hub, so /claudebox/mcp/ is claudebox's own
+  if (s.claudebox.main) app.route('/claudebox', withEntry(claudeboxSurface(s.claudebox.main, s.log), surfaceEntry(s.log, { bodyLimit: limits })))
+  if (s.claudebox.zai) app.route('/claudebox-zai', withEntry(claudeboxSurface(s.claudebox.zai, s.log), surfaceEntry(s.log, { bodyLimit: limits })))
+
   // MCP hub (seed 000): /mcp/ and /{server}/mcp; a service that serves its own /{name}/mcp (storage, claudebox) keeps it.
   app.route('/', withEntry(mcpRoutes(s.mcp, { gateway: s.gateway, identity: s.identity, log: s.log, publicUrl: () => (s.site.source === 'listen' ? '' : s.site.url) }), surfaceEntry(s.log)))
 

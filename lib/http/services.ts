@@ -14,6 +14,7 @@ import { setupCapsules } from '../capsules/setup.ts'
 import { createStorage } from '../storage/wire.ts'
 import { setupGateway } from '../gateway/setup.ts'
 import { setupTunnel } from '../tunnel/setup.ts'
+import { setupClaudebox } from '../claudebox/setup.ts'
 import { setupMcp } from '../mcp/setup.ts'
 
 /**
@@ -52,14 +53,16 @@ export function createServices(core: Core) {
   const capsules = setupCapsules(core, audit)
   const gateway = setupGateway(core, identity)
   const tunnel = setupTunnel(core)
+  const claudebox = setupClaudebox(core, { identity, capsules, gateway })
   // The /mcp/ hub: each service with MCP tools adds its set here, one line each (loaded on first MCP request).
   const mcp = setupMcp(core, {
     audit,
     sets: [
       { name: 'storage', load: async () => (await import('../storage/mcp-tools.ts')).storageTools(storage), ownEndpoint: true },
       { name: 'capsules', load: async () => (await import('../capsules/mcp-tools.ts')).capsuleTools(capsules) },
+      ...[claudebox.main, claudebox.zai].filter((c) => c !== null).map((c) => ({ name: c.name, load: async () => (await import('../claudebox/mcp-tools.ts')).claudeboxTools(c), ownEndpoint: true })),
     ],
   })
-  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, mcp }
+  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, mcp, claudebox }
 }
 export type Services = ReturnType<typeof createServices>

@@ -10,8 +10,9 @@ import { capsules } from './section.capsules.ts'
 import { gateway } from './section.gateway.ts'
 import { checkTunnel, tunnel } from './section.tunnel.ts'
 import { events } from './section.events.ts'
+import { claudebox } from './section.claudebox.ts'
 
-export const schema = { ...server, identity, storage, capsules, gateway, tunnel, events }
+export const schema = { ...server, identity, storage, capsules, gateway, tunnel, events, claudebox }
 
 /** Rules across several keys, run after every key passed its own check; each returns a message or null. */
 export const crossChecks = [checkTunnel]

@@ -1,0 +1,166 @@
+/**
+ * Running Claude Code in a workspace: one run per workspace at a time (409
+ * otherwise), the CLI spawned in the workspace's capsule with a freshly minted
+ * gateway key, its stream-json output parsed as it comes, cancel killing every
+ * process of the capsule, async results kept until read or purged.
+ */
+import { randomBytes } from 'node:crypto'
+import { conflict } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { system } from '../core/principal.ts'
+import type { CapsuleService } from '../capsules/service.ts'
+import { releaseGate } from '../capsules/processes.ts'
+import { NESTBOX_URL } from '../capsules/runtime/network.ts'
+import type { Gateway } from '../gateway/setup.ts'
+import { cliArgs, CLI_INSIDE, createOutputParser, jsonAnswer, WORKSPACE_DIR, type RunOptions, type Turn } from './cli.ts'
+import type { RunRequest } from './input.ts'
+import type { ReadyWorkspace, Workspaces } from './workspaces.ts'
+
+export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled'
+export type Run = {
+  id: string
+  teamId: string
+  workspace: string
+  status: RunStatus
+  async: boolean
+  finishedAt: number | null
+  answer: Record<string, unknown> | null
+  error: string | null
+  /** Settles when the run ends (never rejects). */
+  done: Promise<void>
+  cancel: () => Promise<void>
+}
+
+export type RunEngineDeps = {
+  capsules: CapsuleService
+  gateway: Pick<Gateway, 'mintCapsuleKey'>
+  workspaces: Workspaces
+  log: Logger
+  now: () => number
+  /** Alias → gateway model; the CLI's own aliases are pointed at them too. */
+  models: Record<string, string>
+  defaultModel: string
+  runTimeoutMs: number
+}
+
+const STDERR_KEEP = 4000
+
+export function createRunEngine(d: RunEngineDeps) {
+  const caps = d.capsules.admin
+  const runs = new Map<string, Run>()
+  const busy = new Map<string, Run>()
+  const key = (teamId: string, ws: string) => `${teamId}/${ws}`
+  const model = (m: string | null) => (m ? (d.models[m] ?? m) : (d.models[d.defaultModel] ?? d.defaultModel))
+
+  const env = (apiKey: string): Record<string, string> => ({
+    HOME: '/root',
+    IS_SANDBOX: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    ANTHROPIC_BASE_URL: NESTBOX_URL,
+    ANTHROPIC_API_KEY: apiKey,
+    ANTHROPIC_MODEL: model(null),
+    ...(d.models.haiku ? { ANTHROPIC_DEFAULT_HAIKU_MODEL: d.models.haiku, ANTHROPIC_SMALL_FAST_MODEL: d.models.haiku } : {}),
+    ...(d.models.sonnet ? { ANTHROPIC_DEFAULT_SONNET_MODEL: d.models.sonnet } : {}),
+    ...(d.models.opus ? { ANTHROPIC_DEFAULT_OPUS_MODEL: d.models.opus } : {}),
+  })
+
+  /** Kills every process of the workspace's capsule: the CLI and whatever its tools started. */
+  async function killTree(capsuleId: string) {
+    const procs = await caps.processes.list(system, capsuleId).catch(() => [])
+    await Promise.all(procs.map((p) => caps.processes.kill(system, capsuleId, String(p.pid), 'SIGKILL').catch(() => {})))
+  }
+
+  async function attempt(run: Run, ws: ReadyWorkspace, apiKey: string, o: RunOptions, onTurn: (t: Turn) => void, state: { killed: boolean }) {
+    const parser = createOutputParser(onTurn)
+    let stderr = ''
+    const h = await caps.processes.spawn(system, ws.capsule_id, { cmd: CLI_INSIDE, args: cliArgs({ ...o, model: o.model ? model(o.model) : null }), envs: env(apiKey), cwd: WORKSPACE_DIR, tag: `claudebox-${run.id}` }, { gated: true })
+    h.onStdout((c) => parser.push(c))
+    h.onStderr((c) => (stderr = (stderr + c.toString('utf8')).slice(-STDERR_KEEP)))
+    const timer = setTimeout(() => {
+      state.killed = true
+      void killTree(ws.capsule_id)
+    }, d.runTimeoutMs)
+    run.cancel = async () => {
+      state.killed = true
+      h.kill('SIGKILL')
+      await killTree(ws.capsule_id)
+    }
+    releaseGate(h)
+    const code = await h.exited.finally(() => clearTimeout(timer))
+    return { code, stderr, sawOutput: parser.sawOutput, ...parser.end() }
+  }
+
+  async function execute(run: Run, req: RunRequest, fresh: boolean, onTurn: (t: Turn) => void) {
+    const state = { killed: false }
+    run.cancel = async () => {
+      state.killed = true
+    }
+    const ws = await d.workspaces.ready(run.teamId, run.workspace, true)
+    if (state.killed) return finish(run, 'cancelled')
+    const { key: apiKey } = await d.gateway.mintCapsuleKey(run.teamId, ws.capsule_id, NESTBOX_URL)
+    const base = { prompt: req.prompt, model: req.model, systemPrompt: req.systemPrompt, appendSystemPrompt: req.appendSystemPrompt, jsonSchema: req.jsonSchema, effort: req.effort }
+    const session: RunOptions['session'] = req.resume ? { mode: 'resume', id: req.resume } : fresh || req.noContinue || !ws.session_id ? { mode: 'fresh' } : { mode: 'continue' }
+    let out = await attempt(run, ws, apiKey, { ...base, session }, onTurn, state)
+    // compat(claudebox 000): a --continue that fails at once with no output is retried once as a fresh session
+    if (!state.killed && session.mode === 'continue' && out.code !== 0 && !out.sawOutput) out = await attempt(run, ws, apiKey, { ...base, session: { mode: 'fresh' } }, onTurn, state)
+    if (state.killed) return finish(run, 'cancelled')
+    if (!out.result) {
+      d.log.warn('claudebox run ended without a result', { run: run.id, code: out.code, stderr: out.stderr.slice(-500) })
+      return finish(run, 'failed', null, `claude exited with code ${out.code}${out.stderr.trim() ? `: ${out.stderr.trim().slice(-500)}` : ''}`)
+    }
+    await d.workspaces.finished(ws, typeof out.result.session_id === 'string' ? out.result.session_id : null)
+    const answer: Record<string, unknown> = { ...jsonAnswer(out.result), runId: run.id, workspace: run.workspace }
+    if (req.outputFormat === 'json-verbose') Object.assign(answer, { turns: out.turns, system: out.system })
+    return finish(run, 'completed', answer)
+  }
+
+  function finish(run: Run, status: RunStatus, answer: Record<string, unknown> | null = null, error: string | null = null) {
+    Object.assign(run, { status, answer, error, finishedAt: d.now() })
+  }
+
+  return {
+    /**
+     * Starts a run in the caller's workspace: 409 while another runs there. `fresh`
+     * starts a new session whatever the request says (MCP and OpenAI calls).
+     */
+    start(teamId: string, req: RunRequest, o: { fresh?: boolean; onTurn?: (t: Turn) => void } = {}): Run {
+      const k = key(teamId, req.workspace)
+      if (busy.has(k)) throw conflict('workspace busy, retry later', 'workspace_busy')
+      const run: Run = { id: randomBytes(8).toString('hex'), teamId, workspace: req.workspace, status: 'running', async: req.async, finishedAt: null, answer: null, error: null, done: Promise.resolve(), cancel: async () => {} }
+      busy.set(k, run)
+      runs.set(run.id, run)
+      run.done = execute(run, req, o.fresh ?? false, o.onTurn ?? (() => {}))
+        .catch((err) => {
+          d.log.error('claudebox run failed', { run: run.id, err })
+          finish(run, run.status === 'running' ? 'failed' : run.status, null, (err as { status?: number }).status && (err as Error).message ? (err as Error).message : 'the run failed (details are in the server log)')
+        })
+        .finally(() => {
+          busy.delete(k)
+          if (!run.async) runs.delete(run.id)
+        })
+      return run
+    },
+
+    get: (runId: string) => runs.get(runId) ?? null,
+    /** A finished async result is read once. */
+    forget: (runId: string) => runs.delete(runId),
+    busyIn: (teamId: string, ws: string) => busy.get(key(teamId, ws)) ?? null,
+    list: (teamId: string) => [...runs.values()].filter((r) => r.teamId === teamId),
+    busyWorkspaces: (teamId: string) => [...busy.values()].filter((r) => r.teamId === teamId).map((r) => r.workspace),
+    isBusy: (teamId: string, ws: string) => busy.has(key(teamId, ws)),
+
+    /** Drops unread results older than `ttlMs`. */
+    purge(ttlMs: number) {
+      let n = 0
+      for (const [id, r] of runs) if (r.finishedAt !== null && d.now() - r.finishedAt > ttlMs && runs.delete(id)) n++
+      return { purged: n }
+    },
+
+    /** Kills every run (shutdown). */
+    async stopAll() {
+      await Promise.all([...busy.values()].map((r) => r.cancel().catch(() => {})))
+    },
+  }
+}
+export type RunEngine = ReturnType<typeof createRunEngine>
