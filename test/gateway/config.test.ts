@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig } from '../../lib/core/config/index.ts'
+import { loadConfig, redactConfig } from '../../lib/core/config/index.ts'
 import { startTestNestbox } from '../harness.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'nestbox-gwcfg-'))
@@ -61,6 +61,13 @@ test('a LiteLLM docs config loads as-is: env refs resolved, unimplemented keys r
   assert.is(c.litellm.masterKey, 'sk-1234')
   assert.equal(c.litellm.routerSettings.fallbacks, [{ 'gpt-3.5-turbo': ['gpt-4o'] }])
   assert.equal(c.litellm.unsupported.sort(), ['general_settings.database_url', 'litellm_settings.success_callback'])
+})
+
+test('nestbox config prints the LiteLLM part with keys and extra header values hidden', () => {
+  const c = load(DOCS_EXAMPLE.replace('      rpm: 1000\n', '      rpm: 1000\n      extra_headers: {"X-Org-Token": "tok-secret"}\n'), DOCS_ENV)
+  const shown = JSON.stringify(redactConfig(c))
+  for (const secret of ['sk-1234', 'sk-o', 'sk-ant', 'tok-secret', '"az"']) assert.not.ok(shown.includes(secret), secret)
+  assert.ok(shown.includes('X-Org-Token'))
 })
 
 test('a missing environment variable stops start, naming the key', () => {
