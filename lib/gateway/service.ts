@@ -244,6 +244,13 @@ export function createGatewayService(d: GatewayDeps) {
       const team = mcpServersOf((await teamState(caller.teamId))?.row?.object_permission)
       return key && team ? key.filter((s) => team.includes(s)) : (key ?? team)
     },
+    /** Admits one MCP tool call (429 over the key's or team's request limits); call the returned function when it has ended. */
+    async admitToolCall(caller: Caller): Promise<() => void> {
+      const taken = admission.admitTool(caller, await teamState(caller.teamId))
+      return () => {
+        for (const [id] of taken) d.limits.release(id, 0)
+      }
+    },
     /** The budgets job reset a team's spend in the database: forget the cached state. */
     teamReset: (teamId: string) => teams.delete(teamId),
     /** Error → GatewayError, logging what is not one. */

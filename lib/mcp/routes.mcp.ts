@@ -7,7 +7,7 @@
  */
 import { Hono, type Context } from 'hono'
 import type { Logger } from '../core/logger.ts'
-import { presentedToken } from '../gateway/keys/callers.ts'
+import { presentedToken, type Caller } from '../gateway/keys/callers.ts'
 import { guarded } from '../gateway/http.ts'
 import { GatewayError } from '../gateway/errors.ts'
 import type { Gateway } from '../gateway/setup.ts'
@@ -15,6 +15,7 @@ import type { AppEnv } from '../http/types.ts'
 import type { IdentityService } from '../identity/service.ts'
 import { keyNameOf, principalOf } from './callers.ts'
 import type { Mcp } from './setup.ts'
+import { errorResult, type ToolResult } from './types.ts'
 
 /** Largest JSON-RPC request body (tool arguments travel inline). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -39,8 +40,24 @@ export function mcpRoutes(mcp: Mcp, d: { gateway: Gateway; identity: IdentitySer
       if (server !== undefined && !mcp.visible(access, server)) throw new GatewayError(404, 'not_found_error', `no MCP server named ${server.slice(0, 64)} for this key`)
       const [hub, { serveMcp }] = await Promise.all([mcp.hub(), import('./serve.ts')])
       const tc = { principal: await principalOf(caller, token!, d.identity), keyName: keyNameOf(caller), baseUrl: rootUrl(c) }
-      return serveMcp(c.req.raw, server ? `nestbox-${server}` : 'nestbox', { list: () => hub.list(access, server), call: (name, args) => hub.call(access, tc, name, args, server) }, { maxBodyBytes: MAX_BODY_BYTES })
+      return serveMcp(c.req.raw, server ? `nestbox-${server}` : 'nestbox', { list: () => hub.list(access, server), call: (name, args) => admitted(caller, () => hub.call(access, tc, name, args, server)) }, { maxBodyBytes: MAX_BODY_BYTES })
     })
+
+  /** A tool call counts in the key's request limits; over them it is a tool error the agent can read. */
+  async function admitted(caller: Caller, run: () => Promise<ToolResult | null>): Promise<ToolResult | null> {
+    let release: () => void
+    try {
+      release = await d.gateway.admitToolCall(caller)
+    } catch (e) {
+      if (e instanceof GatewayError && e.status < 500) return errorResult(e.message)
+      throw e
+    }
+    try {
+      return await run()
+    } finally {
+      release()
+    }
+  }
 
   const all = serve(() => undefined)
   const one = serve((c) => c.req.param('server'))

@@ -60,7 +60,7 @@ async function rejects(p: Promise<unknown>, re?: RegExp) {
   if (re) assert.match(err!.message, re)
 }
 /** Polls `fn` until it returns a truthy value (upstream restarts happen in the background). */
-async function until<T>(fn: () => Promise<T>, what: string, ms = 20_000): Promise<T> {
+async function until<T>(fn: () => Promise<T | null | false>, what: string, ms = 20_000): Promise<T> {
   const end = Date.now() + ms
   for (;;) {
     const v = await fn()
@@ -133,7 +133,7 @@ test('/{server}/mcp serves one server alone, its tools unprefixed; trailing slas
 })
 
 test('without a valid key: 401 in the gateway envelope, with WWW-Authenticate', async () => {
-  for (const headers of [{}, { authorization: 'Bearer sk-not-a-key-at-all-0000' }]) {
+  for (const headers of [{}, { authorization: 'Bearer sk-not-a-key-at-all-0000' }] as Array<Record<string, string>>) {
     const r = await fetch(nb.url + '/mcp/', { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) })
     assert.is(r.status, 401)
     assert.is(r.headers.get('www-authenticate'), 'Bearer')
@@ -172,6 +172,20 @@ test('object_permission.mcp_servers: a key sees only its servers; a team\'s list
   assert.is((await gw('/key/generate', { object_permission: { vector_stores: ['x'] } })).status, 400)
   assert.is((await gw('/key/block', { key: onlyWeb })).status, 200)
   await rejects(connect(onlyWeb))
+})
+
+test('tool calls count in the key\'s request limits', async () => {
+  const key = await virtualKey({ rpm_limit: 2 })
+  const c = await connect(key)
+  try {
+    for (let i = 0; i < 2; i++) assert.is(((await c.callTool({ name: 'web-add', arguments: { a: i, b: 1 } })) as Result).content[0].text, String(i + 1))
+    const over = (await c.callTool({ name: 'web-add', arguments: { a: 1, b: 1 } })) as Result
+    assert.is(over.isError, true)
+    assert.match(over.content[0].text, /Rate limit reached for this key: 2 requests per minute/)
+    assert.ok((await c.listTools()).tools.length > 0, 'listing is not a call')
+  } finally {
+    await c.close()
+  }
 })
 
 test('capsule tools act for the key\'s team only, end to end', async () => {

@@ -37,6 +37,13 @@ export function createAdmission(d: { clock: Clock; limits: Limits; timezone: str
     return true
   }
 
+  /** Throws 429 unless every counter has room, then counts the request in all of them. */
+  function takeAll(taken: Array<[string, Limit]>): Array<[string, Limit]> {
+    for (const [id, l] of taken) d.limits.check(id, l, id.startsWith('key:') ? 'this key' : 'this team')
+    for (const [id] of taken) d.limits.take(id)
+    return taken
+  }
+
   return {
     /**
      * Throws the LiteLLM error for a call `caller` may not make to `model` now;
@@ -63,9 +70,21 @@ export function createAdmission(d: { clock: Clock; limits: Limits; timezone: str
         const l: Limit = { rpm: t.rpm_limit, tpm: t.tpm_limit, parallel: null }
         if (l.rpm !== null || l.tpm !== null) taken.push([`team:${t.team_id}`, l])
       }
-      for (const [id, l] of taken) d.limits.check(id, l, id.startsWith('key:') ? 'this key' : 'this team')
-      for (const [id] of taken) d.limits.take(id)
-      return taken
+      return takeAll(taken)
+    },
+
+    /** An MCP tool call: no model and no cost, but it counts in the key's and the team's request limits (rpm, parallel). */
+    admitTool(caller: Caller, team: TeamState | null): Array<[string, Limit]> {
+      const taken: Array<[string, Limit]> = []
+      const r = caller.key?.row
+      if (r) {
+        assertKeyUsable(r, d.clock.now())
+        const l: Limit = { rpm: r.rpm_limit, tpm: null, parallel: r.max_parallel_requests }
+        if (l.rpm !== null || l.parallel !== null) taken.push([`key:${r.id}`, l])
+      }
+      const t = team?.row
+      if (t && t.rpm_limit !== null) taken.push([`team:${t.team_id}`, { rpm: t.rpm_limit, tpm: null, parallel: null }])
+      return takeAll(taken)
     },
   }
 }
