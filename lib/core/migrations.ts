@@ -19,6 +19,7 @@ export const MIGRATIONS = [
   '0030_gateway.sql',
   '0031_gateway_object_permission.sql',
   '0040_events.sql',
+  '0041_channels.sql',
   '0060_claudebox.sql',
 ] as const
 

@@ -5,6 +5,13 @@ import type { EventBus } from '../core/events.ts'
 import type { Clock, IdGen } from '../core/ids.ts'
 import type { Scheduler } from '../core/jobs.ts'
 import type { Logger } from '../core/logger.ts'
+import { join } from 'node:path'
+import type { AuditLog } from './audit.ts'
+import { createSealer } from './channels/crypto.ts'
+import { destinationAgent } from './channels/destination.ts'
+import { createDispatcher } from './channels/dispatcher.ts'
+import { createChannelService } from './channels/service.ts'
+import { deleteFinishedDeliveriesBefore } from './channels/store.ts'
 import { createEventLog } from './service.ts'
 
 export type EventsCore = {
@@ -19,14 +26,35 @@ export type EventsCore = {
   lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onClosing: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
 }
 
-export function setupEvents(core: EventsCore) {
+export function setupEvents(core: EventsCore, audit: AuditLog) {
   const log = core.log.child({ mod: 'events' })
-  const events = createEventLog({ db: core.db, bus: core.bus, clock: core.clock, log, config: core.config.events })
-  core.jobs.add({ name: 'events.retention', everyMs: core.config.events.retentionIntervalMs, run: () => events.prune() })
+  const cfg = core.config.events
+  const events = createEventLog({ db: core.db, bus: core.bus, clock: core.clock, log, config: cfg })
+  const agent = destinationAgent(cfg.channels.allowPrivateDestinations, cfg.channels.timeoutMs)
+  const sealer = createSealer(cfg.channels.keyFile || join(core.dataDir, 'channels.key'))
+  const channels = createChannelService({ db: core.db, clock: core.clock, ids: core.ids, audit, sealer, settings: cfg.channels, agent })
+  const dispatcher = createDispatcher({ db: core.db, clock: core.clock, ids: core.ids, log: log.child({ mod: 'channels' }), bus: core.bus, channels, agent, settings: cfg.channels })
+  events.onAppend((rows) => dispatcher.onAppend(rows))
+  core.bus.subscribe((e) => {
+    if (e.type === 'team.delete' && e.teamId) channels.forgetTeam(e.teamId)
+  })
+  core.jobs.add({
+    name: 'events.retention',
+    everyMs: cfg.retentionIntervalMs,
+    run: async () => {
+      const before = core.clock.now() - cfg.retentionHours * 3_600_000
+      return { ...(await events.prune()), deliveries: await deleteFinishedDeliveriesBefore(core.db, before) }
+    },
+  })
+  core.lifecycle.onStart(() => dispatcher.start())
   // streams end with the HTTP drain, or server.close() would wait for them
   core.lifecycle.onClosing(() => events.close())
   // registered before the other domains' stop hooks, so it runs after them: their last events reach the log
-  core.lifecycle.onStop(() => events.settled())
-  return { events }
+  core.lifecycle.onStop(async () => {
+    await events.settled()
+    await dispatcher.stop()
+    await agent.close()
+  })
+  return { events, channels, dispatcher }
 }
 export type EventsDomain = ReturnType<typeof setupEvents>

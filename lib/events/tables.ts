@@ -9,6 +9,37 @@ export interface EventRow {
   created_at: number
 }
 
+
+export interface ChannelRow {
+  id: string
+  team_id: string
+  name: string
+  provider: string
+  events: string
+  config: string
+  created_by: string
+  created_at: number
+  updated_at: number
+}
+
+export interface DeliveryRow {
+  id: string
+  channel_id: string
+  team_id: string
+  event_seq: number
+  event_type: string
+  payload: string
+  status: 'queued' | 'delivered' | 'failed'
+  attempts: number
+  next_attempt_at: number
+  last_status: number | null
+  last_error: string | null
+  created_at: number
+  updated_at: number
+}
+
 export interface EventsTables {
   events: EventRow
+  channels: ChannelRow
+  channel_deliveries: DeliveryRow
 }

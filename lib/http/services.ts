@@ -48,7 +48,7 @@ export function createServices(core: Core) {
   const audit = createAuditLog({ db: core.db, clock: core.clock, ids: core.ids, bus: core.bus })
   const identity = createIdentityService({ db: core.db, clock: core.clock, ids: core.ids, audit, bus: core.bus, log: core.log, config: core.config.identity, site: core.site, dataDir: core.dataDir, jobs: core.jobs })
   // Each domain adds its service here, one line each.
-  const { events } = setupEvents(core)
+  const { events, channels, dispatcher } = setupEvents(core, audit)
   const storage = createStorage(core)
   const capsules = setupCapsules(core, audit)
   const gateway = setupGateway(core, identity)
@@ -63,6 +63,6 @@ export function createServices(core: Core) {
       ...[claudebox.main, claudebox.zai].filter((c) => c !== null).map((c) => ({ name: c.name, load: async () => (await import('../claudebox/mcp-tools.ts')).claudeboxTools(c), ownEndpoint: true })),
     ],
   })
-  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, mcp, claudebox }
+  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, channels, dispatcher, mcp, claudebox }
 }
 export type Services = ReturnType<typeof createServices>
