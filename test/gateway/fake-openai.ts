@@ -92,7 +92,7 @@ export async function startFakeOpenAI(o: { name?: string } = {}): Promise<FakeOp
       return res.end(b === 'nodone' ? '' : 'data: [DONE]\n\n')
     }
     const json = (v: unknown) => {
-      res.writeHead(200, { 'content-type': 'application/json' })
+      res.writeHead(200, { 'content-type': 'application/json', 'x-ratelimit-remaining-requests': '4999', 'x-request-id': 'req_upstream_1' })
       res.end(JSON.stringify(v))
     }
     if (path.endsWith('/chat/completions') && wantsTool(body))

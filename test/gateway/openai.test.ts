@@ -75,6 +75,8 @@ test('chat completion through /v1 with the master key: upstream gets its own mod
   // gpt-4o list price: (10-4) × 2.5e-6 + 4 × 1.25e-6 + 5 × 1e-5
   assert.ok(Math.abs(Number(response.headers.get('x-litellm-response-cost')) - (6 * 2.5e-6 + 4 * 1.25e-6 + 5 * 1e-5)) < 1e-12)
   assert.ok(Number(response.headers.get('x-litellm-overhead-duration-ms')) >= 0)
+  assert.is(response.headers.get('llm_provider-x-ratelimit-remaining-requests'), '4999')
+  assert.is(response.headers.get('llm_provider-x-request-id'), 'req_upstream_1')
 })
 
 test('chat completion without the /v1 prefix', async () => {

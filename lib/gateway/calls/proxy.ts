@@ -109,6 +109,17 @@ export function usageOnly(bytes: Buffer): Record<string, unknown> | null {
   }
 }
 
+/** compat(litellm): the upstream's rate-limit and request-id headers, passed on as llm_provider-<name>. */
+function providerHeaders(h: UpstreamCall['headers']): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const k in h) {
+    const v = h[k]
+    if (v !== undefined && (k.startsWith('x-ratelimit-') || k.startsWith('anthropic-ratelimit-') || k === 'x-request-id' || k === 'request-id' || k === 'retry-after'))
+      out[`llm_provider-${k}`] = Array.isArray(v) ? v.join(', ') : v
+  }
+  return out
+}
+
 export function createProxy(d: { router: Router; now: () => number }) {
   /** Builds and sends the upstream request for `dep`; resolves with its whole answer or its open stream. */
   async function attempt(req: GatewayRequest, dep: Deployment, o: Outcome, cancel: AbortSignal): Promise<Full | Streamed> {
@@ -250,7 +261,7 @@ export function createProxy(d: { router: Router; now: () => number }) {
         return o
       }
       if (value.kind === 'stream') {
-        await pipe(req, value, sink, o, hook(o, false))
+        await pipe(req, value, sink, o, { ...providerHeaders(value.call.headers), ...hook(o, false) })
         return o
       }
       const translation = CHAT_OPS.has(req.op) ? translationFor(req.format, deployment.provider.chatFormat) : null
@@ -258,7 +269,7 @@ export function createProxy(d: { router: Router; now: () => number }) {
       if (usage) o.usage = usage
       const translated = value.json && translation ? translation.response(value.json, req.model) : null
       const body = translated ? JSON.stringify(translated) : value.body
-      const headers = { 'content-type': translated ? 'application/json' : value.contentType, ...hook(o, true) }
+      const headers = { 'content-type': translated ? 'application/json' : value.contentType, ...providerHeaders(value.headers), ...hook(o, true) }
       sink.send(value.status, headers, body)
       return o
     },
