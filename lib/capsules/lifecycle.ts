@@ -131,6 +131,7 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
         template: { name: tpl.name, rootDir: tpl.root_dir },
         vcpus: row.vcpus,
         memoryMb: row.memory_mb,
+        diskMb: row.disk_size_mb,
         network: { mode: input.network, ...(input.allowOut ? { allowOut: input.allowOut } : {}) },
         ...(input.network === 'none' ? {} : { envs: { NESTBOX_URL } }),
         ...(extra.binds?.length ? { binds: extra.binds } : {}),

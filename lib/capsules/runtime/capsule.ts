@@ -18,10 +18,16 @@ import { pidNamespace, startTicks } from './proc-table.ts'
 import { enterHelperPath } from './enter-helper.ts'
 import { hostsFile, relayDir, resolvConf, resolveAllowOut, startInternet } from './network.ts'
 import { bootCapsule } from './sandbox.ts'
+import { DISK_MOUNT } from './disk.ts'
+import { mountRoot } from './root.ts'
+import { systemAccounts } from './system.ts'
 import type { CapsuleSpec } from './types.ts'
 
-/** `lower`: the template directory overlaid under the layer (overlay.ts); absent when the layer holds everything. */
-export type Meta = { id: string; slot: number; spec: CapsuleSpec; createdAt: number; lower?: string }
+/**
+ * `lower`: the template directory overlaid under the layer (overlay.ts); absent when the layer holds everything.
+ * `diskMb`: the capsule's files are in a disk image of that size (disk.ts); absent: in its directory, unlimited.
+ */
+export type Meta = { id: string; slot: number; spec: CapsuleSpec; createdAt: number; lower?: string; diskMb?: number }
 type Pids = { pid1: number; pid1Ticks: number; anchor: number; monitor: number; monitorTicks: number; cgroupns: boolean; slirp?: number; slirpTicks?: number }
 
 export type Capsule = {
@@ -45,7 +51,10 @@ export type Capsule = {
 /** Serves nestbox's API on a unix socket for one capsule; resolves to its closer. */
 export type ApiListener = (capsuleId: string, socketPath: string) => Promise<() => void>
 
-export type HostEnv = HostView & { log: Logger; range: number; pidsMax: number; bootTimeoutMs: number; seccomp?: string; api?: ApiListener }
+/** The host directories a capsule can change (system.ts) and the mask over them; null: bound read-only. */
+export type SystemView = { dirs: string[]; maskDir: string } | null
+
+export type HostEnv = HostView & { log: Logger; range: number; pidsMax: number; bootTimeoutMs: number; seccomp?: string; api?: ApiListener; system: Promise<SystemView> }
 
 export const readMeta = (dir: string): Meta | null => {
   try {
@@ -73,7 +82,10 @@ export function writeMeta(c: Capsule) {
 /** Boots the sandbox over the capsule's layer; `onExit` runs if it ever dies on its own. */
 export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => void) {
   const spec = c.meta.spec
-  prepareLayer(c.layer, c.base, [...env.roDirs, ...env.hostLinks])
+  const sys = await env.system
+  const image = diskImage(c)
+  const mountPoints = [...env.roDirs, ...env.hostLinks, ...(sys?.dirs ?? [])]
+  if (!image) prepareLayer(c.layer, c.base, mountPoints)
   const etc = join(c.dir, 'etc')
   mkdirSync(etc, { recursive: true, mode: 0o700 })
   writeFileSync(join(etc, 'hostname'), `${spec.id}\n`)
@@ -83,7 +95,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
   // leftovers of an earlier boot (a crash, a dead init) go before the new sandbox
   if (c.pids || c.cg.exists()) await killAll(c)
   c.cg.create({ vcpus: spec.vcpus, memoryBytes: spec.memoryMb * 1024 * 1024, pidsMax: env.pidsMax })
-  const etcFiles: Record<string, string> = env.roDirs.includes('/etc')
+  const etcFiles: Record<string, string> = env.roDirs.includes('/etc') && !sys?.dirs.includes('/etc')
     ? { '/etc/passwd': env.sharedEtc.passwd, '/etc/group': env.sharedEtc.group, '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts'), '/etc/resolv.conf': join(etc, 'resolv.conf') }
     : {}
   // the relay directory: the anchor (capsule root, host uid `base`) makes its sockets there
@@ -93,17 +105,29 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
   chownSync(relay, c.base, c.base)
   const withApi = net.mode !== 'none' && !!env.api
   if (withApi) await listenApi(c, env)
-  if (c.meta.lower) mkdirSync(join(c.dir, 'work'), { recursive: true, mode: 0o700 })
+  // the capsule's disk as the chain sees it, and as host root reaches it while the chain waits
+  const disk = image ? DISK_MOUNT : c.dir
   const b = await bootCapsule({
     id: spec.id,
-    layerDir: c.layer,
+    layerDir: join(disk, 'layer'),
+    diskImage: image ?? undefined,
+    mount: (pid) =>
+      mountRoot({
+        pid,
+        disk,
+        diskFromHost: image ? `/proc/${pid}/root${DISK_MOUNT}` : c.dir,
+        prepare: image ? (layer) => prepareLayer(layer, c.base, mountPoints) : null,
+        base: c.base,
+        template: c.meta.lower ?? null,
+        system: sys && { ...sys, etc: { hostname: `${spec.id}\n`, hosts: hostsFile(spec.id, net.mode), 'resolv.conf': resolvConf(net.mode) }, accounts: systemAccounts({ passwd: readFileSync(env.sharedEtc.passwd, 'utf8'), group: readFileSync(env.sharedEtc.group, 'utf8') }, { passwd: readFileSync('/etc/passwd', 'utf8'), group: readFileSync('/etc/group', 'utf8') }) },
+      }),
     base: c.base,
     range: env.range,
     procsFiles: c.cg.procsFiles,
-    roDirs: env.roDirs,
+    roDirs: env.roDirs.filter((d) => !sys?.dirs.includes(d)),
     hidden: env.hide.filter((h) => statSync(h, { throwIfNoEntry: false })?.isDirectory()),
     etcFiles,
-    template: c.meta.lower ? { dir: c.meta.lower, workDir: join(c.dir, 'work') } : undefined,
+    template: c.meta.lower ? { dir: c.meta.lower, workDir: join(disk, 'work') } : undefined,
     anchorBinary: enterHelperPath(),
     seccomp: env.seccomp,
     relay: { dir: relay, api: withApi },
@@ -276,4 +300,5 @@ export function signal(pid: number, sig: NodeJS.Signals) {
   }
 }
 
-export const hasFiles = (c: Capsule) => existsSync(c.layer)
+export const diskImage = (c: Capsule) => (c.meta.diskMb ? join(c.dir, 'disk.img') : null)
+export const hasFiles = (c: Capsule) => existsSync(diskImage(c) ?? c.layer)

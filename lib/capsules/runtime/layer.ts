@@ -6,8 +6,8 @@
  * Templates store ids as seen inside a capsule (0 = capsule root) without setuid
  * bits, under a directory only host root can enter. Copies never follow symlinks.
  */
-import { chmodSync, constants, lchownSync, lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync } from 'node:fs'
-import { chmod, copyFile, lchown, lstat, lutimes, mkdir, open, readdir, readlink, symlink, utimes } from 'node:fs/promises'
+import { chmodSync, constants, lchownSync, type Stats, lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync } from 'node:fs'
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, open, readdir, readFile, readlink, symlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export const CAPSULE_USER = { uid: 1000, name: 'user', home: '/home/user' }
@@ -43,18 +43,20 @@ export function prepareLayer(root: string, base: number, hostPaths: string[]) {
     chmodSync(p, mode)
     own(p, id)
   }
-  if (!(lstatSafe(root))) {
-    mkdirSync(root, { mode: 0o755 })
-    chmodSync(root, 0o755)
-    own(root)
-  }
+  // the capsule's `/` (a fresh disk has it owned by host root)
+  if (!lstatSafe(root)) mkdirSync(root, { mode: 0o755 })
+  chmodSync(root, 0o755)
+  own(root)
   ensureDir('dev', 0o755, 0, true)
   ensureDir('proc', 0o755, 0, true)
-  for (const [rel, mode, id] of [['tmp', 0o1777], ['root', 0o700], ['home', 0o755], ['home/user', 0o755, CAPSULE_USER.uid], ['run', 0o755], ['mnt', 0o755], ['var', 0o755], ['var/tmp', 0o1777]] as const)
+  for (const [rel, mode, id] of [['tmp', 0o1777], ['root', 0o700], ['home', 0o755], ['home/user', 0o755, CAPSULE_USER.uid], ['run', 0o755], ['mnt', 0o755], ['var', 0o755], ['var/tmp', 0o1777], ['var/lib', 0o755], ['var/log', 0o755], ['var/cache', 0o755]] as const)
     ensureDir(rel, mode, id)
   for (const host of hostPaths) {
     const rel = host.replace(/^\/+/, '')
     const st = lstatSync(host, { throwIfNoEntry: false })
+    // a mount point deeper down (/var/lib/dpkg): its parents are the capsule's own directories
+    const parts = rel.split('/')
+    for (let i = 1; i < parts.length; i++) ensureDir(parts.slice(0, i).join('/'), 0o755)
     if (st?.isDirectory()) ensureDir(rel, 0o755, 0, true)
     else if (st?.isSymbolicLink()) {
       // merged-/usr hosts: /bin -> usr/bin and friends are links, not mounts
@@ -81,56 +83,72 @@ const readlinkSafe = (p: string) => {
 
 /**
  * Copies the tree at `src` into `dst` (which must not exist), mapping owners with
- * `shift`. Only directories, regular files and symlinks are copied; with
- * `oneFilesystem`, nothing from another filesystem is: mount points below `src`
- * become empty directories and files bound in from elsewhere (a bind mount can
- * put a single file in a tree, e.g. a host file in a capsule) are left out.
+ * `shift`. Only directories, regular files and symlinks are copied; nothing at
+ * `mounts` (paths below `src`, as `/usr`) is: mount points become empty
+ * directories and files bound in from elsewhere (a bind mount can put a single
+ * file in a tree, e.g. a host file in a capsule) are left out. (Device numbers
+ * cannot tell: overlayfs gives each layer's files a number of their own.)
  */
-export async function copyTree(src: string, dst: string, shift: Shift, opts: { stripSetid: boolean; oneFilesystem?: boolean }) {
+export async function copyTree(src: string, dst: string, shift: Shift, opts: { stripSetid: boolean; mounts?: Set<string> }) {
   const st = await lstat(src)
   if (!st.isDirectory()) throw new Error(`${src} is not a directory`)
-  await copyDir(src, dst, st.mode, shift, opts.stripSetid, opts.oneFilesystem ? st.dev : null)
+  await copyDir(src, dst, st.mode, shift, opts.stripSetid, opts.mounts ?? new Set(), '')
   await lchown(dst, shift(st.uid), shift(st.gid))
   await utimes(dst, st.atime, st.mtime)
 }
 
-/** `dev`: directories on another device (mount points) are copied empty, other entries from it not at all. */
-async function copyDir(src: string, dst: string, mode: number, shift: Shift, strip: boolean, dev: number | null) {
+/** `mounts`: directories there are copied empty, other entries not at all. */
+async function copyDir(src: string, dst: string, mode: number, shift: Shift, strip: boolean, mounts: Set<string>, rel: string) {
   await mkdir(dst, { mode: 0o700 })
   for (const e of await readdir(src, { withFileTypes: true })) {
     const s = join(src, e.name)
-    const d = join(dst, e.name)
     const st = await lstat(s)
-    const perm = st.mode & (strip ? 0o1777 : 0o7777)
-    const foreign = dev !== null && st.dev !== dev
+    const foreign = mounts.has(`${rel}/${e.name}`)
     if (foreign && !st.isDirectory()) continue
-    if (st.isDirectory()) {
-      if (foreign) await mkdir(d, { mode: 0o700 })
-      else await copyDir(s, d, st.mode, shift, strip, dev)
-      await lchown(d, shift(st.uid), shift(st.gid))
-      await chmod(d, perm)
-      await utimes(d, st.atime, st.mtime)
-    } else if (st.isFile()) {
-      // O_NOFOLLOW plus copying from /proc/self/fd: exactly the file lstat saw, never a link's target
-      const fh = await open(s, constants.O_RDONLY | constants.O_NOFOLLOW)
-      try {
-        const opened = await fh.stat()
-        if (!opened.isFile() || opened.dev !== st.dev || opened.ino !== st.ino) continue
-        await copyFile(`/proc/self/fd/${fh.fd}`, d, constants.COPYFILE_FICLONE)
-      } finally {
-        await fh.close()
-      }
-      await lchown(d, shift(st.uid), shift(st.gid))
-      await chmod(d, perm)
-      await utimes(d, st.atime, st.mtime)
-    } else if (st.isSymbolicLink()) {
-      await symlink(await readlink(s), d)
-      await lchown(d, shift(st.uid), shift(st.gid))
-      await lutimes(d, st.atime, st.mtime)
-    }
-    // devices, sockets and fifos are not part of a template
+    if (st.isDirectory() && !foreign) await copyDir(s, join(dst, e.name), st.mode, shift, strip, mounts, `${rel}/${e.name}`)
+    await copyEntry(s, join(dst, e.name), st, shift, strip, !foreign)
   }
   await chmod(dst, mode & 0o7777)
+}
+
+/**
+ * Copies one entry lstat saw as `st` to `d`, with owners mapped and times kept:
+ * a file's bytes, a link, or (`dirDone`: its contents were copied) a directory's
+ * attributes on `d`, made empty here when missing.
+ */
+export async function copyEntry(s: string, d: string, st: Stats, shift: Shift, strip: boolean, dirDone = false) {
+  const perm = st.mode & (strip ? 0o1777 : 0o7777)
+  if (st.isDirectory()) {
+    if (!dirDone) await mkdir(d, { mode: 0o700 }).catch((err) => { if (err.code !== 'EEXIST') throw err })
+    await lchown(d, shift(st.uid), shift(st.gid))
+    await chmod(d, perm)
+    await utimes(d, st.atime, st.mtime)
+  } else if (st.isFile()) {
+    // O_NOFOLLOW plus copying from /proc/self/fd: exactly the file lstat saw, never a link's target
+    const fh = await open(s, constants.O_RDONLY | constants.O_NOFOLLOW)
+    try {
+      const opened = await fh.stat()
+      if (!opened.isFile() || opened.dev !== st.dev || opened.ino !== st.ino) return
+      await copyFile(`/proc/self/fd/${fh.fd}`, d, constants.COPYFILE_FICLONE)
+    } finally {
+      await fh.close()
+    }
+    await lchown(d, shift(st.uid), shift(st.gid))
+    await chmod(d, perm)
+    await utimes(d, st.atime, st.mtime)
+  } else if (st.isSymbolicLink()) {
+    await symlink(await readlink(s), d)
+    await lchown(d, shift(st.uid), shift(st.gid))
+    await lutimes(d, st.atime, st.mtime)
+  }
+  // devices, sockets and fifos are not part of a template
+}
+
+/** The mount points in `pid`'s mount namespace, as paths from its root (`/usr`, `/dev/null`). */
+export async function mountPoints(pid: number): Promise<Set<string>> {
+  const text = await readFile(`/proc/${pid}/mountinfo`, 'utf8')
+  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+  return new Set(text.split('\n').filter(Boolean).map((l) => unescape(l.split(' ')[4])).filter((p) => p !== '/'))
 }
 
 /** Inside id → host id for a capsule at `base`; ids outside the range become nobody. */

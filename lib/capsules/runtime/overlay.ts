@@ -20,20 +20,49 @@ import { join } from 'node:path'
 /** Where the idmapped template is attached inside the boot chain's mount namespace. */
 export const LOWER_MOUNT = '/run/nestbox/capsule-lower'
 
-// x86_64 and aarch64 share these numbers (the new mount API is in the generic table).
-const IDMAP_PL = `
-my ($src, $dst, $ns) = @ARGV;
+// open_tree, mount_setattr and move_mount have the same numbers on x86_64 and
+// aarch64 (the new mount API is in the generic table); mount(2) does not: its
+// number comes as the first argument. Then (op, a, b) triples:
+//   idmap SRC DST  — SRC attached read-only at DST, ids mapped through the user namespace
+//   overlay OPTS DST — an overlayfs with those options at DST
+const MOUNT_PL = `
+my ($ns, $sys_mount, @ops) = @ARGV;
 open(my $nsfh, '<', $ns) or die "user namespace $ns: $!\\n";
 my $empty = '';
-my $fd = syscall(428, -100, $src, 1 | 0x80000);
-die "open_tree $src: $!\\n" if $fd < 0;
-my $attr = pack('QQQQ', 0x00100000, 0, 0, fileno($nsfh));
-syscall(442, $fd, $empty, 0x1000, $attr, length($attr)) == 0 or die "mount_setattr: $!\\n";
-syscall(429, $fd, $empty, -100, $dst, 4) == 0 or die "move_mount: $!\\n";
+while (@ops) {
+  my ($op, $x, $y) = splice(@ops, 0, 3);
+  if ($op eq 'idmap') {
+    my $fd = syscall(428, -100, $x, 1 | 0x80000);
+    die "open_tree $x: $!\\n" if $fd < 0;
+    my $attr = pack('QQQQ', 0x00100000 | 1, 0, 0, fileno($nsfh));
+    syscall(442, $fd, $empty, 0x1000, $attr, length($attr)) == 0 or die "mount_setattr $x: $!\\n";
+    syscall(429, $fd, $empty, -100, $y, 4) == 0 or die "move_mount $y: $!\\n";
+  } elsif ($op eq 'overlay') {
+    my $t = 'overlay';
+    syscall(0 + $sys_mount, $t, $y, $t, 0, $x) == 0 or die "overlay at $y: $!\\n";
+  } else { die "unknown op $op\\n" }
+}
 `
+const SYS_MOUNT = process.arch === 'arm64' ? 40 : 165
 
-// $1 template dir, $2 user namespace file, $3 upper, $4 work, $5 lower mount point, $6 root mount point
-const MOUNT_SH = `perl -e "$NESTBOX_IDMAP" -- "$1" "$5" "$2" && mount -t overlay overlay -o "lowerdir=$5,upperdir=$3,workdir=$4" "$6"`
+export type MountOp = ['idmap', string, string] | ['overlay', string, string]
+
+/** overlayfs options for these layers (first lower on top). */
+export const overlayOpts = (lowers: string[], upper: string, work: string) => `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`
+
+/** Runs the mounts in `pid`'s mount namespace, with idmaps through its user namespace (its uid map must be written). */
+export function mountLayers(pid: number, ops: MountOp[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/nsenter', ['-t', String(pid), '-m', '--', '/usr/bin/perl', '-e', MOUNT_PL, '--', `/proc/${pid}/ns/user`, String(SYS_MOUNT), ...ops.flat()], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    })
+    let err = ''
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mounting the capsule's layers failed: ${err.trim().slice(0, 300)}`))))
+  })
+}
 
 /** Overlay options are comma/colon separated: paths holding those cannot be passed. */
 export const overlaySafePath = (p: string) => !/[,:\\\s]/.test(p)
@@ -41,16 +70,7 @@ export const overlaySafePath = (p: string) => !/[,:\\\s]/.test(p)
 /** Mounts the template (idmapped through `pid`'s user namespace) under the layer, inside `pid`'s mount namespace. */
 export function mountTemplate(pid: number, o: { template: string; upper: string; work: string; target: string }): Promise<void> {
   mkdirSync(LOWER_MOUNT, { recursive: true, mode: 0o755 })
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/nsenter', ['-t', String(pid), '-m', '--', '/bin/sh', '-c', MOUNT_SH, 'nestbox-overlay', o.template, `/proc/${pid}/ns/user`, o.upper, o.work, LOWER_MOUNT, o.target], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NESTBOX_IDMAP: IDMAP_PL },
-    })
-    let err = ''
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`overlay of the template failed: ${err.trim().slice(0, 300)}`))))
-  })
+  return mountLayers(pid, [['idmap', o.template, LOWER_MOUNT], ['overlay', overlayOpts([LOWER_MOUNT], o.upper, o.work), o.target]])
 }
 
 let probed: Promise<boolean> | null = null

@@ -12,12 +12,16 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
-import { alive, boot, freeze, hasFiles, hostPids, killAll, newCapsule, readMeta, reattach, signal, thaw, writeMeta, type ApiListener, type Capsule, type HostEnv } from './capsule.ts'
+import { alive, boot, diskImage, freeze, hasFiles, hostPids, killAll, newCapsule, readMeta, reattach, signal, thaw, writeMeta, type ApiListener, type Capsule, type HostEnv } from './capsule.ts'
 import { createCgroups, type CgroupPreference } from './cgroups.ts'
 import { CWD_FAILED } from './enter.ts'
 import { nsPid, runForeground, startBackground, type BackgroundProcess } from './exec.ts'
 import { hostView, isDir } from './host-view.ts'
-import { copyTree, createDiskMeter, toHost, toInside } from './layer.ts'
+import { createDisks, DISK_MOUNT, disksSupported, imageBytes, usedBytes } from './disk.ts'
+import { copyTree, createDiskMeter, mountPoints, toHost, toInside } from './layer.ts'
+import { rootMountPoints, systemUpper } from './root.ts'
+import { buildMask, PACKAGE_STATE_DIRS, slug, watchMask } from './system.ts'
+import { copySystemChanges } from './system-snapshot.ts'
 import { createLauncher } from './launch.ts'
 import { connectPort, openPort } from './network.ts'
 import { listCapsuleProcs } from './proc-table.ts'
@@ -54,6 +58,10 @@ export type ProcessRuntimeOptions = {
   seccomp?: boolean
   /** Serves nestbox's API to capsules in network modes nestbox and internet (network.ts); without it they reach nothing. */
   api?: ApiListener
+  /** Give each capsule a disk image of its spec's diskMb where the host can loop-mount one (default), or keep its files in the data dir, unlimited (disk.ts). */
+  diskLimits?: boolean
+  /** Let capsules change the host system directories copy-on-write where the host supports it (default), or bind them read-only (system.ts). */
+  writableSystem?: boolean
 }
 
 const PROC_RETAIN_MS = 60_000
@@ -72,17 +80,42 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   if (leaked.length) log.warn('closed descriptors inherited without close-on-exec, so capsules cannot inherit them', { fds: leaked })
 
   const slots = createUidSlots({ uidBase: opts.uidBase ?? 1_000_000, uidRange: opts.uidRange ?? 65_536, maxCapsules: opts.maxCapsules ?? 4096, owner: dataDir })
+  const view = hostView(dataDir, opts.hostPaths, opts.hidePaths)
   const cgroups = createCgroups({ parent: opts.cgroupParent ?? 'nestbox', prefer: opts.cgroupVersion ?? 'auto', warn: (m, f) => log.warn(m, f) })
   const env: HostEnv = {
     log,
     range: slots.range,
     pidsMax: opts.pidsMax ?? 1024,
-    ...hostView(dataDir, opts.hostPaths, opts.hidePaths),
+    ...view,
     bootTimeoutMs: opts.bootTimeoutMs ?? 10_000,
     // written once per start: bwrap and nestbox-enter read it as host root
     seccomp: opts.seccomp === false ? undefined : writeSeccompFilter(join(dataDir, 'seccomp.bpf')),
     api: opts.api,
+    system: systemView(),
   }
+  let stopWatching = () => {}
+  /** The host directories capsules can change, with the mask over them built (a second or two for /usr), in the background from the start. */
+  function systemView() {
+    if (opts.writableSystem === false) return Promise.resolve(null)
+    const p = overlaySupported().then(async (ok) => {
+      if (!ok) return null
+      const dirs = [...view.roDirs, ...PACKAGE_STATE_DIRS.filter(isDir)].filter(overlaySafePath)
+      const maskDir = join(dataDir, 'system-mask')
+      rootMountPoints(dirs)
+      await buildMask(maskDir, dirs, view.hide)
+      stopWatching = watchMask(maskDir, dirs.filter((d) => d !== '/usr'), (err) => log.warn('updating the system mask failed', { err }))
+      return { dirs, maskDir }
+    }).catch((err) => {
+      log.warn('capsules get the host system read-only: preparing the copy-on-write view failed', { err })
+      return null
+    })
+    void p
+    return p
+  }
+  mkdirSync(DISK_MOUNT, { recursive: true, mode: 0o755 })
+  const disks = createDisks({ dir: join(dataDir, 'disk-spares'), onError: (err) => log.warn('making a spare capsule disk failed', { err }) })
+  const withDisks = opts.diskLimits === false ? Promise.resolve(false) : disksSupported()
+  void withDisks.then((ok) => ok || log.warn('capsule disk limits are not enforced: this host cannot loop-mount an ext4 image'))
 
   /** Capsules this runtime knows: booted, paused, or files kept on disk. */
   const capsules = new Map<string, Capsule>()
@@ -161,7 +194,10 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
         const tree = src && (isDir(join(src, 'fs')) ? join(src, 'fs') : src)
         // share the template through overlayfs where the host can; otherwise the capsule gets its own copy
         if (tree && opts.overlayTemplates !== false && overlaySafePath(tree) && overlaySafePath(c.dir) && (await overlaySupported())) c.meta.lower = tree
+        // a template copied into the layer is copied on the host: such a capsule keeps its files in its directory
+        if (spec.diskMb && (!tree || c.meta.lower) && (await withDisks)) c.meta.diskMb = spec.diskMb
         writeMeta(c)
+        if (c.meta.diskMb) await disks.make(join(c.dir, 'disk.img'), c.meta.diskMb)
         if (tree && !c.meta.lower) await copyTree(tree, c.layer, toHost(c.base, slots.range), { stripSetid: false })
       } else {
         c.meta.spec = spec
@@ -211,12 +247,22 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
       // frozen while copied: a consistent tree, and no process can swap a directory
       // for a link under the copy (which runs as host root)
       const wasRunning = c.state === 'running' && alive(c)
-      // a capsule over a template: its files are the merged view, seen through its pid 1
-      if (c.meta.lower && !(c.pids && alive(c))) throw conflict(`capsule ${id} is stopped; resume it to snapshot its files`, 'capsule_not_running')
-      const from = c.meta.lower ? `/proc/${c.pids!.pid1}/root/.` : c.layer
+      const sys = await env.system
+      const system = sys?.dirs ?? []
+      // a capsule over a template, on a disk image or over the host system: its files are the merged view, seen through its pid 1
+      const live = !!(c.meta.lower || c.meta.diskMb || system.length)
+      if (live && !(c.pids && alive(c))) throw conflict(`capsule ${id} is stopped; resume it to snapshot its files`, 'capsule_not_running')
+      const root = `/proc/${c.pids?.pid1}/root`
+      const from = live ? `${root}/.` : c.layer
+      const shift = toInside(c.base, slots.range)
       if (wasRunning) await freeze(c)
       try {
-        await copyTree(from, join(destRootDir, 'fs'), toInside(c.base, slots.range), { stripSetid: true, oneFilesystem: !!c.meta.lower })
+        const mounts = live ? await mountPoints(c.pids!.pid1) : new Set<string>()
+        await copyTree(from, join(destRootDir, 'fs'), shift, { stripSetid: true, mounts })
+        // the disk as the boot chain (bwrap's monitor) sees it
+        const disk = diskImage(c) ? `/proc/${c.pids?.monitor}/root${DISK_MOUNT}` : c.dir
+        for (const dir of live ? system : [])
+          await copySystemChanges({ hostDir: dir, root, upper: systemUpper(disk, dir), template: c.meta.lower ? join(c.meta.lower, dir) : null, mask: join(sys!.maskDir, slug(dir)), dest: join(destRootDir, 'fs', dir), shift, mounts })
       } finally {
         if (wasRunning) await thaw(c)
       }
@@ -287,7 +333,10 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     async metrics(id) {
       const c = get(id)
       const usage = c.state === 'files-only' ? { cpuUsec: 0, memBytes: 0 } : await c.cg.usage().catch(() => ({ cpuUsec: 0, memBytes: 0 }))
-      return { ...usage, diskBytes: await disk.measure(c.disk, c.layer) }
+      const image = diskImage(c)
+      // a disk image: what its filesystem holds (statfs, through the running capsule's root), else what the image takes
+      const diskBytes = !image ? await disk.measure(c.disk, c.layer) : c.state !== 'files-only' && alive(c) ? await usedBytes(`/proc/${c.pids!.pid1}/root/`).catch(() => imageBytes(image)) : imageBytes(image)
+      return { ...usage, diskBytes }
     },
 
     async recover(ids) {
@@ -315,6 +364,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     },
 
     async shutdown() {
+      stopWatching()
       const live = [...capsules.values()].filter((c) => c.state !== 'files-only')
       if ((opts.onShutdown ?? 'stop') === 'keep') {
         for (const c of live) {

@@ -1,9 +1,11 @@
 /**
  * Boots one capsule with bubblewrap. The chain, all in one process until bwrap forks:
  *
- *   unshare --mount: a private mount namespace where the layer (deep in nestbox's
- *     0700 data directory) is bound at a path the capsule's uid can reach (or,
- *     for a capsule started from a template, overlaid on it: overlay.ts) →
+ *   unshare --mount: a private mount namespace where the capsule's disk image is
+ *     loop-mounted (disk.ts) and the layer (on it, or deep in nestbox's 0700 data
+ *     directory) is bound at a path the capsule's uid can reach (or, for a
+ *     capsule started from a template, overlaid on it: overlay.ts; the host's
+ *     system directories are overlaid over it too: system.ts) →
  *   unshare --user: a new user namespace; it reports and waits while we (host
  *     root) move it into the capsule's cgroups and write its uid/gid maps
  *     (0 → base); then it forbids nested user namespaces →
@@ -21,7 +23,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
-import { mountTemplate } from './overlay.ts'
+import { DISK_MOUNT, DISK_MOUNT_OPTS } from './disk.ts'
 import { RELAY_DIR_INSIDE } from './network.ts'
 import { writeIdMaps } from './uids.ts'
 
@@ -50,6 +52,10 @@ export type BootSpec = {
   etcFiles: Record<string, string>
   /** A template shared through overlayfs, with the layer as its upper dir (overlay.ts); else the layer alone is `/`. */
   template?: { dir: string; workDir: string }
+  /** The capsule's disk image (disk.ts), loop-mounted at DISK_MOUNT first; paths on it are given under DISK_MOUNT. */
+  diskImage?: string
+  /** Run once the chain's namespaces exist and its uid maps are written, before bwrap: the overlays (system.ts). */
+  mount?: (chainPid: number) => Promise<void>
   /** nestbox-enter on the host: the anchor. */
   anchorBinary: string
   /** The syscall filter (seccomp.ts) bwrap installs before the anchor, so pid 1 and the anchor run under it too. */
@@ -71,9 +77,10 @@ export const RELAY_MOUNT = '/run/nestbox/capsule-relay'
 export const BINDS_MOUNT = '/run/nestbox/capsule-binds'
 export const MAX_BINDS = 8
 
-// One script, re-entered at each stage through $NESTBOX_BOOT (with $RELAY_MOUNT and $BINDS_MOUNT, the chain's only variables besides PATH).
+// One script, re-entered at each stage through $NESTBOX_BOOT (with $RELAY_MOUNT, $BINDS_MOUNT and the disk's $DISK_*, the chain's only variables besides PATH).
 const BOOT = `case $1 in
-mount) [ "$2" = - ] || mount --bind -- "$2" "$3" || exit 1
+mount) [ -z "$DISK_IMAGE" ] || { mount -t ext4 -o "$DISK_OPTS" -- "$DISK_IMAGE" "$DISK_MOUNT" && mkdir -p -- "$DISK_MOUNT/layer"; } || exit 1
+  [ "$2" = - ] || mount --bind -- "$2" "$3" || exit 1
   [ "$4" = - ] || mount --bind -- "$4" "$RELAY_MOUNT" || exit 1
   n=$5; i=0; shift 5
   while [ $i -lt $n ]; do mount --bind -- "$1" "$BINDS_MOUNT/$i" || exit 1; shift; i=$((i+1)); done
@@ -118,7 +125,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
   const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.template ? '-' : s.layerDir, LAYER_MOUNT, s.relay?.dir ?? '-', String(binds.length), ...binds.map((b) => b.source), ...bwrapArgs], {
     stdio: stdio as never,
     detached: true,
-    env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT, RELAY_MOUNT, BINDS_MOUNT },
+    env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT, RELAY_MOUNT, BINDS_MOUNT, ...(s.diskImage ? { DISK_IMAGE: s.diskImage, DISK_OPTS: DISK_MOUNT_OPTS, DISK_MOUNT } : {}) },
   })
   for (const fd of fds) closeSync(fd)
 
@@ -148,7 +155,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
         for (const f of s.procsFiles) writeFileSync(f, String(child.pid))
         writeIdMaps(child.pid!, s.base, s.range)
         // its user namespace now maps 0 → base: the template can be idmapped through it
-        if (s.template) await mountTemplate(child.pid!, { template: s.template.dir, upper: s.layerDir, work: s.template.workDir, target: LAYER_MOUNT })
+        await s.mount?.(child.pid!)
         io[3].end('go\n')
       } catch (err) {
         fail(`preparing its namespaces: ${(err as Error).message}`)

@@ -1,0 +1,119 @@
+/**
+ * Disk limits. Each capsule's files (its layer, the changes it made to the host
+ * system, overlay work dirs) live in a filesystem of their own: an ext4 image in
+ * a sparse file, `disk.img` in the capsule's directory, as large as its
+ * `disk_size_mb`. The boot chain loop-mounts it in its private mount namespace
+ * (sandbox.ts; never on the host's), so the kernel stops a capsule at its size
+ * with ENOSPC and nothing a capsule writes can fill the host's disk beyond it.
+ * The mount goes away with the capsule; `discard` gives deleted blocks back to
+ * the host (holes punched in the image).
+ *
+ * mkfs costs ~20 ms, so formatted images wait in a small pool per size and a
+ * create only renames one (the pool refills in the background).
+ */
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { statfs } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** Where a capsule's disk is mounted inside its boot chain's mount namespace. */
+export const DISK_MOUNT = '/run/nestbox/capsule-disk'
+/** Mount options: no device nodes; freed blocks go back to the host; no background zeroing of inode tables (a sparse image reads zeros anyway). */
+export const DISK_MOUNT_OPTS = 'loop,nodev,discard,noinit_itable'
+
+const run = (cmd: string, args: string[]) =>
+  new Promise<void>((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
+    let err = ''
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} failed: ${err.trim().slice(0, 300)}`))))
+  })
+
+/**
+ * Formats a sparse ext4 image of `mb` MiB at `path`: no reserved blocks, lazy
+ * init, and no journal — loading one doubles the mount's cost at every boot, and
+ * a capsule's disk is scratch space whose host crash costs an fsck, not the host.
+ */
+export async function makeImage(path: string, mb: number) {
+  await run('/usr/bin/truncate', ['-s', `${mb}M`, path])
+  await run('/usr/sbin/mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard', path])
+}
+
+export type Disks = ReturnType<typeof createDisks>
+
+/** `dir`: where formatted spares wait (the runtime's data dir, so a rename moves one into a capsule). */
+export function createDisks(o: { dir: string; spares?: number; onError?: (err: Error) => void }) {
+  const want = o.spares ?? 2
+  mkdirSync(o.dir, { recursive: true, mode: 0o700 })
+  // spares left by an earlier run: `<mb>-<n>.img`; half-made ones (`.tmp`) go
+  const pool = new Map<number, string[]>()
+  for (const name of readdirSync(o.dir)) {
+    const m = /^(\d+)-\d+-\d+\.img$/.exec(name)
+    if (!m) rmSync(join(o.dir, name), { force: true })
+    else pool.set(Number(m[1]), [...(pool.get(Number(m[1])) ?? []), join(o.dir, name)])
+  }
+  let seq = 0
+  const filling = new Set<number>()
+  const refill = async (mb: number) => {
+    if (filling.has(mb)) return
+    filling.add(mb)
+    try {
+      // only the sizes in use are kept ready
+      for (const [size, list] of pool) if (size !== mb) for (const p of list.splice(0)) rmSync(p, { force: true })
+      while ((pool.get(mb)?.length ?? 0) < want) {
+        const name = `${mb}-${process.pid}-${seq++}.img`
+        await makeImage(join(o.dir, `${name}.tmp`), mb)
+        renameSync(join(o.dir, `${name}.tmp`), join(o.dir, name))
+        pool.set(mb, [...(pool.get(mb) ?? []), join(o.dir, name)])
+      }
+    } catch (err) {
+      o.onError?.(err as Error)
+    } finally {
+      filling.delete(mb)
+    }
+  }
+  return {
+    /** Puts a fresh, empty image of `mb` MiB at `dest` (same filesystem as the pool). */
+    async make(dest: string, mb: number) {
+      const spare = pool.get(mb)?.shift()
+      if (spare) renameSync(spare, dest)
+      else await makeImage(dest, mb)
+      setImmediate(() => void refill(mb))
+    },
+    /** Waits for the pool to hold spares of `mb` (tests, benches). */
+    async ready(mb: number) {
+      await refill(mb)
+    },
+  }
+}
+
+/** Bytes in use on the filesystem holding `path` (the capsule's disk seen through its root). */
+export async function usedBytes(path: string): Promise<number> {
+  const s = await statfs(path)
+  return (s.blocks - s.bfree) * s.bsize
+}
+
+/** Bytes the image takes on the host (its allocated blocks): the measure while the capsule is stopped. */
+export const imageBytes = (path: string) => (statSync(path, { throwIfNoEntry: false })?.blocks ?? 0) * 512
+
+let probed: Promise<boolean> | null = null
+
+/** Whether this host can loop-mount an ext4 image (mkfs.ext4 present, loop devices available), tried once. */
+export function disksSupported(): Promise<boolean> {
+  probed ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nestbox-disk-probe-'))
+    try {
+      mkdirSync(join(dir, 'm'))
+      await makeImage(join(dir, 'img'), 8)
+      await run('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount -t ext4 -o "$1" -- "$2" "$3" && umount "$3"', 'probe', DISK_MOUNT_OPTS, join(dir, 'img'), join(dir, 'm')])
+      return true
+    } catch {
+      return false
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })()
+  return probed
+}

@@ -1,0 +1,55 @@
+/**
+ * A capsule's `/`, put together in its boot chain's mount namespace while the
+ * chain waits (sandbox.ts): the layer prepared on its disk, the template
+ * overlaid under it (overlay.ts), and each host system directory overlaid at its
+ * place with the capsule's changes on top (system.ts). One nsenter + perl does
+ * every mount.
+ */
+import { lstatSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { LOWER_MOUNT, mountLayers, overlayOpts, type MountOp } from './overlay.ts'
+import { LAYER_MOUNT } from './sandbox.ts'
+import { HOST_MOUNT, MASK_MOUNT, prepareSystem, slug } from './system.ts'
+
+export type RootPlan = {
+  /** The boot chain's process (its mount and user namespaces). */
+  pid: number
+  /** The capsule's disk as the chain sees it, and as host root reaches it now. */
+  disk: string
+  diskFromHost: string
+  /** Prepares the layer (given as host root reaches it) when that could not be done before the boot. */
+  prepare: ((layer: string) => void) | null
+  base: number
+  /** The template's root directory on the host, or null. */
+  template: string | null
+  system: { dirs: string[]; maskDir: string; etc: Record<string, string>; accounts: { passwd: string; group: string } } | null
+}
+
+/** Where each host directory's changes live on the capsule's disk. */
+export const systemUpper = (disk: string, dir: string) => join(disk, 'host', slug(dir), 'up')
+
+/** The mount points this needs in every chain's namespace (made once, on the host's /run). */
+export function rootMountPoints(dirs: string[]) {
+  for (const d of [LOWER_MOUNT, MASK_MOUNT, ...dirs.map((d) => join(HOST_MOUNT, slug(d)))]) mkdirSync(d, { recursive: true, mode: 0o755 })
+}
+
+export async function mountRoot(o: RootPlan) {
+  o.prepare?.(join(o.diskFromHost, 'layer'))
+  const ops: MountOp[] = []
+  if (o.template) {
+    mkdirSync(join(o.diskFromHost, 'work'), { recursive: true, mode: 0o700 })
+    ops.push(['idmap', o.template, LOWER_MOUNT], ['overlay', overlayOpts([LOWER_MOUNT], join(o.disk, 'layer'), join(o.disk, 'work')), LAYER_MOUNT])
+  }
+  const sys = o.system
+  if (sys) {
+    prepareSystem({ disk: o.diskFromHost, base: o.base, dirs: sys.dirs, etc: sys.etc, accounts: sys.accounts, templateEtc: o.template && join(o.template, 'etc') })
+    ops.push(['idmap', sys.maskDir, MASK_MOUNT])
+    for (const dir of sys.dirs) {
+      const n = slug(dir)
+      const fromTemplate = o.template && lstatSync(join(o.template, dir), { throwIfNoEntry: false })?.isDirectory() ? [join(LOWER_MOUNT, dir)] : []
+      const lowers = [...fromTemplate, join(MASK_MOUNT, n), join(HOST_MOUNT, n)]
+      ops.push(['idmap', dir, join(HOST_MOUNT, n)], ['overlay', overlayOpts(lowers, systemUpper(o.disk, dir), join(o.disk, 'host', n, 'work')), join(LAYER_MOUNT, dir)])
+    }
+  }
+  if (ops.length) await mountLayers(o.pid, ops)
+}
