@@ -13,9 +13,10 @@ import type { CapsuleTables } from '../capsules/tables.ts'
 import type { GatewayTables } from '../gateway/tables.ts'
 import type { EventsTables } from '../events/tables.ts'
 import type { ClaudeboxTables } from '../claudebox/tables.ts'
+import type { RunsTables } from '../runs/tables.ts'
 import { sqliteNativeBinding } from './native.ts'
 
-export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables & EventsTables & ClaudeboxTables
+export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables & EventsTables & ClaudeboxTables & RunsTables
 export type Db = Kysely<Database>
 
 export type DbHandle = { db: Db; sqlite: BetterSqlite3.Database; close: () => Promise<void> }

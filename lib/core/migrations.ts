@@ -20,6 +20,7 @@ export const MIGRATIONS = [
   '0031_gateway_object_permission.sql',
   '0040_events.sql',
   '0041_channels.sql',
+  '0050_runs.sql',
   '0060_claudebox.sql',
 ] as const
 

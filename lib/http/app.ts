@@ -15,6 +15,8 @@ import { gatewayRoutes } from '../gateway/routes.ts'
 import { tunnelRoutesV1 } from '../tunnel/routes.v1.ts'
 import { claudeboxSurface } from '../claudebox/routes.ts'
 import { openaiError } from '../claudebox/routes.openai.ts'
+import { runRoutes } from '../runs/routes.api.ts'
+import { cloudboxError, CLOUDBOX_PREFIXES } from '../runs/errors.ts'
 import { mcpRoutes } from '../mcp/routes.mcp.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
@@ -38,6 +40,7 @@ const SURFACE_ERRORS: SurfaceErrors = [
   { prefix: '/claudebox-zai/', render: plainError },
   { prefix: '/claudebox/openai/', render: openaiError },
   { prefix: '/claudebox-zai/openai/', render: openaiError },
+  ...CLOUDBOX_PREFIXES.map((prefix) => ({ prefix, render: cloudboxError })),
 ]
 
 export function createApp(s: Services & { startedAt: number; dbOk: () => boolean }) {
@@ -74,6 +77,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   const api = new Hono<AppEnv>()
   api.route('/auth', workspaceAuthRoutes(s))
   api.route('/workspaces', workspaceRoutes(s))
+  api.route('/', runRoutes(s.runs)) // cloudbox (seed 002): its own token, or a nestbox key
   app.route('/api', withEntry(api, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'workspace') })))
 
   // Other surfaces mount here, one line each.

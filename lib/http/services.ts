@@ -16,6 +16,7 @@ import { setupGateway } from '../gateway/setup.ts'
 import { setupTunnel } from '../tunnel/setup.ts'
 import { setupClaudebox } from '../claudebox/setup.ts'
 import { setupMcp } from '../mcp/setup.ts'
+import { setupRuns } from '../runs/setup.ts'
 
 /**
  * Start hooks run after migrations and bootstrap, before listening; listening hooks once the server listens, with its port;
@@ -54,6 +55,7 @@ export function createServices(core: Core) {
   const gateway = setupGateway(core, identity)
   const tunnel = setupTunnel(core)
   const claudebox = setupClaudebox(core, { identity, capsules, gateway })
+  const runs = setupRuns(core, { capsules })
   // The /mcp/ hub: each service with MCP tools adds its set here, one line each (loaded on first MCP request).
   const mcp = setupMcp(core, {
     audit,
@@ -63,6 +65,6 @@ export function createServices(core: Core) {
       ...[claudebox.main, claudebox.zai].filter((c) => c !== null).map((c) => ({ name: c.name, load: async () => (await import('../claudebox/mcp-tools.ts')).claudeboxTools(c), ownEndpoint: true })),
     ],
   })
-  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, channels, dispatcher, mcp, claudebox }
+  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, channels, dispatcher, mcp, claudebox, runs }
 }
 export type Services = ReturnType<typeof createServices>

@@ -11,8 +11,9 @@ import { gateway } from './section.gateway.ts'
 import { checkTunnel, tunnel } from './section.tunnel.ts'
 import { events } from './section.events.ts'
 import { claudebox } from './section.claudebox.ts'
+import { cloudbox } from './section.cloudbox.ts'
 
-export const schema = { ...server, identity, storage, capsules, gateway, tunnel, events, claudebox }
+export const schema = { ...server, identity, storage, capsules, gateway, tunnel, events, claudebox, cloudbox }
 
 /** Rules across several keys, run after every key passed its own check; each returns a message or null. */
 export const crossChecks = [checkTunnel]

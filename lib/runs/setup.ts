@@ -1,0 +1,85 @@
+/**
+ * Wires the cloudbox API's runs: the token (configured, or generated at first
+ * start into bootstrap.txt and kept as a hash) and its team, the runner over
+ * capsules, the purge job, and cleanup when a team is deleted.
+ */
+import { appendFileSync, chmodSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { ConfigError, type Config } from '../core/config/index.ts'
+import type { Db } from '../core/db.ts'
+import type { EventBus } from '../core/events.ts'
+import type { Clock, IdGen } from '../core/ids.ts'
+import type { Scheduler } from '../core/jobs.ts'
+import type { Logger } from '../core/logger.ts'
+import { sha256hex } from '../core/secrets.ts'
+import type { CapsuleService } from '../capsules/service.ts'
+import { createRunner } from './runner.ts'
+import { createRuns, type Runs } from './service.ts'
+import { deleteTeamRuns, findToken, putTokenOnce } from './store.ts'
+
+export type RunsCore = {
+  config: Config
+  dataDir: string
+  db: Db
+  bus: EventBus
+  clock: Clock
+  ids: IdGen
+  log: Logger
+  jobs: Scheduler
+  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
+}
+
+const teamExists = async (db: Db, id: string) => !!(await db.selectFrom('teams').select('id').where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst())
+const firstTeam = (db: Db) => db.selectFrom('teams').select('id').where('deleted_at', 'is', null).orderBy('created_at').orderBy('id').limit(1).executeTakeFirst()
+
+export function setupRuns(core: RunsCore, d: { capsules: CapsuleService }): Runs {
+  const cfg = core.config.cloudbox
+  const log = core.log.child({ mod: 'runs' })
+  let token: { hash: string; teamId: string } | null = null
+  const runner = createRunner({ capsules: d.capsules, log, network: { https: 'internet', local: 'nestbox' }, memoryMb: cfg.memoryMb })
+  const runs = createRuns({
+    db: core.db,
+    clock: core.clock,
+    ids: core.ids,
+    log,
+    runner,
+    policy: { allowedHosts: cfg.allowedHosts, localRoots: cfg.localRoots },
+    maxConcurrent: cfg.maxConcurrentRuns,
+    retentionMs: cfg.retentionHours * 3_600_000,
+    token: () => token,
+  })
+
+  core.lifecycle.onStart(async () => {
+    await runs.recover()
+    if (cfg.team && !(await teamExists(core.db, cfg.team))) throw new ConfigError(`config: cloudbox.team ${cfg.team} is not a team`)
+    const team = cfg.team || (await firstTeam(core.db))?.id
+    if (cfg.token) {
+      if (team) token = { hash: sha256hex(cfg.token), teamId: team }
+      return
+    }
+    const kept = await findToken(core.db)
+    if (kept) {
+      token = { hash: kept.token_hash, teamId: cfg.team || kept.team_id }
+      return
+    }
+    if (!team) return
+    const plain = `cbt_${randomBytes(24).toString('hex')}`
+    const row = await putTokenOnce(core.db, { id: 'cloudbox', token_hash: sha256hex(plain), team_id: team, created_at: core.clock.now() })
+    token = { hash: row.token_hash, teamId: cfg.team || row.team_id }
+    if (row.token_hash === sha256hex(plain)) {
+      const file = join(core.dataDir, 'bootstrap.txt')
+      appendFileSync(file, [`# cloudbox API token (/api/runs, /api/computers; Authorization: Bearer or x-cloudbox-token), acting for team ${team}`, `cloudbox_api_token=${plain}`].join('\n') + '\n', { mode: 0o600 })
+      chmodSync(file, 0o600)
+      log.info('cloudbox: generated token written to bootstrap.txt', { file })
+    }
+  })
+  core.lifecycle.onStop(async () => {
+    await runs.drain()
+  })
+  core.jobs.add({ name: 'runs.purge', everyMs: 3_600_000, run: () => runs.purge() })
+  core.bus.subscribe((e) => {
+    if (e.type === 'team.delete' && e.teamId) void deleteTeamRuns(core.db, e.teamId).catch((err) => log.error('runs of a deleted team not removed', { err, team: e.teamId }))
+  })
+  return runs
+}

@@ -1,0 +1,29 @@
+/** Kysely row types of the runs tables (sqlite/0050_runs.sql). */
+export interface RunRow {
+  id: string
+  team_id: string
+  repo: string
+  /** running | passed | failed | error */
+  status: string
+  /** The validated request, JSON. */
+  request: string
+  /** The whole answer ({runId, ok, receipts, ...}) once finished, JSON. */
+  result: string | null
+  artifact_path: string | null
+  /** The capsule kept for inspection (`keep: true`), else null. */
+  capsule_id: string | null
+  created_at: number
+  finished_at: number | null
+}
+
+export interface CloudboxTokenRow {
+  id: string
+  token_hash: string
+  team_id: string
+  created_at: number
+}
+
+export interface RunsTables {
+  runs: RunRow
+  cloudbox_tokens: CloudboxTokenRow
+}
