@@ -22,6 +22,8 @@ import { createRunEngine } from './runs.ts'
 import { createClaudebox, type Claudebox } from './service.ts'
 import { deleteTeamWorkspaces, findToken, firstTeam, putTokenOnce, teamExists } from './store.ts'
 import { createWorkspaces } from './workspaces.ts'
+import { chatCompletions } from './routes.openai.ts'
+import { roleAtLeast } from '../core/principal.ts'
 
 export type ClaudeboxCore = {
   config: Config
@@ -84,5 +86,16 @@ export function setupClaudebox(core: ClaudeboxCore, d: { identity: IdentityServi
   core.bus.subscribe((e) => {
     if (e.type === 'team.delete' && e.teamId) void deleteTeamWorkspaces(core.db, e.teamId).catch((err) => log.error('claudebox: team workspaces not removed', { err, team: e.teamId }))
   })
-  return { main: make('claudebox', cfg), zai: make('claudebox-zai', cfg.zai) }
+  const surfaces = { main: make('claudebox', cfg), zai: make('claudebox-zai', cfg.zai) }
+  // compat(claudebox 000): the gateway's claudebox-{alias} (main surface) and claudebox-{model} (zai) models
+  const serve = (cb: Claudebox | null, names: string[]) => {
+    if (!cb || !names.length) return
+    d.gateway.localModels.register(
+      names.map((n) => `claudebox-${n}`),
+      async (c, caller, body) => chatCompletions(c, cb, caller.teamId ? { teamId: caller.teamId, canWrite: caller.role === null || roleAtLeast(caller.role, 'member') } : cb.callerOf(null), body),
+    )
+  }
+  serve(surfaces.main, Object.keys(cfg.models))
+  serve(surfaces.zai, [...new Set(Object.values(cfg.zai.models))].filter((m) => !Object.keys(cfg.models).includes(m)))
+  return surfaces
 }

@@ -61,6 +61,16 @@ export function gatewayOpenAIRoutes(g: GatewayService, o: { log: Logger; maxBody
         }
       }
       if (typeof model !== 'string' || !model) throw badRequest('model is required', 'model')
+      const local = op === 'chat' && !Buffer.isBuffer(body) ? g.localModels.find(model) : null
+      if (local) {
+        g.assertLocalModel(caller, model)
+        const release = await g.admitToolCall(caller)
+        try {
+          return await local(c, caller, body as Record<string, unknown>)
+        } finally {
+          release()
+        }
+      }
       const stream = !Buffer.isBuffer(body) && body.stream === true
       await g.call(caller, { op, format: 'openai', model, body, form, contentType, stream, callId: newCallId(), t0 }, meta, sinkOf(c))
       return RESPONSE_ALREADY_SENT

@@ -14,6 +14,7 @@ import { costOf, pricesFor, type Prices } from './spend/cost.ts'
 import type { Deployment, ModelRegistry } from './routing/deployments.ts'
 import { healthReport } from './calls/health.ts'
 import { forwardToAnthropic, type ProxiedRequest } from './calls/anthropic-proxy.ts'
+import { createLocalModels } from './calls/local-models.ts'
 import { GatewayError, asGatewayError } from './errors.ts'
 import type { KeyState, VirtualKeys } from './keys/keys.ts'
 import type { Limits } from './keys/limits.ts'
@@ -180,9 +181,18 @@ export function createGatewayService(d: GatewayDeps) {
       }
     },
 
+    /** Models served by other nestbox services (local-models.ts). */
+    localModels: createLocalModels(),
+    /** Throws unless the caller's key may use a local model now (blocked, expired, or not in its models: 401/403 as for upstream models). */
+    assertLocalModel(caller: Caller, model: string): void {
+      if (!caller.key) return
+      assertKeyUsable(caller.key.row, d.clock.now())
+      if (!modelAllowed(caller.key.models, model, d.registry.matches)) throw new GatewayError(401, 'key_model_access_denied', `key not allowed to access model ${model}`)
+    },
+
     /** Model groups the caller may use (GET /models). */
     models(caller: Caller): string[] {
-      const names = d.registry.groupNames()
+      const names = [...d.registry.groupNames(), ...this.localModels.names()]
       return caller.key ? names.filter((n) => modelAllowed(caller.key!.models, n, d.registry.matches)) : names
     },
 

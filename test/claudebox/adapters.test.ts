@@ -5,7 +5,7 @@ import OpenAI from 'openai'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { allUserText, lastUser } from './fake-upstream.ts'
-import { cbx, startBox, type Box } from './helpers.ts'
+import { cbx, MASTER, startBox, type Box } from './helpers.ts'
 
 let b: Box
 test.before(async () => {
@@ -110,6 +110,25 @@ test('/claudebox-zai/ is a second surface with its own token and GLM aliases', a
   assert.equal((await ai.models.list()).data.map((m) => m.id).sort(), ['haiku', 'opus', 'sonnet'])
   assert.is((await fetch(`${b.nb.url}/claudebox-zai/status`, { headers: { authorization: `Bearer ${b.token}` } })).status, 401)
   assert.is((await fetch(`${b.nb.url}/claudebox-zai/status`, { headers: { authorization: `Bearer ${zai}` } })).status, 200)
+})
+
+test("the gateway's claudebox-* models: /v1/chat/completions with extra_headers, streaming, the zai surface's GLM models, key model limits", async () => {
+  const ai = new OpenAI({ apiKey: MASTER, baseURL: `${b.nb.url}/v1`, maxRetries: 0 })
+  const ids = (await ai.models.list()).data.map((m) => m.id)
+  for (const m of ['claudebox-haiku', 'claudebox-sonnet', 'claudebox-opus', 'claudebox-glm-4.5-air', 'claudebox-glm-4.7', 'claudebox-glm-5.1']) assert.ok(ids.includes(m), m)
+  const r = await ai.chat.completions.create({ model: 'claudebox-sonnet', messages: [{ role: 'user', content: 'via the gateway' }], extra_headers: { 'X-Claude-Workspace': 'gw' } } as never)
+  assert.is((r as OpenAI.ChatCompletion).choices[0].message.content, 'echo: via the gateway')
+  assert.is(b.up.requests.at(-1)!.model, 'claude-sonnet-4-5')
+  assert.ok((await (await cbx(b, '/files')).json()).entries.some((e: { name: string }) => e.name === 'gw'), 'ran in workspace gw of the token team')
+  const chunks: string[] = []
+  for await (const c of await ai.chat.completions.create({ model: 'claudebox-glm-4.7', stream: true, messages: [{ role: 'user', content: 'glm please' }] })) chunks.push(c.choices[0]?.delta?.content ?? '')
+  assert.is(chunks.join(''), 'echo: glm please')
+  assert.is(b.up.requests.at(-1)!.model, 'glm-4.7', 'the zai surface runs GLM models')
+  // a virtual key limited to other models may not use claudebox
+  const key = await (await fetch(`${b.nb.url}/key/generate`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ models: ['claude-haiku-4-5'] }) })).json()
+  const denied = await fetch(`${b.nb.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'claudebox-sonnet', messages: [{ role: 'user', content: 'x' }] }) })
+  assert.is(denied.status, 401)
+  assert.ok((await denied.json()).error.message)
 })
 
 test.run()
