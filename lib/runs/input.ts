@@ -96,7 +96,8 @@ export function parseRunInput(body: unknown, policy: RepoPolicy): RunInput {
   const clone = b.clone ?? 'shallow'
   if (clone !== 'shallow' && clone !== 'blobless') throw invalid('clone must be "shallow" or "blobless"')
   if (b.sparse !== undefined && b.sparse !== null && (!Array.isArray(b.sparse) || b.sparse.length > 64)) throw invalid('sparse must be an array of at most 64 paths')
-  const sparse = ((b.sparse as unknown[] | undefined) ?? []).map((p, i) => repoPath(p, `sparse[${i}]`))
+  // a directory may be written with its trailing slash (docs/)
+  const sparse = ((b.sparse as unknown[] | undefined) ?? []).map((p, i) => (typeof p === 'string' && p.length > 1 && p.endsWith('/') ? repoPath(p.slice(0, -1), `sparse[${i}]`) + '/' : repoPath(p, `sparse[${i}]`)))
   const commands = steps(b.commands, 'commands')
   const verify = steps(b.verify, 'verify')
   if (!commands.length && !verify.length) throw invalid('at least one command or verify step is required')

@@ -6,7 +6,7 @@ const MARK = '[redacted]'
 const PATTERNS: Array<[RegExp, string]> = [
   [/\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,})/g, MARK],
   [/\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}/g, MARK],
-  [/\b(?:xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|(?:wrn|cbx|nbx)_[A-Za-z0-9]{16,})/g, MARK],
+  [/\b(?:xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|(?:wrn|cbx|cbt)_[A-Za-z0-9]{16,})/g, MARK],
   [/\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g, MARK],
   [/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/:@]+:[^\s/@]+@/gi, `$1${MARK}@`],
   [/(\bauthorization:\s*(?:bearer|basic|token)\s+)\S+/gi, `$1${MARK}`],
