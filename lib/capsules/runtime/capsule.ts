@@ -109,11 +109,11 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
   const disk = image ? DISK_MOUNT : c.dir
   const b = await bootCapsule({
     id: spec.id,
-    layerDir: join(disk, 'layer'),
-    diskImage: image ?? undefined,
+    layerDir: image || c.meta.lower ? undefined : c.layer,
     mount: (pid) =>
       mountRoot({
         pid,
+        image,
         disk,
         diskFromHost: image ? `/proc/${pid}/root${DISK_MOUNT}` : c.dir,
         prepare: image ? (layer) => prepareLayer(layer, c.base, mountPoints) : null,
@@ -127,7 +127,6 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     roDirs: env.roDirs.filter((d) => !sys?.dirs.includes(d)),
     hidden: env.hide.filter((h) => statSync(h, { throwIfNoEntry: false })?.isDirectory()),
     etcFiles,
-    template: c.meta.lower ? { dir: c.meta.lower, workDir: join(disk, 'work') } : undefined,
     anchorBinary: enterHelperPath(),
     seccomp: env.seccomp,
     relay: { dir: relay, api: withApi },

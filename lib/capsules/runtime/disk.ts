@@ -2,8 +2,8 @@
  * Disk limits. Each capsule's files (its layer, the changes it made to the host
  * system, overlay work dirs) live in a filesystem of their own: an ext4 image in
  * a sparse file, `disk.img` in the capsule's directory, as large as its
- * `disk_size_mb`. The boot chain loop-mounts it in its private mount namespace
- * (sandbox.ts; never on the host's), so the kernel stops a capsule at its size
+ * `disk_size_mb`. It is loop-mounted in its boot chain's private mount namespace
+ * (root.ts, mounter.ts; never on the host's), so the kernel stops a capsule at its size
  * with ENOSPC and nothing a capsule writes can fill the host's disk beyond it.
  * The mount goes away with the capsule; `discard` gives deleted blocks back to
  * the host (holes punched in the image).
@@ -16,11 +16,12 @@ import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } fro
 import { statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { DISK_DATA } from './mounter.ts'
 
 /** Where a capsule's disk is mounted inside its boot chain's mount namespace. */
 export const DISK_MOUNT = '/run/nestbox/capsule-disk'
-/** Mount options: no device nodes; freed blocks go back to the host; no background zeroing of inode tables (a sparse image reads zeros anyway). */
-export const DISK_MOUNT_OPTS = 'loop,nodev,discard,noinit_itable'
+/** As mount(8) takes them (the probe); the mount helper makes the same mount (mounter.ts DISK_DATA). */
+const DISK_MOUNT_OPTS = `loop,nodev,${DISK_DATA}`
 
 const run = (cmd: string, args: string[]) =>
   new Promise<void>((resolve, reject) => {

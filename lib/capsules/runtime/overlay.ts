@@ -8,11 +8,11 @@
  *
  * Both mounts are made by host root inside the boot chain's private mount
  * namespace (never the host's), while the chain waits for its uid maps; they go
- * away with the capsule. Node has no mount syscalls, so the idmapped mount is
- * made by a few lines of Perl (perl-base is part of every Debian system):
+ * away with the capsule. The mount helper (mounter.ts) makes them:
  * open_tree(OPEN_TREE_CLONE), mount_setattr(MOUNT_ATTR_IDMAP), move_mount.
  */
 import { spawn } from 'node:child_process'
+import { mountIn } from './mounter.ts'
 import { mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,49 +20,8 @@ import { join } from 'node:path'
 /** Where the idmapped template is attached inside the boot chain's mount namespace. */
 export const LOWER_MOUNT = '/run/nestbox/capsule-lower'
 
-// open_tree, mount_setattr and move_mount have the same numbers on x86_64 and
-// aarch64 (the new mount API is in the generic table); mount(2) does not: its
-// number comes as the first argument. Then (op, a, b) triples:
-//   idmap SRC DST  — SRC attached read-only at DST, ids mapped through the user namespace
-//   overlay OPTS DST — an overlayfs with those options at DST
-const MOUNT_PL = `
-my ($ns, $sys_mount, @ops) = @ARGV;
-open(my $nsfh, '<', $ns) or die "user namespace $ns: $!\\n";
-my $empty = '';
-while (@ops) {
-  my ($op, $x, $y) = splice(@ops, 0, 3);
-  if ($op eq 'idmap') {
-    my $fd = syscall(428, -100, $x, 1 | 0x80000);
-    die "open_tree $x: $!\\n" if $fd < 0;
-    my $attr = pack('QQQQ', 0x00100000 | 1, 0, 0, fileno($nsfh));
-    syscall(442, $fd, $empty, 0x1000, $attr, length($attr)) == 0 or die "mount_setattr $x: $!\\n";
-    syscall(429, $fd, $empty, -100, $y, 4) == 0 or die "move_mount $y: $!\\n";
-  } elsif ($op eq 'overlay') {
-    my $t = 'overlay';
-    syscall(0 + $sys_mount, $t, $y, $t, 0, $x) == 0 or die "overlay at $y: $!\\n";
-  } else { die "unknown op $op\\n" }
-}
-`
-const SYS_MOUNT = process.arch === 'arm64' ? 40 : 165
-
-export type MountOp = ['idmap', string, string] | ['overlay', string, string]
-
 /** overlayfs options for these layers (first lower on top). */
 export const overlayOpts = (lowers: string[], upper: string, work: string) => `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`
-
-/** Runs the mounts in `pid`'s mount namespace, with idmaps through its user namespace (its uid map must be written). */
-export function mountLayers(pid: number, ops: MountOp[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/nsenter', ['-t', String(pid), '-m', '--', '/usr/bin/perl', '-e', MOUNT_PL, '--', `/proc/${pid}/ns/user`, String(SYS_MOUNT), ...ops.flat()], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    })
-    let err = ''
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mounting the capsule's layers failed: ${err.trim().slice(0, 300)}`))))
-  })
-}
 
 /** Overlay options are comma/colon separated: paths holding those cannot be passed. */
 export const overlaySafePath = (p: string) => !/[,:\\\s]/.test(p)
@@ -70,7 +29,7 @@ export const overlaySafePath = (p: string) => !/[,:\\\s]/.test(p)
 /** Mounts the template (idmapped through `pid`'s user namespace) under the layer, inside `pid`'s mount namespace. */
 export function mountTemplate(pid: number, o: { template: string; upper: string; work: string; target: string }): Promise<void> {
   mkdirSync(LOWER_MOUNT, { recursive: true, mode: 0o755 })
-  return mountLayers(pid, [['idmap', o.template, LOWER_MOUNT], ['overlay', overlayOpts([LOWER_MOUNT], o.upper, o.work), o.target]])
+  return mountIn(pid, [['idmap', o.template, LOWER_MOUNT], ['overlay', overlayOpts([LOWER_MOUNT], o.upper, o.work), o.target]])
 }
 
 let probed: Promise<boolean> | null = null

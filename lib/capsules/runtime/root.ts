@@ -2,18 +2,22 @@
  * A capsule's `/`, put together in its boot chain's mount namespace while the
  * chain waits (sandbox.ts): the layer prepared on its disk, the template
  * overlaid under it (overlay.ts), and each host system directory overlaid at its
- * place with the capsule's changes on top (system.ts). One nsenter + perl does
- * every mount.
+ * place with the capsule's changes on top (system.ts). The mount helper
+ * (mounter.ts) makes the mounts: no process is started for them.
  */
 import { lstatSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { LOWER_MOUNT, mountLayers, overlayOpts, type MountOp } from './overlay.ts'
+import { DISK_MOUNT } from './disk.ts'
+import { mountIn, type MountOp } from './mounter.ts'
+import { LOWER_MOUNT, overlayOpts } from './overlay.ts'
 import { LAYER_MOUNT } from './sandbox.ts'
 import { HOST_MOUNT, MASK_MOUNT, prepareSystem, slug } from './system.ts'
 
 export type RootPlan = {
   /** The boot chain's process (its mount and user namespaces). */
   pid: number
+  /** The capsule's disk image (disk.ts), mounted first at DISK_MOUNT; null: its disk is a host directory. */
+  image: string | null
   /** The capsule's disk as the chain sees it, and as host root reaches it now. */
   disk: string
   diskFromHost: string
@@ -34,8 +38,10 @@ export function rootMountPoints(dirs: string[]) {
 }
 
 export async function mountRoot(o: RootPlan) {
+  if (o.image) await mountIn(o.pid, [['loop', o.image, DISK_MOUNT]])
   o.prepare?.(join(o.diskFromHost, 'layer'))
   const ops: MountOp[] = []
+  if (!o.template && o.image) ops.push(['bind', join(o.disk, 'layer'), LAYER_MOUNT])
   if (o.template) {
     mkdirSync(join(o.diskFromHost, 'work'), { recursive: true, mode: 0o700 })
     ops.push(['idmap', o.template, LOWER_MOUNT], ['overlay', overlayOpts([LOWER_MOUNT], join(o.disk, 'layer'), join(o.disk, 'work')), LAYER_MOUNT])
@@ -51,5 +57,5 @@ export async function mountRoot(o: RootPlan) {
       ops.push(['idmap', dir, join(HOST_MOUNT, n)], ['overlay', overlayOpts(lowers, systemUpper(o.disk, dir), join(o.disk, 'host', n, 'work')), join(LAYER_MOUNT, dir)])
     }
   }
-  if (ops.length) await mountLayers(o.pid, ops)
+  if (ops.length) await mountIn(o.pid, ops)
 }

@@ -23,7 +23,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
-import { DISK_MOUNT, DISK_MOUNT_OPTS } from './disk.ts'
 import { RELAY_DIR_INSIDE } from './network.ts'
 import { writeIdMaps } from './uids.ts'
 
@@ -40,7 +39,8 @@ export const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 
 export type BootSpec = {
   id: string
-  layerDir: string
+  /** The layer bound as `/` by the chain itself; absent: the mount hook puts `/` at LAYER_MOUNT (a disk image, a template). */
+  layerDir?: string
   base: number
   range: number
   procsFiles: string[]
@@ -50,11 +50,7 @@ export type BootSpec = {
   hidden: string[]
   /** Files copied read-only over paths in /etc (passwd, group, hosts, hostname). */
   etcFiles: Record<string, string>
-  /** A template shared through overlayfs, with the layer as its upper dir (overlay.ts); else the layer alone is `/`. */
-  template?: { dir: string; workDir: string }
-  /** The capsule's disk image (disk.ts), loop-mounted at DISK_MOUNT first; paths on it are given under DISK_MOUNT. */
-  diskImage?: string
-  /** Run once the chain's namespaces exist and its uid maps are written, before bwrap: the overlays (system.ts). */
+  /** Run once the chain's namespaces exist and its uid maps are written, before bwrap: the capsule's `/` at LAYER_MOUNT when `layerDir` is not given, and the overlays (root.ts). */
   mount?: (chainPid: number) => Promise<void>
   /** nestbox-enter on the host: the anchor. */
   anchorBinary: string
@@ -77,10 +73,9 @@ export const RELAY_MOUNT = '/run/nestbox/capsule-relay'
 export const BINDS_MOUNT = '/run/nestbox/capsule-binds'
 export const MAX_BINDS = 8
 
-// One script, re-entered at each stage through $NESTBOX_BOOT (with $RELAY_MOUNT, $BINDS_MOUNT and the disk's $DISK_*, the chain's only variables besides PATH).
+// One script, re-entered at each stage through $NESTBOX_BOOT (with $RELAY_MOUNT and $BINDS_MOUNT, the chain's only variables besides PATH).
 const BOOT = `case $1 in
-mount) [ -z "$DISK_IMAGE" ] || { mount -t ext4 -o "$DISK_OPTS" -- "$DISK_IMAGE" "$DISK_MOUNT" && mkdir -p -- "$DISK_MOUNT/layer"; } || exit 1
-  [ "$2" = - ] || mount --bind -- "$2" "$3" || exit 1
+mount) [ "$2" = - ] || mount --bind -- "$2" "$3" || exit 1
   [ "$4" = - ] || mount --bind -- "$4" "$RELAY_MOUNT" || exit 1
   n=$5; i=0; shift 5
   while [ $i -lt $n ]; do mount --bind -- "$1" "$BINDS_MOUNT/$i" || exit 1; shift; i=$((i+1)); done
@@ -122,10 +117,10 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     '--', ANCHOR_PATH, '--hold', '--keep-caps', KEEP_CAPS,
     ...(s.relay ? ['--ports', RELAY_DIR_INSIDE, ...(s.relay.api ? ['--api', RELAY_DIR_INSIDE] : [])] : []),
   ]
-  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.template ? '-' : s.layerDir, LAYER_MOUNT, s.relay?.dir ?? '-', String(binds.length), ...binds.map((b) => b.source), ...bwrapArgs], {
+  const child = spawn('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', BOOT, 'nestbox-boot', 'mount', s.layerDir ?? '-', LAYER_MOUNT, s.relay?.dir ?? '-', String(binds.length), ...binds.map((b) => b.source), ...bwrapArgs], {
     stdio: stdio as never,
     detached: true,
-    env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT, RELAY_MOUNT, BINDS_MOUNT, ...(s.diskImage ? { DISK_IMAGE: s.diskImage, DISK_OPTS: DISK_MOUNT_OPTS, DISK_MOUNT } : {}) },
+    env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT, RELAY_MOUNT, BINDS_MOUNT },
   })
   for (const fd of fds) closeSync(fd)
 
