@@ -157,4 +157,4 @@ export function isS3Request(r: StorageRequest): boolean {
  * UNSIGNED, an anonymous SDK) may carry nothing else S3-only, yet it must get
  * S3's XML errors (NoSuchKey, AccessDenied), not the JSON API's.
  */
-const S3_CLIENT = /(^|[\s(])(aws-sdk-[a-z]+|aws-cli|boto3|botocore|minio-[a-z]+|rclone|s3cmd)\//i
+const S3_CLIENT = /(^|[\s(])(aws-sdk-[\w-]+|aws-cli|boto3|botocore|minio-[\w-]+|rclone|s3cmd)\//i
