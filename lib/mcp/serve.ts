@@ -5,6 +5,7 @@
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv'
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js'
 import { VERSION } from '../core/version.ts'
 import type { ToolResult } from './types.ts'
@@ -15,8 +16,11 @@ export type Catalog = {
   call: (name: string, args: Record<string, unknown>) => Promise<ToolResult | null>
 }
 
+// One validator for every request: a Server builds a new Ajv instance per construction otherwise (about half a millisecond).
+const validator = new AjvJsonSchemaValidator()
+
 export async function serveMcp(request: Request, name: string, catalog: Catalog, o: { maxBodyBytes?: number } = {}): Promise<Response> {
-  const server = new Server({ name, version: VERSION }, { capabilities: { tools: {} } })
+  const server = new Server({ name, version: VERSION }, { capabilities: { tools: {} }, jsonSchemaValidator: validator })
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalog.list() }))
   server.setRequestHandler(CallToolRequestSchema, async (req) => {
     const r = await catalog.call(req.params.name, req.params.arguments ?? {})
@@ -25,9 +29,6 @@ export async function serveMcp(request: Request, name: string, catalog: Catalog,
   })
   const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, ...(o.maxBodyBytes ? { maxRequestBodySize: o.maxBodyBytes } : {}) })
   await server.connect(transport)
-  try {
-    return await transport.handleRequest(request)
-  } finally {
-    void server.close()
-  }
+  // Not closed after: nothing outside holds the pair, and close() builds an McpError and an abort DOMException (stack traces) per request.
+  return transport.handleRequest(request)
 }

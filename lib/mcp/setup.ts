@@ -38,7 +38,8 @@ export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoade
   const names = new Set([...d.sets.map((s) => s.name), ...specs.map((s) => s.name)])
   const servedElsewhere = new Set(d.sets.filter((s) => s.ownEndpoint).map((s) => s.name))
 
-  const audit = (r: ToolCallRecord) => {
+  // Written after the answer is on its way: the insert is not on the tool call's path.
+  const audit = (r: ToolCallRecord) => setImmediate(() => {
     const p = r.caller.principal
     d.audit
       .record(p ?? system, {
@@ -50,7 +51,7 @@ export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoade
         metadata: { server: r.server, tool: r.tool, key: r.caller.keyName, duration_ms: Math.round(r.durationMs * 1000) / 1000, ...(r.error ? { error: r.error } : {}) },
       })
       .catch((err) => log.error('mcp: audit entry not written', { err }))
-  }
+  })
 
   const create = async (): Promise<McpHub> => {
     const { createMcpHub } = await import('./service.ts')
