@@ -38,6 +38,8 @@ export function setupCapsules(core: Core, audit: AuditLog) {
       cgroupParent: p.cgroupParent,
       onShutdown: p.onShutdown,
       seccomp: p.seccomp,
+      diskLimits: p.diskLimits,
+      writableSystem: p.writableSystem,
       api: core.capsuleApi?.listen,
     })
     await svc.recover()

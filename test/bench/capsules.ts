@@ -102,18 +102,20 @@ try {
   }
   rows.push({ metric: 'create → first exec `echo ok`', p50: pct(firstExec, 50), p95: pct(firstExec, 95), unit: 'ms', target: '≤ 60 ms', baseline: pct(bwrapT, 50) })
 
+  /** create → first `echo ok` over HTTP on `n`, then destroy */
+  const firstExecOf = async (n: typeof nb) => {
+    const t0 = performance.now()
+    const cid = (await (await n.api('/v1/capsules', { method: 'POST', json: {} })).json()).id as string
+    const b = await (await n.api(`/v1/capsules/${cid}/exec`, { method: 'POST', json: { cmd: 'echo ok' } })).json()
+    if (b.stdout !== 'ok\n') throw new Error(`exec failed: ${JSON.stringify(b)}`)
+    const ms = performance.now() - t0
+    await n.api(`/v1/capsules/${cid}`, { method: 'DELETE' })
+    return ms
+  }
+
   // the syscall filter's cost: the same, alternating with a nestbox whose capsules run without it
   const plain = await startTestNestbox({ set: { 'capsules.limits.maxVcpus': 4, 'capsules.process.seccomp': false } })
   try {
-    const firstExecOf = async (n: typeof nb) => {
-      const t0 = performance.now()
-      const cid = (await (await n.api('/v1/capsules', { method: 'POST', json: {} })).json()).id as string
-      const b = await (await n.api(`/v1/capsules/${cid}/exec`, { method: 'POST', json: { cmd: 'echo ok' } })).json()
-      if (b.stdout !== 'ok\n') throw new Error(`exec failed: ${JSON.stringify(b)}`)
-      const ms = performance.now() - t0
-      await n.api(`/v1/capsules/${cid}`, { method: 'DELETE' })
-      return ms
-    }
     await firstExecOf(plain) // its warm-up
     const withFilter: number[] = []
     const without: number[] = []
@@ -125,6 +127,22 @@ try {
     rows.push({ metric: 'create → first exec, capsules.process.seccomp=false', p50: pct(without, 50), p95: pct(without, 95), unit: 'ms', target: '' })
   } finally {
     await plain.close()
+  }
+
+  // the disk limit's cost (a loop-mounted image per capsule, disk.ts): alternating with a nestbox that keeps capsules' files in its data dir
+  const unlimited = await startTestNestbox({ set: { 'capsules.limits.maxVcpus': 4, 'capsules.process.diskLimits': false } })
+  try {
+    await firstExecOf(unlimited)
+    const limited: number[] = []
+    const without: number[] = []
+    for (let i = 0; i < N; i++) {
+      limited.push(await firstExecOf(nb))
+      without.push(await firstExecOf(unlimited))
+    }
+    rows.push({ metric: 'create → first exec, with the disk limit (alternating with the next row)', p50: pct(limited, 50), p95: pct(limited, 95), unit: 'ms', target: '≤ 60 ms', baseline: pct(without, 50) })
+    rows.push({ metric: 'create → first exec, capsules.process.diskLimits=false', p50: pct(without, 50), p95: pct(without, 95), unit: 'ms', target: '' })
+  } finally {
+    await unlimited.close()
   }
 
   // exec round trip.

@@ -47,7 +47,8 @@ const run = (cmd: string, argv: string[]) => new Promise<void>((res) => spawn(cm
 const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-bench-rt-'))
 const rt = createProcessRuntime({ dataDir: join(dataDir, 'runtime'), log: silentLogger, uidBase: 1_500_000_000, cgroupParent: 'nestbox-bench' })
 let seq = 0
-const spec = (): CapsuleSpec => ({ id: `sb-bench${(seq++).toString(16).padStart(4, '0')}`, template: { name: 'minimal', rootDir: null }, vcpus: 1, memoryMb: 256 })
+// a disk of the API's default size (a loop-mounted image, disk.ts)
+const spec = (): CapsuleSpec => ({ id: `sb-bench${(seq++).toString(16).padStart(4, '0')}`, template: { name: 'minimal', rootDir: null }, vcpus: 1, memoryMb: 256, diskMb: 5120 })
 const echo = (id: string) => rt.exec(id, { cmd: '/bin/sh', args: ['-c', 'echo ok'] })
 
 try {
@@ -97,6 +98,22 @@ try {
   }
   await plain.shutdown()
 
+  // the disk limit's and the writable system's costs: alternating with runtimes without the one, and without both
+  const noDisk = createProcessRuntime({ dataDir: join(dataDir, 'nodisk'), log: silentLogger, uidBase: 1_500_000_000 + 4200 * 65_536, cgroupParent: 'nestbox-bench', diskLimits: false })
+  const bare = createProcessRuntime({ dataDir: join(dataDir, 'bare'), log: silentLogger, uidBase: 1_500_000_000 + 4300 * 65_536, cgroupParent: 'nestbox-bench', diskLimits: false, writableSystem: false })
+  await firstExec(noDisk)
+  await firstExec(bare)
+  const limited: number[] = []
+  const unlimited: number[] = []
+  const readOnly: number[] = []
+  for (let i = 0; i < N; i++) {
+    limited.push(await firstExec(rt))
+    unlimited.push(await firstExec(noDisk))
+    readOnly.push(await firstExec(bare))
+  }
+  await noDisk.shutdown()
+  await bare.shutdown()
+
   // latency as an agent sees it (a command, some thinking, the next one), and back to back
   const execRt: number[] = []
   const execTight: number[] = []
@@ -139,6 +156,8 @@ try {
     ['create → first exec echo ok', ms(median(createFirst)), ms(pct(createFirst, 95)), 'bare bwrap sandbox', ms(median(bareBwrap)), (median(createFirst) / median(bareBwrap)).toFixed(1), '≤ 60'],
     ['  of which create', ms(median(createOnly)), ms(pct(createOnly, 95)), '', '', '', ''],
     ['  with the syscall filter (alternating)', ms(median(filtered)), ms(pct(filtered, 95)), 'without it', ms(median(unfiltered)), (median(filtered) / median(unfiltered)).toFixed(2), ''],
+    ['  with disk limit + writable system (alternating)', ms(median(limited)), ms(pct(limited, 95)), 'no disk limit', ms(median(unlimited)), (median(limited) / median(unlimited)).toFixed(2), '≤ 60'],
+    ['  no disk limit, host system read-only', ms(median(readOnly)), ms(pct(readOnly, 95)), 'both on', ms(median(limited)), (median(readOnly) / median(limited)).toFixed(2), ''],
     ['exec round trip echo ok (20 ms apart)', ms(median(execRt)), ms(pct(execRt, 95)), 'host spawn sh -c', ms(median(hostSpawn)), (median(execRt) / median(hostSpawn)).toFixed(1), '≤ 10'],
     ['  back to back', ms(median(execTight)), ms(pct(execTight, 95)), 'host spawn sh -c', ms(median(hostSpawn)), (median(execTight) / median(hostSpawn)).toFixed(1), ''],
     ['  without warm entries (20 ms apart)', ms(median(execCold)), ms(pct(execCold, 95)), 'host spawn sh -c', ms(median(hostSpawn)), (median(execCold) / median(hostSpawn)).toFixed(1), ''],

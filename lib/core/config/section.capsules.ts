@@ -39,5 +39,7 @@ export const capsules = {
     cgroupParent: str('nestbox', { pattern: /^[a-zA-Z0-9._-]+(\/[a-zA-Z0-9._-]+)*$/, patternDoc: 'a relative cgroup path', doc: 'cgroup (under each hierarchy root) holding the capsules' }),
     onShutdown: oneOf('stop', ['stop', 'keep'] as const, 'stop: capsules stop with their files kept (resume boots them); keep: they keep running and are re-attached'),
     seccomp: bool(true, 'every capsule process runs under a syscall filter (io_uring, bpf, kexec, modules, keyrings, the mount API, new user namespaces, the 32-bit entry fail with EPERM); false runs them without'),
+    diskLimits: bool(true, "each new capsule's files live in a loop-mounted ext4 image of its disk_size_mb, so writes beyond it fail with ENOSPC inside; false keeps them in the data dir, unlimited"),
+    writableSystem: bool(true, "/usr, /etc and the package manager's state are copy-on-write inside each capsule (apt, pip, npm -g work as its root; the host's files never change); false binds them read-only"),
   },
 }
