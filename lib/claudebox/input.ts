@@ -4,7 +4,7 @@ import { invalid } from '../core/errors.ts'
 import { WORKSPACE_DIR } from './cli.ts'
 
 export const WORKSPACE_RE = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/
-export const EFFORTS = ['low', 'medium', 'high', 'max'] as const
+export const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const
 
 export type RunRequest = {
   prompt: string

@@ -7,18 +7,18 @@ export const UPSTREAM_SECRET = 'sk-ant-real-upstream-secret'
 
 export type Box = { nb: TestNestbox; up: FakeClaudeUpstream; token: string; close: () => Promise<void> }
 
-export async function startBox(set: Record<string, string | number | boolean> = {}): Promise<Box> {
-  const up = await startFakeClaudeUpstream()
+export async function startBox(set: Record<string, string | number | boolean> = {}, o: { dataDir?: string; up?: FakeClaudeUpstream } = {}): Promise<Box> {
+  const up = o.up ?? (await startFakeClaudeUpstream())
   const models = ['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-1', 'glm-4.5-air', 'glm-4.7']
   const modelList = models.map((m) => ({ model_name: m, litellm_params: { model: `anthropic/${m}`, api_base: up.url, api_key: UPSTREAM_SECRET }, model_info: { input_cost_per_token: 0.000003, output_cost_per_token: 0.000015 } }))
-  const nb = await startTestNestbox({ set: { 'gateway.masterKey': MASTER, 'gateway.modelList': JSON.stringify(modelList), ...set } })
+  const nb = await startTestNestbox({ dataDir: o.dataDir, set: { 'gateway.masterKey': MASTER, 'gateway.modelList': JSON.stringify(modelList), ...set } })
   return {
     nb,
     up,
     token: nb.bootstrap.claudebox_api_token,
     close: async () => {
       await nb.close()
-      await up.close()
+      if (!o.up) await up.close()
     },
   }
 }
