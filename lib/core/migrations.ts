@@ -21,6 +21,7 @@ export const MIGRATIONS = [
   '0040_events.sql',
   '0041_channels.sql',
   '0050_runs.sql',
+  '0051_computers.sql',
   '0060_claudebox.sql',
 ] as const
 

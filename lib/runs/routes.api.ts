@@ -1,15 +1,16 @@
-/** The cloudbox API's runs (seed 002): POST /api/runs, GET /api/runs/recent, /api/runs/:runId, /api/runs/:runId/events (SSE). */
+/** The cloudbox API (seed 002) under /api: runs (POST /api/runs, GET /api/runs/recent, /api/runs/:runId, /api/runs/:runId/events as SSE) and the computers' routes. */
 import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { invalid } from '../core/errors.ts'
 import type { AppEnv } from '../http/types.ts'
 import type { RunEvent } from './runner.ts'
-import type { Runs } from './service.ts'
+import type { CloudboxService } from './setup.ts'
+import { computerRoutes } from './routes.computers.ts'
 
 /** `Authorization: Bearer <token>` (not a nestbox key, which the surface's entry resolved) or `x-cloudbox-token`. */
 export const cloudboxToken = (c: Context<AppEnv>) => c.req.header('x-cloudbox-token') || c.req.header('authorization')?.match(/^Bearer\s+(\S+)$/i)?.[1]
 
-export function runRoutes(runs: Runs) {
+export function runRoutes(runs: CloudboxService) {
   const r = new Hono<AppEnv>()
   const caller = (c: Context<AppEnv>) => runs.caller(c.get('principal'), cloudboxToken(c))
 
@@ -39,5 +40,6 @@ export function runRoutes(runs: Runs) {
       if (result) await s.writeSSE({ event: 'result', data: JSON.stringify(result) })
     })
   })
+  r.route('/', computerRoutes(runs.computers, caller))
   return r
 }

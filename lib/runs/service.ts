@@ -80,7 +80,7 @@ export function createRuns(d: RunsDeps) {
     return { ...base, ok: false, receipts: [], runnerReceipts: [], artifact: null, diff: '', error: 'the run was interrupted (nestbox stopped during it)' }
   }
 
-  return {
+  const api = {
     /** The caller of a request: a nestbox account of a team, or the cloudbox token (its team, full rights). */
     caller(p: Principal, token: string | undefined): RunCaller {
       if ((p.kind === 'api_key' || p.kind === 'user') && p.teamId) return { teamId: p.teamId, canWrite: roleAtLeast(p.role, 'member') }
@@ -136,7 +136,7 @@ export function createRuns(d: RunsDeps) {
       for (const e of l.events) onEvent(e)
       let stop = () => {}
       const finished = new Promise<unknown>((resolve) => {
-        const fn = (e: RunEvent | null) => (e ? onEvent(e) : resolve(this.get(c, runId)))
+        const fn = (e: RunEvent | null) => (e ? onEvent(e) : resolve(api.get(c, runId)))
         l.listeners.add(fn)
         stop = () => {
           l.listeners.delete(fn)
@@ -152,5 +152,6 @@ export function createRuns(d: RunsDeps) {
     /** Waits for the runs in flight (shutdown). */
     drain: () => Promise.allSettled([...live.values()].map((l) => l.done)),
   }
+  return api
 }
 export type Runs = ReturnType<typeof createRuns>

@@ -1,7 +1,7 @@
 /**
  * Wires the cloudbox API's runs: the token (configured, or generated at first
  * start into bootstrap.txt and kept as a hash) and its team, the runner over
- * capsules, the purge job, and cleanup when a team is deleted.
+ * capsules, the purge job, the computers, and cleanup when a team is deleted.
  */
 import { appendFileSync, chmodSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
@@ -16,7 +16,9 @@ import { sha256hex } from '../core/secrets.ts'
 import type { CapsuleService } from '../capsules/service.ts'
 import { createRunner } from './runner.ts'
 import { createRuns, type Runs } from './service.ts'
+import { createComputers, type Computers } from './computers.ts'
 import { deleteTeamRuns, findToken, putTokenOnce } from './store.ts'
+import { deleteTeamComputers } from './store.computers.ts'
 
 export type RunsCore = {
   config: Config
@@ -33,7 +35,9 @@ export type RunsCore = {
 const teamExists = async (db: Db, id: string) => !!(await db.selectFrom('teams').select('id').where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst())
 const firstTeam = (db: Db) => db.selectFrom('teams').select('id').where('deleted_at', 'is', null).orderBy('created_at').orderBy('id').limit(1).executeTakeFirst()
 
-export function setupRuns(core: RunsCore, d: { capsules: CapsuleService }): Runs {
+export type CloudboxService = Runs & { computers: Computers }
+
+export function setupRuns(core: RunsCore, d: { capsules: CapsuleService }): CloudboxService {
   const cfg = core.config.cloudbox
   const log = core.log.child({ mod: 'runs' })
   let token: { hash: string; teamId: string } | null = null
@@ -79,7 +83,9 @@ export function setupRuns(core: RunsCore, d: { capsules: CapsuleService }): Runs
   })
   core.jobs.add({ name: 'runs.purge', everyMs: 3_600_000, run: () => runs.purge() })
   core.bus.subscribe((e) => {
-    if (e.type === 'team.delete' && e.teamId) void deleteTeamRuns(core.db, e.teamId).catch((err) => log.error('runs of a deleted team not removed', { err, team: e.teamId }))
+    if (e.type !== 'team.delete' || !e.teamId) return
+    void deleteTeamRuns(core.db, e.teamId).catch((err) => log.error('runs of a deleted team not removed', { err, team: e.teamId }))
+    void deleteTeamComputers(core.db, e.teamId).catch((err) => log.error('computers of a deleted team not removed', { err, team: e.teamId }))
   })
-  return runs
+  return { ...runs, computers: createComputers({ db: core.db, clock: core.clock }) }
 }

@@ -1,4 +1,4 @@
-/** Kysely row types of the runs tables (sqlite/0050_runs.sql). */
+/** Kysely row types of the runs tables (sqlite/0050_runs.sql, 0051_computers.sql). */
 export interface RunRow {
   id: string
   team_id: string
@@ -23,7 +23,35 @@ export interface CloudboxTokenRow {
   created_at: number
 }
 
+export interface ComputerRow {
+  team_id: string
+  id: string
+  spec: string
+  created_at: number
+}
+
+export interface ComputerReceiptRow {
+  seq: number
+  team_id: string
+  computer_id: string
+  ts: number
+  kind: string
+  payload: string
+}
+
+/** A file an agent wrote (kind agent-write), or its new body of a spec file. */
+export interface ComputerFileRow {
+  team_id: string
+  computer_id: string
+  path: string
+  content: string
+  written_at: number
+}
+
 export interface RunsTables {
   runs: RunRow
   cloudbox_tokens: CloudboxTokenRow
+  computers: ComputerRow
+  computer_receipts: Omit<ComputerReceiptRow, 'seq'> & { seq?: number }
+  computer_files: ComputerFileRow
 }
