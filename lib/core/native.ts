@@ -124,36 +124,15 @@ function assetHashes(s: Sea): Record<string, string> {
   return hashes
 }
 
-/** Loads the addon shipped as SEA asset `name` (e.g. "better_sqlite3.node"). */
-export function loadEmbeddedAddon(name: string): unknown {
-  if (loaded.has(name)) return loaded.get(name)
+/**
+ * Writes SEA asset `name` once into the first usable private cache directory and
+ * hands the file to `use` (dlopen, or just its path); the next directory is tried
+ * when writing or using it there fails (e.g. /tmp mounted noexec).
+ */
+function withEmbeddedFile<T>(name: string, use: (file: string) => T): T {
   const s = seaApi()
-  if (!s) throw new Error(`not running as the nestbox executable; cannot load embedded ${name}`)
+  if (!s) throw new Error(`not running as the nestbox executable; cannot use embedded ${name}`)
   // The asset is read only when the cached copy must be (re)written: reading it touches MBs of the executable.
-  let bytes: Uint8Array | undefined
-  const asset = () => (bytes ??= new Uint8Array(s.getAsset(name)))
-  const hash = assetHashes(s)[name] ?? sha256(asset())
-  const problems: string[] = []
-  for (const dir of candidateDirs()) {
-    try {
-      const d = dir()
-      const file = join(d, `${hash.slice(0, 16)}-${name}`)
-      materialise(file, asset, hash)
-      const mod = { exports: {} as unknown }
-      process.dlopen(mod, file)
-      loaded.set(name, mod.exports)
-      return mod.exports
-    } catch (e) {
-      problems.push((e as Error).message.split('\n')[0])
-    }
-  }
-  throw new Error(`cannot load embedded ${name}: ${problems.join('; ')}`)
-}
-
-/** Path of the executable shipped as SEA asset `name`, written once (0500) into the private cache directory. */
-export function embeddedExecutable(name: string): string {
-  const s = seaApi()
-  if (!s) throw new Error(`not running as the nestbox executable; cannot extract embedded ${name}`)
   let bytes: Uint8Array | undefined
   const asset = () => (bytes ??= new Uint8Array(s.getAsset(name)))
   const hash = assetHashes(s)[name] ?? sha256(asset())
@@ -162,13 +141,27 @@ export function embeddedExecutable(name: string): string {
     try {
       const file = join(dir(), `${hash.slice(0, 16)}-${name}`)
       materialise(file, asset, hash)
-      return file
+      return use(file)
     } catch (e) {
       problems.push((e as Error).message.split('\n')[0])
     }
   }
-  throw new Error(`cannot extract embedded ${name}: ${problems.join('; ')}`)
+  throw new Error(`cannot use embedded ${name}: ${problems.join('; ')}`)
 }
+
+/** Loads the addon shipped as SEA asset `name` (e.g. "better_sqlite3.node"). */
+export function loadEmbeddedAddon(name: string): unknown {
+  if (loaded.has(name)) return loaded.get(name)
+  return withEmbeddedFile(name, (file) => {
+    const mod = { exports: {} as unknown }
+    process.dlopen(mod, file)
+    loaded.set(name, mod.exports)
+    return mod.exports
+  })
+}
+
+/** Path of the executable shipped as SEA asset `name`, written once (0500) into the private cache directory. */
+export const embeddedExecutable = (name: string): string => withEmbeddedFile(name, (file) => file)
 
 const helpers = new Map<string, string>()
 /**
