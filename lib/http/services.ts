@@ -60,8 +60,8 @@ export function createServices(core: Core) {
   const mcp = setupMcp(core, {
     audit,
     sets: [
-      { name: 'storage', load: async () => (await import('../storage/mcp-tools.ts')).storageTools(storage), ownEndpoint: true },
-      { name: 'capsules', load: async () => (await import('../capsules/mcp-tools.ts')).capsuleTools(capsules) },
+      { name: 'storage', load: async () => (await import('../storage/mcp-tools.ts')).storageTools(storage) },
+      { name: 'capsules', load: async () => (await import('../capsules/mcp-tools.ts')).capsuleTools(capsules), serveAlone: true },
       ...[claudebox.main, claudebox.zai].filter((c) => c !== null).map((c) => ({ name: c.name, load: async () => (await import('../claudebox/mcp-tools.ts')).claudeboxTools(c), ownEndpoint: true })),
     ],
   })

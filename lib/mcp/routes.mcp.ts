@@ -24,7 +24,7 @@ export function mcpRoutes(mcp: Mcp, d: { gateway: Gateway; identity: IdentitySer
   const r = new Hono<AppEnv>()
   const rootUrl = (c: Context<AppEnv>) => d.publicUrl().replace(/\/$/, '') || `${new URL(c.req.url).protocol}//${c.req.header('host') ?? new URL(c.req.url).host}`
 
-  const serve = (only: (c: Context<AppEnv>) => string | undefined) =>
+  const serve = (server: string | undefined) =>
     guarded(d.gateway, d.log, 'openai', async (c) => {
       const token = presentedToken({ authorization: c.req.header('authorization'), 'x-api-key': c.req.header('x-api-key'), 'api-key': c.req.header('api-key'), 'x-litellm-api-key': c.req.header('x-litellm-api-key') })
       let caller
@@ -36,7 +36,6 @@ export function mcpRoutes(mcp: Mcp, d: { gateway: Gateway; identity: IdentitySer
         throw e
       }
       const access = { servers: await d.gateway.mcpServers(caller) }
-      const server = only(c)
       if (server !== undefined && !mcp.visible(access, server)) throw new GatewayError(404, 'not_found_error', `no MCP server named ${server.slice(0, 64)} for this key`)
       const [hub, { serveMcp }] = await Promise.all([mcp.hub(), import('./serve.ts')])
       const tc = { principal: await principalOf(caller, token!, d.identity), keyName: keyNameOf(caller), baseUrl: rootUrl(c) }
@@ -59,13 +58,14 @@ export function mcpRoutes(mcp: Mcp, d: { gateway: Gateway; identity: IdentitySer
     }
   }
 
-  const all = serve(() => undefined)
-  const one = serve((c) => c.req.param('server'))
+  const all = serve(undefined)
   r.all('/mcp', all)
   r.all('/mcp/', all)
-  // Other paths of this shape (/storage/mcp/, /claudebox/mcp/, or no server at all) belong to the surfaces mounted after.
-  const oneOrNext = (c: Context<AppEnv>, next: () => Promise<void>) => (mcp.servesPath(c.req.param('server') ?? '') ? one(c) : next())
-  r.all('/:server/mcp', oneOrNext)
-  r.all('/:server/mcp/', oneOrNext)
+  // One route per server, not /:server/mcp: /storage/mcp/, /claudebox/mcp/ and the like belong to their own surfaces, with their own auth.
+  for (const name of mcp.ownPaths()) {
+    const solo = serve(name)
+    r.all(`/${name}/mcp`, solo)
+    r.all(`/${name}/mcp/`, solo)
+  }
   return r
 }

@@ -21,9 +21,10 @@ export type McpCore = {
 
 /**
  * A service's tool set, loaded on first use: `{ name: 'storage', load: async () => (await import('../storage/mcp-tools.ts')).storageTools(storage) }`.
- * `ownEndpoint`: the service serves /{name}/mcp itself (storage, claudebox), so the hub leaves that path to it.
+ * `serveAlone`: the hub also serves the set alone at /{name}/mcp (for a service without an MCP endpoint of its own;
+ * storage and claudebox have theirs).
  */
-export type ToolSetLoader = { name: string; load: () => Promise<ToolSet>; ownEndpoint?: boolean }
+export type ToolSetLoader = { name: string; load: () => Promise<ToolSet>; serveAlone?: boolean }
 
 /** `sets`: every service's built-in tool set; a new service adds its own to this list in lib/http/services.ts. */
 export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoader[]; backoffMs?: number }) {
@@ -36,7 +37,7 @@ export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoade
   }
   const specs = parsed.specs
   const names = new Set([...d.sets.map((s) => s.name), ...specs.map((s) => s.name)])
-  const servedElsewhere = new Set(d.sets.filter((s) => s.ownEndpoint).map((s) => s.name))
+  const alone = [...d.sets.filter((s) => s.serveAlone).map((s) => s.name), ...specs.map((s) => s.name)]
 
   // Written after the answer is on its way: the insert is not on the tool call's path.
   const audit = (r: ToolCallRecord) => setImmediate(() => {
@@ -69,8 +70,8 @@ export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoade
     if (hub) await (await hub).close()
   })
   return {
-    /** Whether the hub serves /{name}/mcp (a server it knows that has no endpoint of its own). */
-    servesPath: (name: string) => names.has(name) && !servedElsewhere.has(name),
+    /** The servers whose /{name}/mcp the hub serves: every upstream server, and the sets that asked. */
+    ownPaths: () => alone,
     /** Whether a server (built-in or upstream) of this name exists and the caller may use it. */
     visible: (a: McpAccess, name: string) => names.has(name) && allows(a, name),
     /** The hub, created on first use. */

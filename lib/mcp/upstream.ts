@@ -24,13 +24,20 @@ const backoff = (n: number, base: number) => Math.min(base * 2 ** Math.max(0, n 
 
 export type UpstreamStatus = { name: string; transport: UpstreamSpec['transport']; state: 'idle' | 'connecting' | 'connected' | 'down' | 'closed'; lastError: string | null; restarts: number; pid: number | null }
 
-/** The connection is gone before the request reached the server, so trying again cannot run the tool twice. */
+const causeCode = (e: unknown) => (e as { cause?: { code?: string } })?.cause?.code ?? (e as { code?: string })?.code
+
+/** The connection is gone before the request reached the server (refused; or its session unknown after a restart), so trying again cannot run the tool twice. */
 function notDelivered(e: unknown): boolean {
   if (e instanceof StreamableHTTPError) return e.code === 404
-  const code = (e as { cause?: { code?: string } })?.cause?.code ?? (e as { code?: string })?.code
-  return code === 'ECONNREFUSED'
+  // compat(sdk): the SSE client's POST errors are plain Errors naming the status.
+  if (e instanceof Error && /\(HTTP 404\)/.test(e.message)) return true
+  return causeCode(e) === 'ECONNREFUSED'
 }
-const reason = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 300)
+const reason = (e: unknown) => {
+  const code = causeCode(e)
+  const msg = e instanceof Error ? e.message : String(e)
+  return (code && !msg.includes(code) ? `${msg} (${code})` : msg).slice(0, 300)
+}
 
 export function createUpstream(spec: UpstreamSpec, o: { log: Logger; backoffMs?: number }) {
   const log = o.log.child({ mcp_server: spec.name })
@@ -141,16 +148,22 @@ export function createUpstream(spec: UpstreamSpec, o: { log: Logger; backoffMs?:
     return all
   }
 
-  /** Runs `fn` on a live connection; reconnects and retries once when the old one was gone before the request reached the server. */
+  /**
+   * Runs `fn` on a live connection. A failure that is not the server's own
+   * answer ends the connection (the next use reconnects); when the request
+   * never reached the server it reconnects and retries once at once.
+   */
   async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
     const c = await connect()
     try {
       return await fn(c)
     } catch (e) {
-      if (e instanceof McpError || !notDelivered(e)) throw e
-      log.info('mcp: upstream connection was gone; reconnecting', { err: reason(e) })
-      await c.close().catch(() => {})
+      if (e instanceof McpError) throw e
+      const retry = notDelivered(e)
+      log.info('mcp: upstream connection failed; closing it', { err: reason(e), retry })
       dropped(c, reason(e))
+      await c.close().catch(() => {})
+      if (!retry) throw e
       retryAt = 0
       return fn(await connect())
     }
@@ -177,7 +190,6 @@ export function createUpstream(spec: UpstreamSpec, o: { log: Logger; backoffMs?:
         return (await withClient((c) => c.callTool({ name: tool, arguments: args }, undefined, { timeout: CALL_TIMEOUT_MS, resetTimeoutOnProgress: true }))) as ToolResult
       } catch (e) {
         if (e instanceof McpError) return errorResult(`MCP server "${spec.name}": ${e.message}`)
-        if (!(e instanceof Error && e.message === lastError) && client === null) failed(e)
         return errorResult(`MCP server "${spec.name}" is unavailable: ${reason(e)}`)
       }
     },

@@ -255,6 +255,19 @@ test('a dead upstream fails its own tools with a clear error, the rest keep work
     return x.isError ? null : x
   }, 'web to answer again')
   assert.is(back.content[0].text, 'web: after')
+
+  // The same for the SSE transport: its session dies with the server.
+  assert.is((await call(MASTER, 'legacy-echo', { text: 'a' })).content[0].text, 'legacy: a')
+  await legacy.stop()
+  const down = await call(MASTER, 'legacy-echo', { text: 'b' })
+  assert.is(down.isError, true)
+  assert.match(down.content[0].text, /MCP server "legacy" is unavailable/)
+  await legacy.start()
+  const again = await until(async () => {
+    const x = await call(MASTER, 'legacy-echo', { text: 'c' })
+    return x.isError ? null : x
+  }, 'legacy to answer again')
+  assert.is(again.content[0].text, 'legacy: c')
 })
 
 test('a stdio server that dies is restarted with backoff; while it cannot start its tools fail clearly', async () => {
