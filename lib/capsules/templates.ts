@@ -44,15 +44,20 @@ export function createTemplateOps(ctx: CapsuleContext) {
   }
 
   const view = (scope: Scope) => ({
-    /** Saves a running capsule's filesystem as a team template (409 when the name is taken). */
-    async snapshot(p: Principal, capsuleId: unknown, rawName: unknown): Promise<TemplateRow> {
+    /**
+     * Saves a running capsule's filesystem as a team template (409 when the name is taken).
+     * `global` (admin scope only, template builds): a platform template every team can use.
+     */
+    async snapshot(p: Principal, capsuleId: unknown, rawName: unknown, opts: { global?: boolean; metadata?: Record<string, string> } = {}): Promise<TemplateRow> {
       assertScope(p, scope, 'write')
+      if (opts.global && scope !== 'admin') throw forbidden('platform templates are made by admins', 'admin_required')
       if (typeof capsuleId !== 'string' || !capsuleId) throw invalid('sandbox_id is required')
       if (rawName !== undefined && rawName !== null && (typeof rawName !== 'string' || !NAME_RE.test(rawName)))
         throw invalid('name must match [a-zA-Z0-9][a-zA-Z0-9._-]{0,63}', 'invalid_name')
       const row = await ctx.load(p, scope, capsuleId, 'write')
       const name = (rawName as string | undefined) ?? ids.id('snap-', 8)
-      if (await findTemplateForTeam(db, row.team_id, name)) throw conflict(`a template named "${name}" already exists`, 'already_exists')
+      const taken = opts.global ? (await listTemplates(db, null)).some((t) => t.team_id === null && t.name === name) : !!(await findTemplateForTeam(db, row.team_id, name))
+      if (taken) throw conflict(`a template named "${name}" already exists`, 'already_exists')
       return ctx.withLock(row.id, async () => {
         const cur = await ctx.requireRunning(await ctx.reload(row.id))
         const id = ids.id('tpl-', 16)
@@ -68,7 +73,7 @@ export function createTemplateOps(ctx: CapsuleContext) {
         await ctx.transition(snapping, ['snapshotting'], 'running')
         const tpl: TemplateRow = {
           id,
-          team_id: cur.team_id,
+          team_id: opts.global ? null : cur.team_id,
           name,
           type: 'snapshot',
           vcpus: cur.vcpus,
@@ -76,7 +81,7 @@ export function createTemplateOps(ctx: CapsuleContext) {
           size_bytes: await dirSize(dir),
           root_dir: dir,
           source_capsule_id: cur.id,
-          metadata: JSON.stringify({ source_capsule: cur.id, contents: 'files', note: SNAPSHOT_NOTE }),
+          metadata: JSON.stringify({ source_capsule: cur.id, contents: 'files', note: SNAPSHOT_NOTE, ...opts.metadata }),
           created_at: clock.now(),
         }
         try {
@@ -108,7 +113,8 @@ export function createTemplateOps(ctx: CapsuleContext) {
         tpl = all[0]
       }
       if (!tpl) throw notFound(`template "${name.slice(0, 64)}" not found`)
-      if (tpl.team_id === null) throw forbidden(`"${tpl.name}" is a built-in template and cannot be deleted`, 'builtin_template')
+      // platform templates: the built-in one stays; built ones (snapshots without a team) only admins remove
+      if (tpl.team_id === null && (scope === 'team' || tpl.type === 'base')) throw forbidden(`"${tpl.name}" is a ${tpl.type === 'base' ? 'built-in' : 'platform'} template and cannot be deleted${tpl.type === 'base' ? '' : ' here'}`, 'builtin_template')
       const users = await countLiveCapsulesOfTemplate(db, tpl.id)
       if (users > 0) throw new AppError(409, 'template_in_use', `template "${tpl.name}" is used by ${users} capsule(s); destroy them first`)
       await deleteTemplate(db, tpl.id)

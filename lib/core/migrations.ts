@@ -20,6 +20,7 @@ export const MIGRATIONS = [
   '0031_gateway_object_permission.sql',
   '0040_events.sql',
   '0041_channels.sql',
+  '0042_builds.sql',
   '0050_runs.sql',
   '0051_computers.sql',
   '0060_claudebox.sql',

@@ -38,8 +38,33 @@ export interface DeliveryRow {
   updated_at: number
 }
 
+export type BuildStatus = 'queued' | 'running' | 'success' | 'failed' | 'cancelled'
+
+export interface BuildRow {
+  id: string
+  name: string
+  base_template: string
+  recipe: string
+  healthcheck: string
+  vcpus: number | null
+  memory_mb: number | null
+  team_id: string
+  created_by: string
+  status: BuildStatus
+  current_step: number
+  total_steps: number
+  logs: string
+  error: string | null
+  sandbox_id: string | null
+  template_id: string | null
+  created_at: number
+  started_at: number | null
+  completed_at: number | null
+}
+
 export interface EventsTables {
   events: EventRow
   channels: ChannelRow
   channel_deliveries: DeliveryRow
+  template_builds: BuildRow
 }

@@ -10,6 +10,7 @@ import { auditRoutesV1 } from '../events/routes.v1.ts'
 import { eventStreamRoutesV1 } from '../events/routes.v1-stream.ts'
 import { channelRoutesV1 } from '../events/routes.v1-channels.ts'
 import { buildRoutesV1 } from '../events/routes.v1-builds.ts'
+import { buildRoutesV1 } from '../events/routes.v1-builds.ts'
 import { storageRoutes } from '../storage/mount.ts'
 import { storageError } from '../storage/errors.ts'
 import { gatewayRoutes } from '../gateway/routes.ts'
@@ -70,6 +71,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   v1.route('/', auditRoutesV1(s.audit))
   v1.route('/', eventStreamRoutesV1(s.events))
   v1.route('/channels', channelRoutesV1(s.channels))
+  v1.route('/admin/builds', buildRoutesV1(s.builds))
   v1.route('/admin/builds', buildRoutesV1(s.builds))
   v1.route('/', tunnelRoutesV1(s.tunnel))
   app.route('/v1', withEntry(v1, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'wrenn') })))

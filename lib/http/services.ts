@@ -10,6 +10,7 @@ import type { CapsuleApi } from './capsule-api.ts'
 import { createIdentityService } from '../identity/service.ts'
 import { createAuditLog } from '../events/audit.ts'
 import { setupEvents } from '../events/setup.ts'
+import { setupBuilds } from '../events/builds/setup.ts'
 import { setupCapsules } from '../capsules/setup.ts'
 import { createStorage } from '../storage/wire.ts'
 import { setupGateway } from '../gateway/setup.ts'
@@ -52,6 +53,7 @@ export function createServices(core: Core) {
   const { events, channels, dispatcher } = setupEvents(core, audit)
   const storage = createStorage(core)
   const capsules = setupCapsules(core, audit)
+  const builds = setupBuilds(core, { audit, capsules })
   const gateway = setupGateway(core, identity)
   const tunnel = setupTunnel(core)
   const claudebox = setupClaudebox(core, { identity, capsules, gateway })
@@ -65,6 +67,6 @@ export function createServices(core: Core) {
       ...[claudebox.main, claudebox.zai].filter((c) => c !== null).map((c) => ({ name: c.name, load: async () => (await import('../claudebox/mcp-tools.ts')).claudeboxTools(c), ownEndpoint: true })),
     ],
   })
-  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, channels, dispatcher, mcp, claudebox, runs }
+  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, channels, dispatcher, builds, mcp, claudebox, runs }
 }
 export type Services = ReturnType<typeof createServices>

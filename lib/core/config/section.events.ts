@@ -36,5 +36,8 @@ export const events = {
     concurrency: int(1, 1, 64, 'template builds running at once on this host'),
     stepTimeoutSec: int(600, 1, 86_400, 'default timeout of one RUN step'),
     maxLogBytes: int(256 * 1024, 1024, 64 * 1024 * 1024, 'output kept per build step'),
+    healthcheckMaxSec: int(300, 1, 86_400, 'longest a build healthcheck keeps retrying'),
+    /** ADD <url> may fetch from loopback/private addresses only when this is set. */
+    allowPrivateUrls: bool(false, 'let build ADD steps fetch from loopback, private and link-local addresses'),
   },
 }
