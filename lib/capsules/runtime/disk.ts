@@ -46,7 +46,7 @@ export type Disks = ReturnType<typeof createDisks>
 
 /** `dir`: where formatted spares wait (the runtime's data dir, so a rename moves one into a capsule). */
 export function createDisks(o: { dir: string; spares?: number; onError?: (err: Error) => void }) {
-  const want = o.spares ?? 2
+  const want = o.spares ?? 4
   mkdirSync(o.dir, { recursive: true, mode: 0o700 })
   // spares left by an earlier run: `<mb>-<n>.img`; half-made ones (`.tmp`) go
   const pool = new Map<number, string[]>()

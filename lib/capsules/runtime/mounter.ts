@@ -32,8 +32,8 @@ sub loop {
     my $n = ioctl($ctl, 0x4C82, 0);
     die "no free loop device: $!\\n" unless defined $n;
     open(my $dev, '+<', "/dev/loop" . (0 + $n)) or next;
-    # struct loop_config: fd, block_size, loop_info64 (lo_flags = LO_FLAGS_AUTOCLEAR), reserved
-    my $cfg = pack('LL', fileno($img), 0) . pack('QQQQQLLLL', 0, 0, 0, 0, 0, 0, 0, 0, 4) . ("\\0" x 176) . ("\\0" x 64);
+    # struct loop_config: fd, block_size, loop_info64 (lo_flags: LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO, so the image's pages are not cached twice), reserved
+    my $cfg = pack('LL', fileno($img), 0) . pack('QQQQQLLLL', 0, 0, 0, 0, 0, 0, 0, 0, 4 | 16) . ("\\0" x 176) . ("\\0" x 64);
     next unless ioctl($dev, 0x4C0A, $cfg);
     mnt("/dev/loop" . (0 + $n), $dst, 'ext4', 4, $disk_opts);
     return;
