@@ -15,7 +15,7 @@
  * boot, and hostname, hosts, resolv.conf at every boot.
  */
 import { spawn } from 'node:child_process'
-import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, watch, writeFileSync, writeSync, type Stats } from 'node:fs'
+import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, watch, writeFileSync, writeSync, type FSWatcher, type Stats } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 /** Host directories overlaid besides the exposed system directories (when they exist). */
@@ -100,26 +100,43 @@ const keptFromOthers = (st: Stats) => !st.isSymbolicLink() && (!(st.mode & 0o004
  * the mask from scratch. /usr is too large to watch: it is scanned at start.
  */
 export function watchMask(maskDir: string, dirs: string[], onError: (err: Error) => void): () => void {
-  const watchers = dirs.map((dir) =>
-    watch(dir, { recursive: true, persistent: false }, (_ev, name) => {
-      if (!name) return
-      const p = join(dir, name.toString())
-      const st = lstatSync(p, { throwIfNoEntry: false })
-      if (!st || !keptFromOthers(st)) return
-      const top = join(maskDir, slug(dir))
-      const parts = p.slice(dir.length + 1).split('/')
-      try {
-        for (let i = 1; i < parts.length; i++) {
-          const d = join(top, ...parts.slice(0, i))
-          if (!existsSync(d)) mirrorDir(join(dir, ...parts.slice(0, i)), d)
-        }
-      } catch (err) {
-        return onError(err as Error)
+  // one inotify watch per directory (not per file: /var/lib/dpkg/info alone holds thousands)
+  const watchers = new Map<string, FSWatcher>()
+  const onEntry = (dir: string, p: string) => {
+    const st = lstatSync(p, { throwIfNoEntry: false })
+    if (!st) return
+    if (st.isDirectory() && !watchers.has(p)) watchTree(dir, p)
+    if (!keptFromOthers(st)) return
+    const top = join(maskDir, slug(dir))
+    const parts = p.slice(dir.length + 1).split('/')
+    try {
+      for (let i = 1; i < parts.length; i++) {
+        const d = join(top, ...parts.slice(0, i))
+        if (!existsSync(d)) mirrorDir(join(dir, ...parts.slice(0, i)), d)
       }
-      mknodWhiteouts([join(top, ...parts)]).catch(onError)
-    }),
-  )
-  return () => watchers.forEach((w) => w.close())
+    } catch (err) {
+      return onError(err as Error)
+    }
+    mknodWhiteouts([join(top, ...parts)]).catch(onError)
+  }
+  const watchTree = (dir: string, d: string) => {
+    try {
+      const w = watch(d, { persistent: false }, (_ev, name) => name && onEntry(dir, join(d, name.toString())))
+      w.on('error', () => {
+        w.close()
+        watchers.delete(d)
+      })
+      watchers.set(d, w)
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) watchTree(dir, join(d, e.name))
+    } catch {
+      // gone meanwhile, or not readable: nothing to watch
+    }
+  }
+  for (const dir of dirs) watchTree(dir, dir)
+  return () => {
+    for (const w of watchers.values()) w.close()
+    watchers.clear()
+  }
 }
 
 function mirrorDir(hostDir: string, d: string) {
