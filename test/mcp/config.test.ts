@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig } from '../../lib/core/config/index.ts'
+import { loadConfig, redactConfig } from '../../lib/core/config/index.ts'
 import { parseUpstreams } from '../../lib/mcp/upstream-config.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'nestbox-mcp-config-'))
@@ -35,6 +35,10 @@ test("a LiteLLM config.yaml's mcp_servers (os.environ refs) and gateway.mcpServe
   assert.equal([by.github.transport, by.github.headers, by.github.allowedTools], ['http', { authorization: 'Bearer ghp_x' }, ['search', 'read']])
   assert.equal([by.files.transport, by.files.command, by.files.args, by.files.env], ['stdio', 'npx', ['-y', '@modelcontextprotocol/server-filesystem', '/tmp'], { DEBUG: '1' }])
   assert.equal([by.old.transport, by.old.headers.authorization], ['sse', `Basic ${Buffer.from('u:p').toString('base64')}`])
+  // Printed configuration hides credentials.
+  const shown = JSON.stringify(redactConfig(cfg))
+  assert.not.ok(shown.includes('ghp_x') || shown.includes('u:p'))
+  assert.is((redactConfig(cfg).litellm as { mcpServers: Record<string, { auth_value: string }> }).mcpServers.github.auth_value, '***')
 })
 
 test('bad entries are refused, naming the entry', () => {

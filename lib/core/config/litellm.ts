@@ -165,7 +165,7 @@ export function redactLitellm(c: LitellmConfig): LitellmConfig {
   return {
     ...c,
     masterKey: hide(c.masterKey) as string,
-    mcpServers: Object.fromEntries(Object.entries(c.mcpServers).map(([k, v]) => [k, isObject(v) ? { ...v, ...(v.auth_value !== undefined ? { auth_value: '***' } : {}), ...(v.env !== undefined ? { env: '***' } : {}) } : v])),
+    mcpServers: Object.fromEntries(Object.entries(c.mcpServers).map(([k, v]) => [k, isObject(v) ? { ...v, ...(v.auth_value !== undefined ? { auth_value: '***' } : {}), ...(v.env !== undefined ? { env: '***' } : {}), ...(v.static_headers !== undefined ? { static_headers: '***' } : {}) } : v])),
     // extra_headers often carry credentials (Authorization, api keys): their values are hidden too.
     modelList: c.modelList.map((m) => ({ ...m, litellm_params: { ...m.litellm_params, api_key: hide(m.litellm_params.api_key), ...(isObject(m.litellm_params.extra_headers) ? { extra_headers: Object.fromEntries(Object.keys(m.litellm_params.extra_headers).map((k) => [k, '***'])) } : {}) } })),
   }
