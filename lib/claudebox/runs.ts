@@ -44,6 +44,8 @@ export type RunEngineDeps = {
 }
 
 const STDERR_KEEP = 4000
+/** `claude -p` reads a piped stdin until it ends (seconds when it never does): it gets /dev/null once the spawn gate has opened. */
+const NO_STDIN = 'exec "$0" "$@" </dev/null'
 
 export function createRunEngine(d: RunEngineDeps) {
   const caps = d.capsules.admin
@@ -74,7 +76,7 @@ export function createRunEngine(d: RunEngineDeps) {
   async function attempt(run: Run, ws: ReadyWorkspace, apiKey: string, o: RunOptions, onTurn: (t: Turn) => void, state: { killed: boolean }) {
     const parser = createOutputParser(onTurn)
     let stderr = ''
-    const h = await caps.processes.spawn(system, ws.capsule_id, { cmd: CLI_INSIDE, args: cliArgs({ ...o, model: o.model ? model(o.model) : null }), envs: env(apiKey), cwd: WORKSPACE_DIR, tag: `claudebox-${run.id}` }, { gated: true })
+    const h = await caps.processes.spawn(system, ws.capsule_id, { cmd: '/bin/sh', args: ['-c', NO_STDIN, CLI_INSIDE, ...cliArgs({ ...o, model: o.model ? model(o.model) : null })], envs: env(apiKey), cwd: WORKSPACE_DIR, tag: `claudebox-${run.id}` }, { gated: true })
     h.onStdout((c) => parser.push(c))
     h.onStderr((c) => (stderr = (stderr + c.toString('utf8')).slice(-STDERR_KEEP)))
     const timer = setTimeout(() => {
