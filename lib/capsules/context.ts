@@ -27,6 +27,8 @@ export type CapsuleDeps = {
   log: Logger
   config: Config['capsules']
   dataDir: string
+  /** Credentials a capsule that reaches nestbox carries (the gateway's capsule-scoped key as OPENAI_* / ANTHROPIC_* variables). */
+  credentials?: (teamId: string, capsuleId: string) => Promise<Record<string, string>>
 }
 
 /** How long an operation on a capsule that is still starting waits for it. */

@@ -27,6 +27,7 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
 
   async function boot(actor: Principal, row: CapsuleRow, spec: CapsuleSpec) {
     try {
+      if (spec.network && spec.network.mode !== 'none' && ctx.credentials) spec = { ...spec, envs: { ...spec.envs, ...(await ctx.credentials(row.team_id, row.id)) } }
       await runtime.create(spec)
       const now = clock.now()
       const up = await ctx.transition(row, ['starting'], 'running', { started_at: now, last_active_at: now, error: null })

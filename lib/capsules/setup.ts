@@ -4,9 +4,11 @@ import { unavailable } from '../core/errors.ts'
 import type { Core } from '../http/services.ts'
 import type { AuditLog } from '../events/audit.ts'
 import type { Runtime } from './runtime/types.ts'
+import type { CapsuleDeps } from './context.ts'
 import { createCapsuleService } from './service.ts'
 
-export function setupCapsules(core: Core, audit: AuditLog) {
+/** `credentials`: what a capsule reaching nestbox carries to call its gateway (services.ts wires the gateway's capsule keys). */
+export function setupCapsules(core: Core, audit: AuditLog, credentials?: CapsuleDeps['credentials']) {
   const log = core.log.child({ mod: 'capsules' })
   // The driver (and the native PTY addon it pulls in) loads when nestbox starts
   // serving, not when the CLI merely imports the app (`nestbox version`, `migrate`).
@@ -17,7 +19,7 @@ export function setupCapsules(core: Core, audit: AuditLog) {
       return driver[key as keyof Runtime]
     },
   })
-  const svc = createCapsuleService({ db: core.db, runtime, bus: core.bus, audit, clock: core.clock, ids: core.ids, log, config: core.config.capsules, dataDir: core.dataDir })
+  const svc = createCapsuleService({ db: core.db, runtime, bus: core.bus, audit, clock: core.clock, ids: core.ids, log, config: core.config.capsules, dataDir: core.dataDir, credentials })
   svc.registerJobs(core.jobs)
   core.bus.subscribe((e) => {
     if (e.type === 'team.delete' && e.teamId && driver) void svc.removeTeam(e.teamId).catch((err) => log.error('team cleanup failed', { teamId: e.teamId, err }))

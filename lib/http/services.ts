@@ -57,7 +57,7 @@ export function createServices(core: Core) {
   const gateway = setupGateway(core, identity)
   const tunnel = setupTunnel(core)
   const claudebox = setupClaudebox(core, { identity, capsules, gateway })
-  const runs = setupRuns(core, { capsules })
+  const runs = setupRuns(core, { capsules, gateway })
   // The /mcp/ hub: each service with MCP tools adds its set here, one line each (loaded on first MCP request).
   const mcp = setupMcp(core, {
     audit,

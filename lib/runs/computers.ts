@@ -9,6 +9,7 @@ import type { Clock } from '../core/ids.ts'
 import { draftSpec } from './brief.ts'
 import { computerId, fileBody, MAX_WRITE_CHARS, parseSpec, validPath, type ComputerSpec } from './computer-spec.ts'
 import { grade, type ComputerReceipt } from './grade.ts'
+import type { ModelClient } from './model.ts'
 import type { RunCaller } from './service.ts'
 import { appendReceipt, findComputer, findWritten, insertComputerOnce, listReceipts, listWritten, putWritten, resetComputer } from './store.computers.ts'
 
@@ -25,7 +26,8 @@ export function templatedReply(c: { role: string; style?: string; focus?: string
   return `${c.style ? `[${c.style}] ` : ''}${c.role} replying re: "${echo}".${c.focus ? ` From my angle (${c.focus}): worth checking that against the spec.` : ''}`
 }
 
-export function createComputers(d: { db: Db; clock: Clock }) {
+/** `model`: replies and brief drafts from a gateway model (cloudbox.model), else the deterministic ones. */
+export function createComputers(d: { db: Db; clock: Clock; model: ModelClient | null }) {
   const writer = (c: RunCaller) => {
     if (!c.canWrite) throw forbidden('viewers can read computers but not act in them', 'insufficient_role')
   }
@@ -52,11 +54,13 @@ export function createComputers(d: { db: Db; clock: Clock }) {
       return { id, baseUrl: `/api/c/${id}` }
     },
 
-    brief(raw: unknown): { spec: ComputerSpec } {
+    /** compat(cloudbox): answers {spec} (the original's unawaited promise answered {}); `source` says who drafted it. */
+    async brief(c: RunCaller, raw: unknown): Promise<{ spec: ComputerSpec; source: string }> {
       const b = body(raw)
       if (typeof b.brief !== 'string' || !b.brief.trim()) throw invalid('brief is required (text)', 'bad_request')
       if (b.brief.length > 8_000) throw invalid('brief is longer than 8,000 characters', 'bad_request')
-      return { spec: draftSpec(b.brief) }
+      const drafted = d.model ? await d.model.draft(c.teamId, b.brief.trim()) : null
+      return drafted ? { spec: drafted, source: `model:${d.model!.model}` } : { spec: draftSpec(b.brief), source: 'deterministic' }
     },
 
     spec: (c: RunCaller, id: string) => load(c, id),
@@ -105,8 +109,10 @@ export function createComputers(d: { db: Db; clock: Clock }) {
       if (b.message.length > MAX_WRITE_CHARS) throw new AppError(413, 'content_too_large', `message is longer than ${MAX_WRITE_CHARS} characters`)
       const who = spec.collaborators.find((x) => x.id === b.who)
       if (!who) throw notFound(`collaborator not found: ${b.who.slice(0, 80)}`, 'collaborator_not_found')
-      const reply = templatedReply(who, b.message)
-      await record(c, id, spec, 'ask', { who: who.id, message: b.message, reply })
+      const modelReply = d.model ? await d.model.reply(c.teamId, spec, who, b.message) : null
+      const reply = modelReply ?? templatedReply(who, b.message)
+      // the receipt names the model that replied; a model that failed leaves the template's reply
+      await record(c, id, spec, 'ask', { who: who.id, message: b.message, reply, ...(d.model ? { model: modelReply ? d.model.model : null } : {}) })
       return { from: who.id, role: who.role, style: who.style, reply }
     },
 

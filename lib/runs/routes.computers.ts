@@ -10,10 +10,7 @@ const json = (c: Context<AppEnv>) => c.req.json().catch(() => Promise.reject(inv
 export function computerRoutes(computers: Computers, caller: (c: Context<AppEnv>) => RunCaller) {
   const r = new Hono<AppEnv>()
   r.post('/computers', async (c) => c.json(await computers.create(caller(c), await json(c)), 201))
-  r.post('/brief', async (c) => {
-    caller(c)
-    return c.json(computers.brief(await json(c)))
-  })
+  r.post('/brief', async (c) => c.json(await computers.brief(caller(c), await json(c))))
   r.get('/c/:id/list', async (c) => c.json(await computers.list(caller(c), c.req.param('id'))))
   r.get('/c/:id/read', async (c) => c.json(await computers.read(caller(c), c.req.param('id'), c.req.query('path'))))
   r.post('/c/:id/write', async (c) => c.json(await computers.write(caller(c), c.req.param('id'), await json(c))))

@@ -17,6 +17,9 @@ import type { CapsuleService } from '../capsules/service.ts'
 import { createRunner } from './runner.ts'
 import { createRuns, type Runs } from './service.ts'
 import { createComputers, type Computers } from './computers.ts'
+import { createModelClient } from './model.ts'
+import type { Gateway } from '../gateway/setup.ts'
+import { originUrl } from '../tunnel/setup.ts'
 import { deleteTeamRuns, findToken, putTokenOnce } from './store.ts'
 import { deleteTeamComputers } from './store.computers.ts'
 
@@ -29,7 +32,7 @@ export type RunsCore = {
   ids: IdGen
   log: Logger
   jobs: Scheduler
-  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
+  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void; onListening: (fn: (port: number) => void) => void }
 }
 
 const teamExists = async (db: Db, id: string) => !!(await db.selectFrom('teams').select('id').where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst())
@@ -37,7 +40,7 @@ const firstTeam = (db: Db) => db.selectFrom('teams').select('id').where('deleted
 
 export type CloudboxService = Runs & { computers: Computers }
 
-export function setupRuns(core: RunsCore, d: { capsules: CapsuleService }): CloudboxService {
+export function setupRuns(core: RunsCore, d: { capsules: CapsuleService; gateway: Gateway }): CloudboxService {
   const cfg = core.config.cloudbox
   const log = core.log.child({ mod: 'runs' })
   let token: { hash: string; teamId: string } | null = null
@@ -87,5 +90,9 @@ export function setupRuns(core: RunsCore, d: { capsules: CapsuleService }): Clou
     void deleteTeamRuns(core.db, e.teamId).catch((err) => log.error('runs of a deleted team not removed', { err, team: e.teamId }))
     void deleteTeamComputers(core.db, e.teamId).catch((err) => log.error('computers of a deleted team not removed', { err, team: e.teamId }))
   })
-  return { ...runs, computers: createComputers({ db: core.db, clock: core.clock }) }
+  // the gateway is called over this server's own HTTP port, once it listens
+  let self: string | null = null
+  core.lifecycle.onListening((port) => (self = originUrl(core.config.listen.host, port)))
+  const model = cfg.model ? createModelClient({ model: cfg.model, gateway: d.gateway, log, baseUrl: () => self }) : null
+  return { ...runs, computers: createComputers({ db: core.db, clock: core.clock, model }) }
 }

@@ -91,6 +91,20 @@ test('the default mode is nestbox: NESTBOX_URL reaches this nestbox, nothing els
   assert.is(JSON.parse(me.body.stdout).id, id)
 })
 
+test('a capsule reaching nestbox carries a gateway key scoped to it: the OpenAI and Anthropic variables work from inside', async () => {
+  const e = await exec(nb, id, { cmd: 'sh', args: ['-c', 'echo "$OPENAI_BASE_URL $ANTHROPIC_BASE_URL"; curl -s --max-time 5 -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $OPENAI_API_KEY" $OPENAI_BASE_URL/models; echo; curl -s --max-time 5 -o /dev/null -w "%{http_code}" -H "Authorization: Bearer wrong" $OPENAI_BASE_URL/models'] })
+  const [bases, ok, wrong] = e.body.stdout.trim().split('\n')
+  assert.is(bases, 'http://nestbox/v1 http://nestbox')
+  assert.is(ok, '200', 'the capsule key is accepted by the gateway')
+  assert.is(wrong, '401')
+  const key = (await exec(nb, id, { cmd: 'sh', args: ['-c', 'echo -n $OPENAI_API_KEY'] })).body.stdout
+  assert.match(key, /^sk-/)
+  // the key belongs to this capsule's team: the gateway says so
+  const info = await fetch(`${nb.url}/key/info`, { headers: { authorization: `Bearer ${key}` } })
+  assert.is(info.status, 200)
+  assert.is((await info.json()).info.team_id, nb.bootstrap.team_id)
+})
+
 test('network none has no NESTBOX_URL and reaches nothing; bad network values are 400', async () => {
   const none = await createCapsule(nb, { network: 'none' })
   const e = await exec(nb, none, { cmd: 'sh', args: ['-c', 'echo "[$NESTBOX_URL]"; curl -s -o /dev/null -w "%{http_code}" --max-time 3 http://127.0.0.7/'] })

@@ -78,7 +78,7 @@ test('id: cb_ + 12 hex of SHA-256 over the canonical spec; same spec (any key or
     (s) => ((s.rubric[0].mustEvent as unknown as Record<string, string>).after = 'ci/142.log'),
     (s) => (s.rubric[2].weight = 2),
     (s) => (s.objectives[0].expectedArtifact = 'notes/other.md'),
-    (s) => (s.filesystem[2].content = 'PASS\n'),
+    (s) => ((s.filesystem[2] as { content?: string }).content = 'PASS\n'),
   ]
   const ids = new Set([a.body.id])
   for (const change of changes) {

@@ -14,6 +14,8 @@ export const cloudbox = {
   retentionHours: int(24 * 30, 1, 87_600, 'hours a finished run is kept'),
   /** Runs of one nestbox at the same time; more wait their turn. */
   maxConcurrentRuns: int(8, 1, 256, 'runs executing at once'),
+  /** A gateway model for collaborator replies (/ask) and brief drafts (/api/brief); empty = the deterministic ones. */
+  model: str('', { allowEmpty: true, doc: 'gateway model for computers\' collaborator replies and brief drafts' }),
   /** Memory of a run's capsule. */
   memoryMb: int(2048, 64, 1 << 20),
 }
