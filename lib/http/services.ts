@@ -12,11 +12,12 @@ import { createAuditLog } from '../events/audit.ts'
 import { setupEvents } from '../events/setup.ts'
 import { setupBuilds } from '../events/builds/setup.ts'
 import { setupCapsules } from '../capsules/setup.ts'
+import { NESTBOX_URL } from '../capsules/runtime/network.ts'
 import { createStorage } from '../storage/wire.ts'
 import { setupGateway } from '../gateway/setup.ts'
 import { setupTunnel } from '../tunnel/setup.ts'
-import { setupClaudebox } from '../claudebox/setup.ts'
 import { setupMcp } from '../mcp/setup.ts'
+import { setupClaudebox } from '../claudebox/setup.ts'
 import { setupRuns } from '../runs/setup.ts'
 
 /**
@@ -52,7 +53,8 @@ export function createServices(core: Core) {
   // Each domain adds its service here, one line each.
   const { events, channels, dispatcher } = setupEvents(core, audit)
   const storage = createStorage(core)
-  const capsules = setupCapsules(core, audit)
+  // capsules that reach nestbox carry a gateway key scoped to them (gateway is set up below; used at create)
+  const capsules = setupCapsules(core, audit, async (teamId, capsuleId) => (await gateway.mintCapsuleKey(teamId, capsuleId, NESTBOX_URL)).env)
   const builds = setupBuilds(core, { audit, capsules })
   const gateway = setupGateway(core, identity)
   const tunnel = setupTunnel(core)
