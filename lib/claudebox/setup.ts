@@ -49,7 +49,7 @@ export function setupClaudebox(core: ClaudeboxCore, d: { identity: IdentityServi
   const make = (name: string, icfg: Config['claudebox']['zai']): Claudebox | null => {
     if (!icfg.enabled) return null
     let token: { hash: string; teamId: string } | null = null
-    const workspaces = createWorkspaces({ db: core.db, capsules: d.capsules, clock: core.clock, ids: core.ids, log, instance: name, memoryMb: cfg.memoryMb, cliDir: cli })
+    const workspaces = createWorkspaces({ db: core.db, capsules: d.capsules, clock: core.clock, ids: core.ids, log, instance: name, memoryMb: cfg.memoryMb, vcpus: cfg.vcpus, cliDir: cli })
     const engine = createRunEngine({ capsules: d.capsules, gateway: d.gateway, workspaces, log, now: core.clock.now, models: icfg.models, defaultModel: icfg.defaultModel, runTimeoutMs: cfg.runTimeoutSec * 1000 })
     const svc = createClaudebox({ name, db: core.db, identity: d.identity, capsules: d.capsules, workspaces, engine, models: icfg.models, token: () => token, resultTtlMs: cfg.resultTtlSec * 1000 })
 

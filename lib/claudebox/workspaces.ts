@@ -23,6 +23,7 @@ export type WorkspaceDeps = {
   log: Logger
   instance: string
   memoryMb: number
+  vcpus: number
   /** The host directory holding `claude`, or null when it is not installed. */
   cliDir: () => string | null
 }
@@ -38,7 +39,7 @@ export function createWorkspaces(d: WorkspaceDeps) {
     if (!cli) throw unavailable('the Claude Code CLI is not installed on this host (npm ci installs it; or set claudebox.cliDir)', 'cli_missing')
     const row = await caps.create(
       system,
-      { team_id: ws.team_id, network: 'nestbox', memory_mb: d.memoryMb, timeout_sec: 0, metadata: { claudebox: d.instance, workspace: ws.name } },
+      { team_id: ws.team_id, network: 'nestbox', vcpus: Math.min(d.vcpus, d.capsules.config.limits.maxVcpus), memory_mb: Math.min(d.memoryMb, d.capsules.config.limits.maxMemoryMb), timeout_sec: 0, metadata: { claudebox: d.instance, workspace: ws.name } },
       { binds: [{ source: cli, path: CLI_DIR_INSIDE }] },
     )
     await updateWorkspace(d.db, ws.id, { capsule_id: row.id, session_id: null })

@@ -30,4 +30,6 @@ export const claudebox = {
   resultTtlSec: int(6 * 3600, 60, 30 * 86_400),
   /** Memory of a workspace capsule. */
   memoryMb: int(2048, 64, 1 << 20),
+  /** CPUs of a workspace capsule (at most capsules.limits.maxVcpus): the CLI starts several threads. */
+  vcpus: int(2, 1, 256),
 }
