@@ -100,7 +100,9 @@ test('background process: tag, pid, output fan-out to several readers, list, kil
   assert.is(rt.getProcess(id, { tag: 'worker' }), p)
   assert.is(rt.getProcess(id, { pid: p.pid }), p)
   assert.is(rt.getProcess(id, { tag: 'nope' }), null)
-  const list = await rt.listProcesses(id)
+  // `sleep 30` comes after the output above: wait for the shell to have started it
+  let list = await rt.listProcesses(id)
+  for (let i = 0; i < 100 && !list.some((x) => x.cmd === 'sleep'); i++) list = await sleep(20).then(() => rt.listProcesses(id))
   const mine = list.find((x) => x.pid === p.pid)
   assert.ok(mine, JSON.stringify(list))
   assert.is(mine!.tag, 'worker')

@@ -7,7 +7,7 @@
  * (enter.ts, launch.ts), with one entry kept waiting while a capsule is in use
  * (warm.ts). An idle capsule costs three sleeping processes.
  */
-import { mkdirSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
@@ -100,7 +100,10 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     const p = overlaySupported().then(async (ok) => {
       if (!ok) return null
       const dirs = [...view.roDirs, ...PACKAGE_STATE_DIRS.filter(isDir)].filter(overlaySafePath)
-      const maskDir = join(dataDir, 'system-mask')
+      // a mask per start; earlier ones go unless a capsule left running (onShutdown keep) may still stand on one
+      const masks = join(dataDir, 'system-mask')
+      if (!readdirSync(capsulesDir).some((id) => existsSync(join(capsulesDir, id, 'state.json')))) rmSync(masks, { recursive: true, force: true })
+      const maskDir = join(masks, String(Date.now()))
       rootMountPoints(dirs)
       await buildMask(maskDir, dirs, view.hide)
       stopWatching = watchMask(maskDir, dirs.filter((d) => d !== '/usr'), (err) => log.warn('updating the system mask failed', { err }))

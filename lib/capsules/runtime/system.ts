@@ -66,12 +66,13 @@ async function hiddenUnderCached(dir: string): Promise<string[]> {
 /**
  * Builds the mask at `maskDir`: for each host directory, a tree of directories
  * mirroring the host's (owner, mode, times) down to a whiteout for each hidden
- * path and each of `extra` (nestbox's own data, /etc/nestbox). Rebuilt at every
- * start: it follows the host as packages come and go.
+ * path and each of `extra` (nestbox's own data, /etc/nestbox). Built afresh at
+ * every start (in a new directory: capsules left running keep theirs), so it
+ * follows the host as packages come and go.
  */
 export async function buildMask(maskDir: string, dirs: string[], extra: string[]) {
   rmSync(maskDir, { recursive: true, force: true })
-  mkdirSync(maskDir, { mode: 0o755 })
+  mkdirSync(maskDir, { recursive: true, mode: 0o755 })
   const whiteouts: string[] = []
   for (const dir of dirs) {
     const top = join(maskDir, slug(dir))
