@@ -8,11 +8,12 @@
  * The mount goes away with the capsule; `discard` gives deleted blocks back to
  * the host (holes punched in the image).
  *
- * mkfs costs ~20 ms, so formatted images wait in a small pool per size and a
+ * mkfs costs 20-140 ms, so it runs once per size; capsules get sparse copies of
+ * that image (a few ms), made ahead: spares wait in a small pool per size and a
  * create only renames one (the pool refills in the background).
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -48,14 +49,37 @@ export type Disks = ReturnType<typeof createDisks>
 export function createDisks(o: { dir: string; spares?: number; onError?: (err: Error) => void }) {
   const want = o.spares ?? 4
   mkdirSync(o.dir, { recursive: true, mode: 0o700 })
-  // spares left by an earlier run: `<mb>-<n>.img`; half-made ones (`.tmp`) go
+  // left by an earlier run: spares `<mb>-<pid>-<n>.img` and formatted originals `<mb>.img`; half-made ones (`.tmp`) go
   const pool = new Map<number, string[]>()
   for (const name of readdirSync(o.dir)) {
     const m = /^(\d+)-\d+-\d+\.img$/.exec(name)
-    if (!m) rmSync(join(o.dir, name), { force: true })
-    else pool.set(Number(m[1]), [...(pool.get(Number(m[1])) ?? []), join(o.dir, name)])
+    if (m) pool.set(Number(m[1]), [...(pool.get(Number(m[1])) ?? []), join(o.dir, name)])
+    else if (!/^\d+\.img$/.test(name)) rmSync(join(o.dir, name), { force: true })
   }
   let seq = 0
+  /**
+   * A copy of the size's formatted original: mkfs runs once per size; a sparse
+   * copy takes a few ms instead of its tens (ext4 does not mind the copies
+   * sharing a UUID).
+   */
+  const formatting = new Map<number, Promise<string>>()
+  const original = (mb: number) => {
+    const path = join(o.dir, `${mb}.img`)
+    if (existsSync(path)) return Promise.resolve(path)
+    let p = formatting.get(mb)
+    if (!p) {
+      const tmp = `${path}.${process.pid}.tmp`
+      p = makeImage(tmp, mb).then(() => (renameSync(tmp, path), path))
+      p.finally(() => formatting.delete(mb)).catch(() => {})
+      formatting.set(mb, p)
+    }
+    return p
+  }
+  const copy = async (mb: number, dest: string) => {
+    const tmp = `${dest}.tmp`
+    await run('/bin/cp', ['--sparse=always', '--', await original(mb), tmp])
+    renameSync(tmp, dest)
+  }
   const filling = new Set<number>()
   const refill = async (mb: number) => {
     if (filling.has(mb)) return
@@ -64,10 +88,9 @@ export function createDisks(o: { dir: string; spares?: number; onError?: (err: E
       // only the sizes in use are kept ready
       for (const [size, list] of pool) if (size !== mb) for (const p of list.splice(0)) rmSync(p, { force: true })
       while ((pool.get(mb)?.length ?? 0) < want) {
-        const name = `${mb}-${process.pid}-${seq++}.img`
-        await makeImage(join(o.dir, `${name}.tmp`), mb)
-        renameSync(join(o.dir, `${name}.tmp`), join(o.dir, name))
-        pool.set(mb, [...(pool.get(mb) ?? []), join(o.dir, name)])
+        const spare = join(o.dir, `${mb}-${process.pid}-${seq++}.img`)
+        await copy(mb, spare)
+        pool.set(mb, [...(pool.get(mb) ?? []), spare])
       }
     } catch (err) {
       o.onError?.(err as Error)
@@ -80,12 +103,8 @@ export function createDisks(o: { dir: string; spares?: number; onError?: (err: E
     async make(dest: string, mb: number) {
       const spare = pool.get(mb)?.shift()
       if (spare) renameSync(spare, dest)
-      else await makeImage(dest, mb)
+      else await copy(mb, dest)
       setImmediate(() => void refill(mb))
-    },
-    /** Waits for the pool to hold spares of `mb` (tests, benches). */
-    async ready(mb: number) {
-      await refill(mb)
     },
   }
 }
