@@ -1,7 +1,7 @@
 /**
  * Capsule benchmark over real HTTP against the real process runtime:
  *   create → first successful exec `echo ok` (also with vs without the syscall
- *   filter, alternating), exec round trip, pause + resume,
+ *   filter, and with vs without the disk limit, alternating), exec round trip, pause + resume,
  *   20 concurrent creates, an exec integrity hammer (outputs checked vs lost),
  *   host memory of 200 idle capsules, metrics sampling pass
  *   with 200 capsules, RSS growth of a 1 GiB streaming upload.
