@@ -96,6 +96,30 @@ test('the limit survives pause/resume, a restart of nestbox and a snapshot', asy
   }
 })
 
+test('a capsule left running across a restart of nestbox keeps its disk and limit (re-attached)', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-disk-keep-'))
+  const first = testRuntime({ dataDir, onShutdown: 'keep' })
+  const c = spec({ diskMb: 24 })
+  try {
+    await first.rt.create(c)
+    await sh(first.rt, c.id, 'head -c 4M /dev/urandom > /root/four && sync')
+    await first.rt.shutdown()
+    const second = testRuntime({ dataDir, uidBase: first.uidBase })
+    try {
+      assert.equal(await second.rt.recover([c.id]), { [c.id]: 'running' })
+      const used = (await second.rt.metrics(c.id)).diskBytes
+      assert.ok(used >= 4 * MB && used < 6 * MB, `disk use read through the re-attached capsule: ${used}`)
+      assert.match((await sh(second.rt, c.id, '{ head -c 30M /dev/zero > /root/f; } 2>&1; rm -f /root/f; ls /root')).out, /No space left[^]*four/)
+      await second.rt.destroy(c.id)
+    } finally {
+      await second.close()
+    }
+  } finally {
+    await first.close().catch(() => {})
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+})
+
 const df2 = async (r: typeof rt, id: string) => Number((await sh(r, id, 'df -Pk / | tail -1')).out.trim().split(/\s+/)[1])
 
 test.run()
