@@ -1,8 +1,10 @@
 /**
  * The `process` runtime: each capsule is a set of Linux namespaces made by
  * bubblewrap (sandbox.ts) over its own writable layer (layer.ts; a template is
- * shared under it through an idmapped overlay, overlay.ts), in cgroups with its
- * limits (cgroups.ts), with a uid range of its own (uids.ts). There is no agent
+ * shared under it through an idmapped overlay, overlay.ts), on a disk image of
+ * its size (disk.ts), with the host system copy-on-write over it (system.ts; the
+ * mounts: root.ts, mounter.ts), in cgroups with its limits (cgroups.ts), with a
+ * uid range of its own (uids.ts). There is no agent
  * inside: exec, PTY and file operations enter the running capsule through nestbox-enter
  * (enter.ts, launch.ts), with one entry kept waiting while a capsule is in use
  * (warm.ts). An idle capsule costs three sleeping processes.
