@@ -10,13 +10,11 @@ import { streamSSE } from 'hono/streaming'
 import { randomBytes } from 'node:crypto'
 import { AppError, invalid } from '../core/errors.ts'
 import type { AppEnv } from '../http/types.ts'
+import { conversationFiles, hasImages, textOf, type Message } from './conversation.ts'
 import { EFFORTS, parseWorkspace, type RunRequest } from './input.ts'
 import { bearerOf, onClientGone, runAnswer } from './routes.claudebox.ts'
 import type { Caller, Claudebox } from './service.ts'
 
-type Msg = { role: string; content: unknown }
-const textOf = (content: unknown): string =>
-  typeof content === 'string' ? content : Array.isArray(content) ? content.map((p: Record<string, unknown>) => (p.type === 'text' ? String(p.text ?? '') : p.type === 'image_url' ? '[image omitted]' : '')).join('\n') : ''
 
 /** "claudebox-sonnet", "claudebox/sonnet", "anthropic/sonnet" → "sonnet". */
 const modelOf = (m: unknown): string | null => {
@@ -31,7 +29,8 @@ export const openaiError = (c: Context<AppEnv>, e: AppError) =>
 
 export function claudeboxOpenAIRoutes(cb: Claudebox) {
   const r = new Hono<AppEnv>()
-  const aliases = () => Object.keys(cb.models)
+  // opusplan: the CLI's own alias (opus while planning, sonnet otherwise), through the same mapping
+  const aliases = () => [...Object.keys(cb.models), ...(cb.models.opus && cb.models.sonnet ? ['opusplan'] : [])]
 
   r.get('/models', async (c) => {
     await cb.authenticate(bearerOf(c))
@@ -55,7 +54,7 @@ export async function chatCompletions(c: Context<AppEnv>, cb: Claudebox, who: Ca
   const extra = body.extra_headers && typeof body.extra_headers === 'object' ? Object.fromEntries(Object.entries(body.extra_headers as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), String(v)])) : {}
   const header = (name: string) => c.req.header(name) ?? extra[name]
   if (!Array.isArray(body.messages) || !body.messages.length) throw invalid('messages must be a non-empty array')
-  const msgs = body.messages as Msg[]
+  const msgs = body.messages as Message[]
   const system = msgs.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textOf(m.content)).join('\n\n')
   const turns = msgs.filter((m) => m.role !== 'system' && m.role !== 'developer')
   const last = turns.at(-1)
@@ -64,10 +63,12 @@ export async function chatCompletions(c: Context<AppEnv>, cb: Claudebox, who: Ca
   const cont = /^(1|true|yes)$/i.test(header('x-claude-continue') ?? '')
   const effort = typeof body.reasoning_effort === 'string' && (EFFORTS as readonly string[]).includes(body.reasoning_effort) ? body.reasoning_effort : null
   let prompt = textOf(last.content)
-  if (turns.length > 1) {
-    const file = `.claudebox/conversation-${randomBytes(6).toString('hex')}.md`
-    await cb.writeText(who, workspace, file, turns.map((m) => `## ${m.role}\n\n${textOf(m.content)}\n`).join('\n'))
-    prompt = `The conversation so far is in ${file} (read it first). Answer its last user message:\n\n${prompt}`
+  if (turns.length > 1 || hasImages(turns)) {
+    const base = `.claudebox/conversation-${randomBytes(6).toString('hex')}`
+    const files = conversationFiles(turns, base)
+    for (const img of files.images) await cb.writeBytes(who, workspace, img.path, img.bytes)
+    await cb.writeBytes(who, workspace, `${base}.md`, Buffer.from(files.markdown, 'utf8'))
+    prompt = `The conversation so far is in ${base}.md (read it first${files.images.length ? ', and the images it names' : ''}). Answer its last user message:\n\n${prompt}`
   }
   const req: RunRequest = {
     prompt,

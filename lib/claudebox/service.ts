@@ -147,10 +147,11 @@ export function createClaudebox(d: ClaudeboxDeps) {
       return { status: 'ok', path: rel.replace(/^\/+/, '') }
     },
 
-    /** Writes a text file into a workspace (the OpenAI adapter's conversation files). */
-    async writeText(c: Caller, ws: string, rel: string, text: string) {
+    /** Writes a file into a workspace (the OpenAI adapter's conversation files). */
+    async writeBytes(c: Caller, ws: string, rel: string, bytes: Buffer) {
+      writer(c)
       const id = await ready(c, ws, true)
-      await caps.files.write(system, id, workspacePath(rel), Readable.from([Buffer.from(text, 'utf8')]))
+      await caps.files.write(system, id, workspacePath(rel), Readable.from([bytes]))
     },
 
     purge: () => d.engine.purge(d.resultTtlMs),

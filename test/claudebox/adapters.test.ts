@@ -37,7 +37,7 @@ test('files: upload, list, download, delete; unknown workspace 404; paths outsid
 test('OpenAI adapter through the openai package: models, a system prompt, streaming, workspace headers', async () => {
   const ai = new OpenAI({ apiKey: b.token, baseURL: `${b.nb.url}/claudebox/openai/v1`, maxRetries: 0 })
   const models = await ai.models.list()
-  assert.equal(models.data.map((m) => m.id).sort(), ['haiku', 'opus', 'sonnet'])
+  assert.equal(models.data.map((m) => m.id).sort(), ['haiku', 'opus', 'opusplan', 'sonnet'])
   const r = await ai.chat.completions.create({ model: 'claudebox-haiku', messages: [{ role: 'system', content: 'You are PIRATE-BOT.' }, { role: 'user', content: 'ahoy' }] }, { headers: { 'X-Claude-Workspace': 'oai' } })
   assert.is(r.choices[0].message.content, 'echo: ahoy')
   assert.is(r.choices[0].finish_reason, 'stop')
@@ -63,6 +63,12 @@ test('OpenAI adapter through the openai package: models, a system prompt, stream
   assert.ok(allUserText(b.up.requests.at(-1)!).includes('stream me'))
   await ai.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'first q' }, { role: 'assistant', content: 'first a' }, { role: 'user', content: 'second q' }] }, { headers: { 'X-Claude-Workspace': 'oai' } })
   assert.match(lastUser(b.up.requests.at(-1)!), /conversation so far is in \.claudebox\/conversation-[0-9a-f]+\.md/)
+  // an image travels as a file beside the conversation
+  const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex')
+  await ai.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: [{ type: 'text', text: 'what is in this picture?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } }] }] }, { headers: { 'X-Claude-Workspace': 'oai' } })
+  const conv = /(\.claudebox\/conversation-[0-9a-f]+)\.md/.exec(lastUser(b.up.requests.at(-1)!))![1]
+  assert.equal(Buffer.from(await (await cbx(b, `/files/oai/${conv}-img-1.png`)).arrayBuffer()), png)
+  assert.match(await (await cbx(b, `/files/oai/${conv}.md`)).text(), new RegExp(`what is in this picture\\?\\n\\[image: ${conv.replace('.', '\\.')}-img-1\\.png\\]`))
   const bad = await fetch(`${b.nb.url}/claudebox/openai/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${b.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sonnet', messages: [] }) })
   assert.is(bad.status, 400)
   assert.ok((await bad.json()).error.message)
@@ -107,7 +113,7 @@ test('/claudebox-zai/ is a second surface with its own token and GLM aliases', a
   const zai = b.nb.bootstrap.claudebox_zai_api_token
   assert.ok(zai && zai !== b.token)
   const ai = new OpenAI({ apiKey: zai, baseURL: `${b.nb.url}/claudebox-zai/openai/v1`, maxRetries: 0 })
-  assert.equal((await ai.models.list()).data.map((m) => m.id).sort(), ['haiku', 'opus', 'sonnet'])
+  assert.equal((await ai.models.list()).data.map((m) => m.id).sort(), ['haiku', 'opus', 'opusplan', 'sonnet'])
   assert.is((await fetch(`${b.nb.url}/claudebox-zai/status`, { headers: { authorization: `Bearer ${b.token}` } })).status, 401)
   assert.is((await fetch(`${b.nb.url}/claudebox-zai/status`, { headers: { authorization: `Bearer ${zai}` } })).status, 200)
 })
