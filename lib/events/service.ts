@@ -27,6 +27,8 @@ type Client = { filter: StreamFilter; sink: StreamSink; lastSeq: number; mode: '
 
 const TYPE_RE = /^(\*|[a-z0-9_-]+(\.[a-z0-9_-]+)*(\.\*)?)$/
 const REPLAY_PAGE = 500
+/** Events appended per INSERT; the loop yields between slices. */
+const SLICE = 200
 
 export const frameOf = (e: Pick<LoggedEvent, 'seq' | 'type' | 'data'>) => `id: ${e.seq}\nevent: ${e.type}\ndata: ${e.data}\n\n`
 
@@ -98,28 +100,31 @@ export function createEventLog(d: { db: Db; bus: EventBus; clock: Clock; log: Lo
     if (c.sink.buffered() > limit) void catchUp(c)
   }
 
+  /** Appends and fans out in slices, yielding to the event loop between them: a burst never holds requests up for long. */
   const flush = async () => {
     scheduled = false
     const batch = pending
     pending = []
-    if (!batch.length) return
-    let rows: LoggedEvent[]
-    try {
-      rows = await appendEvents(d.db, batch)
-    } catch (err) {
-      d.log.error('event log append failed', { err, events: batch.length })
-      return
-    }
-    for (const r of rows) {
-      const frame = frameOf(r)
-      for (const c of clients) if (matches(c.filter, r)) deliver(c, r.seq, frame)
-      fanned = r.seq
-    }
-    for (const l of listeners) {
+    for (let i = 0; i < batch.length; i += SLICE) {
+      if (i) await new Promise((r) => setImmediate(r))
+      let rows: LoggedEvent[]
       try {
-        l(rows)
+        rows = await appendEvents(d.db, batch.slice(i, i + SLICE))
       } catch (err) {
-        d.log.error('event log listener failed', { err })
+        d.log.error('event log append failed', { err, events: Math.min(SLICE, batch.length - i) })
+        continue
+      }
+      for (const r of rows) {
+        const frame = frameOf(r)
+        for (const c of clients) if (matches(c.filter, r)) deliver(c, r.seq, frame)
+        fanned = r.seq
+      }
+      for (const l of listeners) {
+        try {
+          l(rows)
+        } catch (err) {
+          d.log.error('event log listener failed', { err })
+        }
       }
     }
   }

@@ -4,15 +4,10 @@ import type { Db } from '../core/db.ts'
 export type NewEvent = { team_id: string | null; type: string; data: string; created_at: number }
 export type LoggedEvent = NewEvent & { seq: number }
 
-/** Appends events in order; returns them with their sequence numbers (ascending, as inserted). */
+/** Appends events in order (one INSERT); returns them with their sequence numbers (ascending, as inserted). */
 export async function appendEvents(db: Db, rows: NewEvent[]): Promise<LoggedEvent[]> {
-  const out: LoggedEvent[] = []
-  for (let i = 0; i < rows.length; i += 500) {
-    const chunk = rows.slice(i, i + 500)
-    const seqs = (await db.insertInto('events').values(chunk).returning('seq').execute()).map((r) => r.seq).sort((a, b) => a - b)
-    chunk.forEach((r, j) => out.push({ ...r, seq: seqs[j] }))
-  }
-  return out
+  const seqs = (await db.insertInto('events').values(rows).returning('seq').execute()).map((r) => r.seq).sort((a, b) => a - b)
+  return rows.map((r, j) => ({ ...r, seq: seqs[j] }))
 }
 
 /** Up to `limit` events after `afterSeq`, oldest first; `teamId` undefined = every team and the platform. */

@@ -13,6 +13,7 @@
  *   node test/bench/events.ts [--rounds N]
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -100,6 +101,44 @@ async function memory() {
   return per
 }
 
+/** create → first exec over HTTP (the exec waits for the capsule to start), then destroy. */
+async function createToExec(url: string, key: string): Promise<number> {
+  const h = { 'x-api-key': key, 'content-type': 'application/json' }
+  const t0 = performance.now()
+  const c = await (await fetch(`${url}/v1/capsules`, { method: 'POST', headers: h, body: '{}' })).json()
+  const r = await fetch(`${url}/v1/capsules/${c.id}/exec`, { method: 'POST', headers: h, body: JSON.stringify({ cmd: 'true' }) })
+  if (r.status !== 200) throw new Error(`exec failed: ${r.status} ${await r.text()}`)
+  const ms = performance.now() - t0
+  await fetch(`${url}/v1/capsules/${c.id}`, { method: 'DELETE', headers: h })
+  return ms
+}
+
+/** Rounds alternate: capsules without channels, then right after a 10,000-event burst queued for a dead (black-hole) channel. */
+async function deadChannel() {
+  const hole = createServer(() => {}) // accepts, never answers: every delivery waits for its timeout
+  await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r))
+  const b = await boot({ 'events.channels.allowPrivateDestinations': 'true', 'events.channels.timeoutMs': 2000 })
+  const h = { 'x-api-key': b.key, 'content-type': 'application/json' }
+  const base: number[] = []
+  const burst: number[] = []
+  let queuedMs = 0
+  await createToExec(b.nb.url, b.key) // warm
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < 5; i++) base.push(await createToExec(b.nb.url, b.key))
+    const ch = await (await fetch(`${b.nb.url}/v1/channels`, { method: 'POST', headers: h, body: JSON.stringify({ name: `dead-${r}`, provider: 'webhook', config: { url: `http://127.0.0.1:${(hole.address() as { port: number }).port}/hook` }, events: ['host.up'] }) })).json()
+    const t0 = performance.now()
+    for (let i = 0; i < 10_000; i++) b.nb.services.bus.publish({ type: 'host.up', teamId: b.team, resourceType: 'host', resourceId: `h${i}`, data: { n: i } })
+    for (let i = 0; i < 5; i++) burst.push(await createToExec(b.nb.url, b.key))
+    await b.nb.services.events.settled()
+    await b.nb.services.dispatcher.settled()
+    queuedMs = performance.now() - t0
+    await fetch(`${b.nb.url}/v1/channels/${ch.id}`, { method: 'DELETE', headers: h })
+  }
+  await b.close()
+  hole.close()
+  return { base, burst, queuedMs }
+}
+
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
 const b = await boot()
 const lat = await latency(b.nb, b.key, b.team)
@@ -115,4 +154,11 @@ printTable('nestbox RSS growth per idle SSE client, 1,000 connected (fresh nestb
   ['RSS KiB/client', ...per.map((x) => (x / 1024).toFixed(1)), (median(per) / 1024).toFixed(1), '≤ 20'],
   ['of which JS heap', ...heap.map((x) => (x / 1024).toFixed(1)), (median(heap) / 1024).toFixed(1), ''],
 ])
+const dc = await deadChannel()
+printTable('capsule create → first exec (ms), without channels vs right after 10,000 events queued for a dead channel', [
+  ['run', 'samples', 'p50', 'ratio', 'target'],
+  ['no channels', dc.base.length, median(dc.base).toFixed(1), '1.00', ''],
+  ['dead channel + burst', dc.burst.length, median(dc.burst).toFixed(1), (median(dc.burst) / median(dc.base)).toFixed(2), '≤ 1.10'],
+])
+console.log(`(10,000 events logged and their deliveries queued within ${dc.queuedMs.toFixed(0)} ms of the burst, last round)`)
 process.exit(0)

@@ -4,6 +4,8 @@
  * at most `concurrency` are in flight, one per channel, so a broken channel only
  * delays itself. Network errors, 429 (honouring Retry-After), 408 and 5xx are
  * retried with exponential backoff up to `maxAttempts`; anything else fails at once.
+ * A retryable failure also pauses the whole channel until that retry, so a dead
+ * destination with thousands queued costs one attempt per backoff, not thousands.
  */
 import type { Config } from '../../core/config/index.ts'
 import type { Db } from '../../core/db.ts'
@@ -25,6 +27,8 @@ type Deps = { db: Db; clock: Clock; ids: IdGen; log: Logger; bus: EventBus; chan
 export function createDispatcher(d: Deps) {
   const s = d.settings
   const busy = new Set<string>()
+  /** Channel → when it may be tried again (after a retryable failure); in memory, a restart tries once more. */
+  const paused = new Map<string, number>()
   const inflight = new Set<Promise<void>>()
   let chain: Promise<void> = Promise.resolve()
   let pumping = false
@@ -66,11 +70,13 @@ export function createDispatcher(d: Deps) {
     }
     const now = d.clock.now()
     if (res.ok) {
+      paused.delete(ch.id)
       await updateDelivery(d.db, row.id, { status: 'delivered', attempts, last_status: res.status, last_error: null, updated_at: now })
       return
     }
     const retry = res.retry && attempts < s.maxAttempts
     const delay = res.retryAfterMs !== undefined ? Math.min(res.retryAfterMs, 86_400_000) : backoff(attempts)
+    if (res.retry) paused.set(ch.id, now + delay)
     await updateDelivery(d.db, row.id, { status: retry ? 'queued' : 'failed', attempts, last_status: res.status, last_error: res.error, next_attempt_at: retry ? now + delay : row.next_attempt_at, updated_at: now })
     if (!retry) {
       d.log.warn('channel delivery given up', { channel: ch.id, event: row.event_type, attempts, error: res.error })
@@ -90,6 +96,12 @@ export function createDispatcher(d: Deps) {
     inflight.add(p)
   }
 
+  /** Channels not to pick now: in flight, or paused after a failure (expired pauses are dropped). */
+  const skipped = (now: number) => {
+    for (const [id, until] of paused) if (until <= now) paused.delete(id)
+    return [...busy, ...paused.keys()]
+  }
+
   async function pump() {
     if (pumping) return void (again = true)
     pumping = true
@@ -98,15 +110,17 @@ export function createDispatcher(d: Deps) {
         again = false
         const free = s.concurrency - inflight.size
         if (stopped || free <= 0) break
-        for (const row of await dueDeliveries(d.db, d.clock.now(), busy, free)) if (!stopped) start(row)
+        const now = d.clock.now()
+        for (const row of await dueDeliveries(d.db, now, skipped(now), free)) if (!stopped) start(row)
       } while (again)
       clearTimeout(timer)
-      const at = stopped ? null : await nextDueAt(d.db)
-      // rows of busy channels are due too: their completion kicks the pump, so wake at most once a second for them
-      if (at != null && !stopped) {
-        const wait = at - d.clock.now()
-        timer = setTimeout(kick, Math.min(60_000, wait <= 0 ? 1_000 : Math.max(wait, 10))).unref()
-      }
+      if (stopped) return
+      // wake for the next row due of a free channel, or when a paused channel may be tried again
+      // (rows of busy channels need no timer: a finished delivery kicks the pump)
+      const now = d.clock.now()
+      const skip = skipped(now)
+      const at = Math.min((await nextDueAt(d.db, skip)) ?? Infinity, ...paused.values())
+      if (Number.isFinite(at) && !stopped) timer = setTimeout(kick, Math.min(60_000, Math.max(at - now, 10))).unref()
     } catch (err) {
       d.log.error('channel dispatcher failed', { err })
     } finally {

@@ -13,26 +13,28 @@ export const deleteChannel = (db: Db, id: string) => db.deleteFrom('channels').w
 export const channelsOfTeams = (db: Db, teamIds: string[]) =>
   teamIds.length ? db.selectFrom('channels').select(['id', 'team_id', 'events']).where('team_id', 'in', teamIds).execute() : Promise.resolve([])
 
+/** Inserts in slices of 100 rows, yielding to the event loop between them (better-sqlite3 blocks while it writes). */
 export async function insertDeliveries(db: Db, rows: DeliveryRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 200) await db.insertInto('channel_deliveries').values(rows.slice(i, i + 200)).execute()
-}
-
-/** Queued deliveries due by `now`, oldest first, at most one per channel and none of `busy`. */
-export async function dueDeliveries(db: Db, now: number, busy: Set<string>, limit: number): Promise<DeliveryRow[]> {
-  const rows = await db.selectFrom('channel_deliveries').selectAll().where('status', '=', 'queued').where('next_attempt_at', '<=', now).orderBy('next_attempt_at').orderBy('event_seq').limit(limit * 20 + busy.size).execute()
-  const seen = new Set(busy)
-  const out: DeliveryRow[] = []
-  for (const r of rows) {
-    if (seen.has(r.channel_id)) continue
-    seen.add(r.channel_id)
-    out.push(r)
-    if (out.length >= limit) break
+  for (let i = 0; i < rows.length; i += 100) {
+    if (i) await new Promise((r) => setImmediate(r))
+    await db.insertInto('channel_deliveries').values(rows.slice(i, i + 100)).execute()
   }
-  return out
 }
 
-export async function nextDueAt(db: Db): Promise<number | null> {
-  const r = await db.selectFrom('channel_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('at')).where('status', '=', 'queued').executeTakeFirst()
+/** Queued deliveries due by `now`, oldest first, at most one per channel and none of the `skip` channels. */
+export async function dueDeliveries(db: Db, now: number, skip: string[], limit: number): Promise<DeliveryRow[]> {
+  let q = db.selectFrom('channel_deliveries').selectAll().where('status', '=', 'queued').where('next_attempt_at', '<=', now)
+  if (skip.length) q = q.where('channel_id', 'not in', skip)
+  const rows = await q.orderBy('next_attempt_at').orderBy('event_seq').limit(limit * 4).execute()
+  const seen = new Set<string>()
+  return rows.filter((r) => !seen.has(r.channel_id) && seen.add(r.channel_id)).slice(0, limit)
+}
+
+/** When the next queued delivery of a channel not in `skip` is due. */
+export async function nextDueAt(db: Db, skip: string[]): Promise<number | null> {
+  let q = db.selectFrom('channel_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('at')).where('status', '=', 'queued')
+  if (skip.length) q = q.where('channel_id', 'not in', skip)
+  const r = await q.executeTakeFirst()
   return r?.at == null ? null : Number(r.at)
 }
 
