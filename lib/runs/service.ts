@@ -149,7 +149,7 @@ export function createRuns(d: RunsDeps) {
     /** At start: runs a stopped process left running are marked as interrupted. */
     recover: () => failInterruptedRuns(d.db, d.clock.now()),
     purge: () => deleteRunsBefore(d.db, d.clock.now() - d.retentionMs),
-    /** Waits for the runs in flight (shutdown). */
+    /** Waits for the runs in flight. */
     drain: () => Promise.allSettled([...live.values()].map((l) => l.done)),
   }
   return api

@@ -81,9 +81,8 @@ export function setupRuns(core: RunsCore, d: { capsules: CapsuleService; gateway
       log.info('cloudbox: generated token written to bootstrap.txt', { file })
     }
   })
-  core.lifecycle.onStop(async () => {
-    await runs.drain()
-  })
+  // Runs in flight are not waited for at shutdown (one may take many minutes): their capsules go with the
+  // capsule service, and the next start marks them interrupted (runs.recover).
   core.jobs.add({ name: 'runs.purge', everyMs: 3_600_000, run: () => runs.purge() })
   core.bus.subscribe((e) => {
     if (e.type !== 'team.delete' || !e.teamId) return

@@ -5,6 +5,8 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
 import { addMember } from '../capsules/fixtures.ts'
@@ -224,6 +226,34 @@ test('auth: the cloudbox token (Bearer or x-cloudbox-token) acts for its team; o
   const denied = await fetch(nb.url + '/api/runs', { method: 'POST', headers: { 'x-api-key': viewer.key, 'content-type': 'application/json' }, body: JSON.stringify({ repo: repo.path, commands: ['true'] }) })
   assert.is(denied.status, 403)
   assert.is((await (await fetch(nb.url + `/api/runs/${kept.runId}`, { headers: { 'x-api-key': viewer.key } })).json()).runId, kept.runId)
+})
+
+test('a run cut by a restart is stored as interrupted; finished runs survive the restart', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-runs-restart-'))
+  let box = await startTestNestbox({ dataDir, set: { 'cloudbox.localRoots': root } })
+  try {
+    const call = (path: string, json?: unknown) => box.api(path, json ? { method: 'POST', json } : {})
+    const done = await (await call('/api/runs', { repo: repo.path, commands: ['echo kept'] })).json()
+    const cut = await (await call('/api/runs', { repo: repo.path, commands: ['sleep 60'], async: true })).json()
+    // wait until its command is running
+    const res = await call(`/api/runs/${cut.runId}/events`)
+    const reader = res.body!.getReader()
+    let seen = ''
+    while (!seen.includes('"type":"clone"')) seen += new TextDecoder().decode((await reader.read()).value)
+    await reader.cancel()
+    await box.close()
+    box = await startTestNestbox({ dataDir, set: { 'cloudbox.localRoots': root } })
+    const after = await (await call(`/api/runs/${cut.runId}`)).json()
+    assert.is(after.status, 'error')
+    assert.is(after.ok, false)
+    assert.match(after.error, /interrupted/)
+    const kept = await (await call(`/api/runs/${done.runId}`)).json()
+    assert.is(kept.receipts[1].stdout, 'kept\n')
+    assert.equal((await (await call('/api/runs/recent')).json()).runs.map((r: { id: string }) => r.id), [cut.runId, done.runId])
+  } finally {
+    await box.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
 })
 
 test('/api/health names cloudbox', async () => {
