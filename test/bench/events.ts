@@ -10,7 +10,7 @@
  *  3. channels: capsule create → first exec with a dead channel subscribed and a
  *     burst of 10,000 events queued for it, vs without channels (target within 10%).
  *
- *   node test/bench/events.ts [--rounds N]
+ *   node test/bench/events.ts [--rounds N] [--only latency|memory|channels]
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:http'
@@ -140,25 +140,35 @@ async function deadChannel() {
 }
 
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
-const b = await boot()
-const lat = await latency(b.nb, b.key, b.team)
-await b.close()
-printTable(`event published → 100 SSE clients (ms; load average ${load()} on this host)`, [
-  ['measured', 'samples', 'p50', 'p99', 'target p50'],
-  ['received by the client process', lat.n, lat.p50.toFixed(2), lat.p99.toFixed(2), '≤ 5'],
-  ['in nestbox: logged + written to all 100', 200, lat.s50.toFixed(2), lat.s99.toFixed(2), ''],
-])
-const per = await memory()
-printTable('nestbox RSS growth per idle SSE client, 1,000 connected (fresh nestbox per round)', [
-  ['round', ...per.map((_, i) => String(i + 1)), 'median', 'target'],
-  ['RSS KiB/client', ...per.map((x) => (x / 1024).toFixed(1)), (median(per) / 1024).toFixed(1), '≤ 20'],
-  ['of which JS heap', ...heap.map((x) => (x / 1024).toFixed(1)), (median(heap) / 1024).toFixed(1), ''],
-])
-const dc = await deadChannel()
-printTable('capsule create → first exec (ms), without channels vs right after 10,000 events queued for a dead channel', [
-  ['run', 'samples', 'p50', 'ratio', 'target'],
-  ['no channels', dc.base.length, median(dc.base).toFixed(1), '1.00', ''],
-  ['dead channel + burst', dc.burst.length, median(dc.burst).toFixed(1), (median(dc.burst) / median(dc.base)).toFixed(2), '≤ 1.10'],
-])
-console.log(`(10,000 events logged and their deliveries queued within ${dc.queuedMs.toFixed(0)} ms of the burst, last round)`)
+const onlyIdx = process.argv.indexOf('--only')
+const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : ''
+const want = (part: string) => !only || only === part
+
+if (want('latency')) {
+  const b = await boot()
+  const lat = await latency(b.nb, b.key, b.team)
+  await b.close()
+  printTable(`event published → 100 SSE clients (ms; load average ${load()} on this host)`, [
+    ['measured', 'samples', 'p50', 'p99', 'target p50'],
+    ['received by the client process', lat.n, lat.p50.toFixed(2), lat.p99.toFixed(2), '≤ 5'],
+    ['in nestbox: logged + written to all 100', 200, lat.s50.toFixed(2), lat.s99.toFixed(2), ''],
+  ])
+}
+if (want('memory')) {
+  const per = await memory()
+  printTable('nestbox RSS growth per idle SSE client, 1,000 connected (fresh nestbox process per round)', [
+    ['round', ...per.map((_, i) => String(i + 1)), 'median', 'target'],
+    ['RSS KiB/client', ...per.map((x) => (x / 1024).toFixed(1)), (median(per) / 1024).toFixed(1), '≤ 20'],
+    ['of which JS heap', ...heap.map((x) => (x / 1024).toFixed(1)), (median(heap) / 1024).toFixed(1), ''],
+  ])
+}
+if (want('channels')) {
+  const dc = await deadChannel()
+  printTable('capsule create → first exec (ms), without channels vs right after 10,000 events queued for a dead channel', [
+    ['run', 'samples', 'p50', 'ratio', 'target'],
+    ['no channels', dc.base.length, median(dc.base).toFixed(1), '1.00', ''],
+    ['dead channel + burst', dc.burst.length, median(dc.burst).toFixed(1), (median(dc.burst) / median(dc.base)).toFixed(2), '≤ 1.10'],
+  ])
+  console.log(`(10,000 events logged and their deliveries queued within ${dc.queuedMs.toFixed(0)} ms of the burst, last round)`)
+}
 process.exit(0)
