@@ -9,8 +9,8 @@
  * (enter.ts, launch.ts), with one entry kept waiting while a capsule is in use
  * (warm.ts). An idle capsule costs three sleeping processes.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdirSync, readdirSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
@@ -20,10 +20,9 @@ import { CWD_FAILED } from './enter.ts'
 import { nsPid, runForeground, startBackground, type BackgroundProcess } from './exec.ts'
 import { hostView, isDir } from './host-view.ts'
 import { createDisks, DISK_MOUNT, disksSupported, imageBytes, usedBytes } from './disk.ts'
-import { copyTree, createDiskMeter, mountPoints, toHost, toInside } from './layer.ts'
-import { rootMountPoints, systemUpper } from './root.ts'
-import { buildMask, PACKAGE_STATE_DIRS, slug, watchMask } from './system.ts'
-import { copySystemChanges } from './system-snapshot.ts'
+import { copyTree, createDiskMeter, toHost } from './layer.ts'
+import { snapshotCapsule } from './snapshot.ts'
+import { systemView } from './system.ts'
 import { createLauncher } from './launch.ts'
 import { connectPort, openPort } from './network.ts'
 import { listCapsuleProcs } from './proc-table.ts'
@@ -84,6 +83,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const slots = createUidSlots({ uidBase: opts.uidBase ?? 1_000_000, uidRange: opts.uidRange ?? 65_536, maxCapsules: opts.maxCapsules ?? 4096, owner: dataDir })
   const view = hostView(dataDir, opts.hostPaths, opts.hidePaths)
   const cgroups = createCgroups({ parent: opts.cgroupParent ?? 'nestbox', prefer: opts.cgroupVersion ?? 'auto', warn: (m, f) => log.warn(m, f) })
+  let stopWatching = () => {}
   const env: HostEnv = {
     log,
     range: slots.range,
@@ -93,29 +93,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     // written once per start: bwrap and nestbox-enter read it as host root
     seccomp: opts.seccomp === false ? undefined : writeSeccompFilter(join(dataDir, 'seccomp.bpf')),
     api: opts.api,
-    system: systemView(),
-  }
-  let stopWatching = () => {}
-  /** The host directories capsules can change, with the mask over them built (a second or two for /usr), in the background from the start. */
-  function systemView() {
-    if (opts.writableSystem === false) return Promise.resolve(null)
-    const p = overlaySupported().then(async (ok) => {
-      if (!ok) return null
-      const dirs = [...view.roDirs, ...PACKAGE_STATE_DIRS.filter(isDir)].filter(overlaySafePath)
-      // a mask per start; earlier ones go unless a capsule left running (onShutdown keep) may still stand on one
-      const masks = join(dataDir, 'system-mask')
-      if (!readdirSync(capsulesDir).some((id) => existsSync(join(capsulesDir, id, 'state.json')))) rmSync(masks, { recursive: true, force: true })
-      const maskDir = join(masks, String(Date.now()))
-      rootMountPoints(dirs)
-      await buildMask(maskDir, dirs, view.hide)
-      stopWatching = watchMask(maskDir, dirs.filter((d) => d !== '/usr'), (err) => log.warn('updating the system mask failed', { err }))
-      return { dirs, maskDir }
-    }).catch((err) => {
-      log.warn('capsules get the host system read-only: preparing the copy-on-write view failed', { err })
-      return null
-    })
-    void p
-    return p
+    system: opts.writableSystem === false ? Promise.resolve(null) : systemView({ dataDir, capsulesDir, view, log, onStop: (stop) => (stopWatching = stop) }),
   }
   mkdirSync(DISK_MOUNT, { recursive: true, mode: 0o755 })
   const disks = createDisks({ dir: join(dataDir, 'disk-spares'), onError: (err) => log.warn('making a spare capsule disk failed', { err }) })
@@ -247,31 +225,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     },
 
     async snapshot(id, destRootDir) {
-      const c = get(id)
-      await mkdir(destRootDir, { recursive: true, mode: 0o700 })
-      // frozen while copied: a consistent tree, and no process can swap a directory
-      // for a link under the copy (which runs as host root)
-      const wasRunning = c.state === 'running' && alive(c)
-      const sys = await env.system
-      const system = sys?.dirs ?? []
-      // a capsule over a template, on a disk image or over the host system: its files are the merged view, seen through its pid 1
-      const live = !!(c.meta.lower || c.meta.diskMb || system.length)
-      if (live && !(c.pids && alive(c))) throw conflict(`capsule ${id} is stopped; resume it to snapshot its files`, 'capsule_not_running')
-      const root = `/proc/${c.pids?.pid1}/root`
-      const from = live ? `${root}/.` : c.layer
-      const shift = toInside(c.base, slots.range)
-      if (wasRunning) await freeze(c)
-      try {
-        const mounts = live ? await mountPoints(c.pids!.pid1) : new Set<string>()
-        await copyTree(from, join(destRootDir, 'fs'), shift, { stripSetid: true, mounts })
-        // the disk as the boot chain (bwrap's monitor) sees it
-        const disk = diskImage(c) ? `/proc/${c.pids?.monitor}/root${DISK_MOUNT}` : c.dir
-        for (const dir of live ? system : [])
-          await copySystemChanges({ hostDir: dir, root, upper: systemUpper(disk, dir), template: c.meta.lower ? join(c.meta.lower, dir) : null, mask: join(sys!.maskDir, slug(dir)), dest: join(destRootDir, 'fs', dir), shift, mounts })
-      } finally {
-        if (wasRunning) await thaw(c)
-      }
-      await writeFile(join(destRootDir, 'template.json'), JSON.stringify({ format: 1, ids: 'inside', contents: 'files', source: id, createdAt: new Date().toISOString() }))
+      await snapshotCapsule(get(id), destRootDir, { system: await env.system, range: slots.range })
     },
 
     async exec(id, req) {

@@ -32,17 +32,13 @@ export type RootPlan = {
 /** Where each host directory's changes live on the capsule's disk. */
 export const systemUpper = (disk: string, dir: string) => join(disk, 'host', slug(dir), 'up')
 
-/** The mount points this needs in every chain's namespace (made once, on the host's /run). */
-export function rootMountPoints(dirs: string[]) {
-  for (const d of [LOWER_MOUNT, MASK_MOUNT, ...dirs.map((d) => join(HOST_MOUNT, slug(d)))]) mkdirSync(d, { recursive: true, mode: 0o755 })
-}
-
 export async function mountRoot(o: RootPlan) {
   if (o.image) await mountIn(o.pid, [['loop', o.image, DISK_MOUNT]])
   o.prepare?.(join(o.diskFromHost, 'layer'))
   const ops: MountOp[] = []
   if (!o.template && o.image) ops.push(['bind', join(o.disk, 'layer'), LAYER_MOUNT])
   if (o.template) {
+    mkdirSync(LOWER_MOUNT, { recursive: true, mode: 0o755 })
     mkdirSync(join(o.diskFromHost, 'work'), { recursive: true, mode: 0o700 })
     ops.push(['idmap', o.template, LOWER_MOUNT], ['overlay', overlayOpts([LOWER_MOUNT], join(o.disk, 'layer'), join(o.disk, 'work')), LAYER_MOUNT])
   }

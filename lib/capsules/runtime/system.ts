@@ -17,6 +17,38 @@
 import { spawn } from 'node:child_process'
 import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, watch, writeFileSync, writeSync, type FSWatcher, type Stats } from 'node:fs'
 import { dirname, join } from 'node:path'
+import type { Logger } from '../../core/logger.ts'
+import type { SystemView } from './capsule.ts'
+import { isDir, type HostView } from './host-view.ts'
+import { overlaySafePath, overlaySupported } from './overlay.ts'
+
+/**
+ * The host directories capsules can change and the mask over them (built in
+ * the background from the start: a second or two for /usr unless cached), or
+ * null where the host cannot overlay idmapped directories. `onStop` gets the
+ * mask watcher's closer.
+ */
+export function systemView(o: { dataDir: string; capsulesDir: string; view: HostView; log: Logger; onStop: (stop: () => void) => void }): Promise<SystemView> {
+  const p = overlaySupported()
+    .then(async (ok) => {
+      if (!ok) return null
+      const dirs = [...o.view.roDirs, ...PACKAGE_STATE_DIRS.filter(isDir)].filter(overlaySafePath)
+      // a mask per start; earlier ones go unless a capsule left running (onShutdown keep) may still stand on one
+      const masks = join(o.dataDir, 'system-mask')
+      if (!readdirSync(o.capsulesDir).some((id) => existsSync(join(o.capsulesDir, id, 'state.json')))) rmSync(masks, { recursive: true, force: true })
+      const maskDir = join(masks, String(Date.now()))
+      // mount points in every boot chain's namespace, on the host's /run
+      for (const d of [MASK_MOUNT, ...dirs.map((d) => join(HOST_MOUNT, slug(d)))]) mkdirSync(d, { recursive: true, mode: 0o755 })
+      await buildMask(maskDir, dirs, o.view.hide)
+      o.onStop(watchMask(maskDir, dirs.filter((d) => d !== '/usr'), (err) => o.log.warn('updating the system mask failed', { err })))
+      return { dirs, maskDir }
+    })
+    .catch((err) => {
+      o.log.warn('capsules get the host system read-only: preparing the copy-on-write view failed', { err })
+      return null
+    })
+  return p
+}
 
 /** Host directories overlaid besides the exposed system directories (when they exist). */
 export const PACKAGE_STATE_DIRS = ['/var/lib/dpkg', '/var/lib/apt']
