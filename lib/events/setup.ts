@@ -36,7 +36,7 @@ export function setupEvents(core: EventsCore, audit: AuditLog) {
   const dispatcher = createDispatcher({ db: core.db, clock: core.clock, ids: core.ids, log: log.child({ mod: 'channels' }), bus: core.bus, channels, agent, settings: cfg.channels })
   events.onAppend((rows) => dispatcher.onAppend(rows))
   core.bus.subscribe((e) => {
-    if (e.type === 'team.delete' && e.teamId) channels.forgetTeam(e.teamId)
+    if (e.type === 'team.delete' && e.teamId) void channels.removeTeam(e.teamId).catch((err) => log.error('removing a deleted team\'s channels failed', { err, teamId: e.teamId }))
   })
   core.jobs.add({
     name: 'events.retention',

@@ -249,4 +249,14 @@ test('queued deliveries survive a restart', async () => {
   }
 })
 
+test("a deleted team's channels go with it", async () => {
+  const t = await addMember(nb, 'owner')
+  const c = await create({ name: 'doomed', provider: 'slack', config: { webhook_url: `${rx.base}/slack/services/doomed` }, events: ['capsule.destroy'] }, t.key)
+  const r = await as(t.key, `/v1/teams/${t.teamId}`, { method: 'DELETE' })
+  assert.ok(r.status === 204 || r.status === 200, `${r.status} ${await r.text()}`)
+  const t0 = Date.now()
+  while ((await nb.services.db.selectFrom('channels').select('id').where('id', '=', c.id).execute()).length && Date.now() - t0 < 5000) await new Promise((res) => setTimeout(res, 20))
+  assert.equal(await nb.services.db.selectFrom('channels').select('id').where('team_id', '=', t.teamId).execute(), [])
+})
+
 test.run()

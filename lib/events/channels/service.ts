@@ -14,7 +14,7 @@ import type { Sealer } from './crypto.ts'
 import { buildRequest, isProvider, normalizeConfig, PROVIDERS, type ChannelConfig, type ProviderName } from './providers.ts'
 import { attempt } from './send.ts'
 import type { Agent } from 'undici'
-import { channelsOfTeams, deleteChannel, deliveryState, findChannel, insertChannel, listChannels, updateChannel } from './store.ts'
+import { channelsOfTeams, deleteChannel, deleteChannelsOfTeam, deliveryState, findChannel, insertChannel, listChannels, updateChannel } from './store.ts'
 
 /** compat(wrenn): the seed's subscribable events, then nestbox's own (audited team actions). */
 export const SUBSCRIBABLE = [
@@ -173,8 +173,10 @@ export function createChannelService(d: Deps) {
       return out
     },
 
-    /** A deleted team's channels went with it (FK cascade); forget their routes. */
-    forgetTeam(teamId: string) {
+    /** A deleted team's channels (and their queued deliveries) go with it. */
+    async removeTeam(teamId: string): Promise<void> {
+      changed(teamId)
+      await deleteChannelsOfTeam(d.db, teamId)
       changed(teamId)
     },
   }

@@ -8,6 +8,7 @@ export const listChannels = (db: Db, teamId: string) => db.selectFrom('channels'
 export const insertChannel = (db: Db, row: ChannelRow) => db.insertInto('channels').values(row).execute()
 export const updateChannel = (db: Db, id: string, patch: Partial<ChannelRow>) => db.updateTable('channels').set(patch).where('id', '=', id).execute()
 export const deleteChannel = (db: Db, id: string) => db.deleteFrom('channels').where('id', '=', id).execute()
+export const deleteChannelsOfTeam = (db: Db, teamId: string) => db.deleteFrom('channels').where('team_id', '=', teamId).execute()
 
 /** Every channel of the teams in `teamIds` (id, team, events) for routing events. */
 export const channelsOfTeams = (db: Db, teamIds: string[]) =>
