@@ -36,6 +36,8 @@ export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoade
     throw new ConfigError((e as Error).message)
   }
   const specs = parsed.specs
+  const dup = d.sets.map((s) => s.name).find((n, i, all) => all.indexOf(n) !== i)
+  if (dup) throw new ConfigError(`mcp: two tool sets are named ${dup}`)
   const names = new Set([...d.sets.map((s) => s.name), ...specs.map((s) => s.name)])
   const alone = [...d.sets.filter((s) => s.serveAlone).map((s) => s.name), ...specs.map((s) => s.name)]
 
@@ -75,7 +77,11 @@ export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoade
     /** Whether a server (built-in or upstream) of this name exists and the caller may use it. */
     visible: (a: McpAccess, name: string) => names.has(name) && allows(a, name),
     /** The hub, created on first use. */
-    hub: (): Promise<McpHub> => (hub ??= create()),
+    hub: (): Promise<McpHub> =>
+      (hub ??= create().catch((e) => {
+        hub = null // a tool set that failed to load is tried again by the next request
+        throw e
+      })),
   }
 }
 export type Mcp = ReturnType<typeof setupMcp>

@@ -209,6 +209,9 @@ test('capsule tools act for the key\'s team only, end to end', async () => {
     assert.is(JSON.parse((await call(a.key, 'capsules-read_file', { capsule_id: id, path: '/tmp/b.bin' })).content[0].text).content, 'AP8H')
     const ls = JSON.parse((await call(a.key, 'capsules-list_files', { capsule_id: id, path: '/tmp' })).content[0].text)
     assert.ok(ls.some((e: { name: string }) => e.name === 'note.txt'))
+    // A capsule's own gateway key acts for its team too (an agent inside reaching nestbox's MCP).
+    const cred = await nb.services.gateway.mintCapsuleKey(a.teamId, id, nb.url)
+    assert.is(JSON.parse((await call(cred.key, 'capsules-exec', { capsule_id: id, cmd: 'echo from-inside' })).content[0].text).stdout, 'from-inside\n')
     const mine = JSON.parse((await call(a.key, 'capsules-list')).content[0].text)
     assert.equal(mine.map((c: { id: string }) => c.id), [id])
 
