@@ -20,6 +20,8 @@ export type Catalog = {
 const validator = new AjvJsonSchemaValidator()
 
 export async function serveMcp(request: Request, name: string, catalog: Catalog, o: { maxBodyBytes?: number } = {}): Promise<Response> {
+  // Stateless: no server-initiated messages and no sessions, so no GET stream to hold open and nothing to DELETE (the spec's 405).
+  if (request.method !== 'POST') return new Response(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this server is stateless; use POST' }, id: null }), { status: 405, headers: { allow: 'POST', 'content-type': 'application/json' } })
   const server = new Server({ name, version: VERSION }, { capabilities: { tools: {} }, jsonSchemaValidator: validator })
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalog.list() }))
   server.setRequestHandler(CallToolRequestSchema, async (req) => {

@@ -128,6 +128,8 @@ test('/{server}/mcp serves one server alone, its tools unprefixed; trailing slas
   assert.equal((await call(MASTER, 'echo', { text: 'solo' }, '/legacy/mcp')).content[0].text, 'legacy: solo')
   assert.ok((await names(MASTER, '/mcp')).includes('web-echo'))
   assert.ok((await names(MASTER, '/capsules/mcp')).includes('exec'))
+  const get = await fetch(nb.url + '/mcp/', { headers: { authorization: `Bearer ${MASTER}`, accept: 'text/event-stream' } })
+  assert.equal([get.status, get.headers.get('allow')], [405, 'POST'], 'stateless: no idle GET stream')
   const r = await fetch(nb.url + '/nope/mcp', { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: '{}' })
   assert.is(r.status, 404)
 })
