@@ -1,7 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
+import { lookup } from 'node:dns/promises'
 import { join } from 'node:path'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
 import { addMember } from '../capsules/fixtures.ts'
@@ -213,13 +214,28 @@ test('rotate config: the new secret signs from then on; secrets are sealed at re
 })
 
 test('destinations on private addresses are refused unless configuration allows them', async () => {
-  const strict = await startTestNestbox()
+  // the Telegram base URL is configuration (not checked when saved): it names this machine, which resolves to loopback
+  const strict = await startTestNestbox({ set: { 'events.channels.urls.telegram': `http://${hostname()}:${new URL(rx.base).port}/telegram` } })
   try {
     for (const url of ['http://127.0.0.1:9/x', 'http://localhost:9/x', 'http://[::1]:9/x', 'http://10.1.2.3/x', 'http://169.254.169.254/latest']) {
       const r = await fetch(strict.url + '/v1/channels', { method: 'POST', headers: { 'x-api-key': strict.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'n', provider: 'webhook', config: { url }, events: ['capsule.create'] }) })
       assert.is(r.status, 400, url)
       assert.is((await r.json()).error.code, 'destination_not_allowed', url)
     }
+    // a name that resolves to loopback (this machine's name, from /etc/hosts): refused when saved, and when a send connects
+    const name = hostname()
+    assert.ok((await lookup(name, { all: true })).every((a) => /^127\.|^::1$/.test(a.address)), `${name} resolves to loopback here`)
+    const h = { 'x-api-key': strict.apiKey, 'content-type': 'application/json' }
+    let r = await fetch(strict.url + '/v1/channels', { method: 'POST', headers: h, body: JSON.stringify({ name: 'n', provider: 'webhook', config: { url: `http://${name}:${new URL(rx.base).port}/hook/x` }, events: ['capsule.create'] }) })
+    assert.is(r.status, 400)
+    assert.is((await r.json()).error.code, 'destination_not_allowed')
+    const n0 = rx.got.length
+    r = await fetch(strict.url + '/v1/channels/test', { method: 'POST', headers: h, body: JSON.stringify({ provider: 'telegram', config: { bot_token: '1:abc', chat_id: '2' } }) })
+    assert.is(r.status, 400)
+    const e = await r.json()
+    assert.is(e.error.code, 'channel_test_failed')
+    assert.match(e.error.message, /resolves to a private address; refused/)
+    assert.is(rx.got.length, n0, 'nothing was sent')
   } finally {
     await strict.close()
   }

@@ -5,6 +5,7 @@
  * name that later resolves to a private address (DNS rebinding) is still refused.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
+import { lookup as dnsLookupAsync } from 'node:dns/promises'
 import { BlockList, isIP } from 'node:net'
 import { Agent } from 'undici'
 import { invalid } from '../../core/errors.ts'
@@ -48,4 +49,19 @@ export function destinationAgent(allowPrivate: boolean, timeoutMs: number): Agen
     })
   }
   return new Agent({ connect: { lookup: lookup as never, timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+}
+
+/** Save-time check that a destination's host resolves only to allowed addresses (sends check again on connect). */
+export async function assertResolvesPublic(u: URL, field: string, allowPrivate: boolean): Promise<void> {
+  if (allowPrivate) return
+  const host = u.hostname.replace(/^\[|\]$/g, '')
+  if (isIP(host)) return // literals were checked by parseDestination
+  let addrs: LookupAddress[]
+  try {
+    addrs = await dnsLookupAsync(host, { all: true })
+  } catch {
+    return // not resolvable now: every send checks again when it connects
+  }
+  if (addrs.some((a) => isPrivateAddress(a.address)))
+    throw invalid(`${field} resolves to a loopback, private or link-local address, which this server does not allow`, 'destination_not_allowed')
 }

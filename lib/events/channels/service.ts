@@ -11,7 +11,8 @@ import { roleAtLeast, type Principal } from '../../core/principal.ts'
 import type { AuditLog } from '../audit.ts'
 import type { ChannelRow } from '../tables.ts'
 import type { Sealer } from './crypto.ts'
-import { buildRequest, isProvider, normalizeConfig, PROVIDERS, type ChannelConfig, type ProviderName } from './providers.ts'
+import { assertResolvesPublic } from './destination.ts'
+import { buildRequest, destinationOf, isProvider, normalizeConfig, PROVIDERS, type ChannelConfig, type ProviderName } from './providers.ts'
 import { attempt } from './send.ts'
 import type { Agent } from 'undici'
 import { channelsOfTeams, deleteChannel, deleteChannelsOfTeam, deliveryState, findChannel, insertChannel, listChannels, updateChannel } from './store.ts'
@@ -71,6 +72,13 @@ export function createChannelService(d: Deps) {
     if (!row) throw notFound(`channel ${id.slice(0, 64)} not found`)
     return row
   }
+  /** normalizeConfig, then the destination's name must resolve to addresses this server may send to. */
+  const checkedConfig = async (provider: ProviderName, raw: unknown) => {
+    const cfg = normalizeConfig(provider, raw, d.settings)
+    // user-chosen hosts only; the chat providers' URLs must start with a configured prefix
+    if (provider === 'webhook' || provider === 'matrix') await assertResolvesPublic(new URL(destinationOf(provider, cfg, d.settings)), 'destination', d.settings.allowPrivateDestinations)
+    return cfg
+  }
   const seal = (id: string, cfg: ChannelConfig) => d.sealer.seal(JSON.stringify(cfg), id)
   const audit = (p: Principal, teamId: string, id: string, action: string, metadata: Record<string, unknown>) =>
     d.audit.record(p, { teamId, resourceType: 'channel', resourceId: id, action, metadata })
@@ -91,7 +99,7 @@ export function createChannelService(d: Deps) {
       const name = parseName(b.name)
       const provider = parseProvider(b.provider)
       const events = parseEvents(b.events)
-      const cfg = normalizeConfig(provider, b.config, d.settings)
+      const cfg = await checkedConfig(provider, b.config)
       const id = d.ids.id('ch-', 16)
       const now = d.clock.now()
       const row: ChannelRow = { id, team_id: teamId, name, provider, events: JSON.stringify(events), config: seal(id, cfg), created_by: p.kind === 'user' || p.kind === 'api_key' ? p.userId : '', created_at: now, updated_at: now }
@@ -128,7 +136,7 @@ export function createChannelService(d: Deps) {
       const teamId = teamOf(p, true)
       const row = await load(teamId, id)
       const provider = parseProvider(row.provider)
-      const cfg = normalizeConfig(provider, body(raw).config, d.settings)
+      const cfg = await checkedConfig(provider, body(raw).config)
       await updateChannel(d.db, id, { config: seal(id, cfg), updated_at: d.clock.now() })
       await audit(p, teamId, id, 'rotate_config', { name: row.name })
       return { channel: await view(await load(teamId, id)), secret: provider === 'webhook' ? cfg.secret : null }
@@ -147,7 +155,7 @@ export function createChannelService(d: Deps) {
       const teamId = teamOf(p, true)
       const b = body(raw)
       const provider = parseProvider(b.provider)
-      const cfg = normalizeConfig(provider, b.config, d.settings)
+      const cfg = await checkedConfig(provider, b.config)
       const now = new Date(d.clock.now())
       const payload = JSON.stringify({ event: 'channel.test', outcome: 'success', resource: { id: 'test', type: 'channel' }, metadata: { message: 'test notification from nestbox' }, team_id: teamId, timestamp: now.toISOString() })
       const res = await attempt(d.agent, buildRequest(provider, cfg, payload, d.ids.id('test-', 16), d.settings, now), d.settings.timeoutMs)
