@@ -2,8 +2,8 @@
  * compat(litellm 000): the MCP hub at POST /mcp/ (every server the key may
  * use, tools named `{server}-{tool}`) and /{server}/mcp (that server alone,
  * its tools unprefixed). Streamable HTTP, stateless; any gateway key or
- * nestbox API key as Bearer (or x-api-key). Refusals use the gateway's
- * OpenAI-shaped envelope.
+ * nestbox API key as Bearer (or x-api-key); `x-mcp-servers` narrows the
+ * servers. Refusals use the gateway's OpenAI-shaped envelope.
  */
 import { Hono, type Context } from 'hono'
 import type { Logger } from '../core/logger.ts'
@@ -15,7 +15,7 @@ import type { AppEnv } from '../http/types.ts'
 import type { IdentityService } from '../identity/service.ts'
 import { keyNameOf, principalOf } from './callers.ts'
 import type { Mcp } from './setup.ts'
-import { errorResult, type ToolResult } from './types.ts'
+import { errorResult, narrow, type ToolResult } from './types.ts'
 
 /** Largest JSON-RPC request body (tool arguments travel inline). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -35,7 +35,7 @@ export function mcpRoutes(mcp: Mcp, d: { gateway: Gateway; identity: IdentitySer
         if (e instanceof GatewayError && e.status === 401) throw new GatewayError(401, e.type, e.message, { headers: { 'www-authenticate': 'Bearer' } })
         throw e
       }
-      const access = { servers: await d.gateway.mcpServers(caller) }
+      const access = narrow({ servers: await d.gateway.mcpServers(caller) }, c.req.header('x-mcp-servers'))
       if (server !== undefined && !mcp.visible(access, server)) throw new GatewayError(404, 'not_found_error', `no MCP server named ${server.slice(0, 64)} for this key`)
       const [hub, { serveMcp }] = await Promise.all([mcp.hub(), import('./serve.ts')])
       const tc = { principal: await principalOf(caller, token!, d.identity), keyName: keyNameOf(caller), baseUrl: rootUrl(c) }

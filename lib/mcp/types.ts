@@ -38,3 +38,10 @@ export const errorResult = (text: string): ToolResult => ({ content: [{ type: 't
 /** The servers a caller may use (the gateway decides, from object_permission); null = all. */
 export type McpAccess = { servers: string[] | null }
 export const allows = (a: McpAccess, server: string) => a.servers === null || a.servers.includes(server)
+
+/** compat(litellm): the `x-mcp-servers` header (comma-separated names) narrows what a key may use; it never grants more. */
+export function narrow(a: McpAccess, header: string | undefined): McpAccess {
+  const want = header?.split(',').map((s) => s.trim()).filter(Boolean)
+  if (!want?.length) return a
+  return { servers: a.servers === null ? want : a.servers.filter((s) => want.includes(s)) }
+}

@@ -168,6 +168,16 @@ test('object_permission.mcp_servers: a key sees only its servers; a team\'s list
   assert.equal(await names(narrowed), ['web-add', 'web-echo', 'web-fail', 'web-whoami'])
   const unrestricted = await virtualKey({})
   assert.ok((await names(unrestricted)).includes('local-echo'))
+  // x-mcp-servers narrows (LiteLLM's header); it never widens what a key may use.
+  const narrowed2 = async (key: string, header: string) => {
+    const c = new Client({ name: 'hub-test', version: '1.0.0' })
+    await c.connect(new StreamableHTTPClientTransport(new URL(nb.url + '/mcp/'), { requestInit: { headers: { authorization: `Bearer ${key}`, 'x-mcp-servers': header } } }))
+    const list = (await c.listTools()).tools.map((t) => t.name)
+    await c.close()
+    return [...new Set(list.map((n) => n.split('-')[0]))].sort()
+  }
+  assert.equal(await narrowed2(unrestricted, 'legacy, local'), ['legacy', 'local'])
+  assert.equal(await narrowed2(team.key, 'web,local'), ['web'])
 
   // Bad input is refused; a blocked key gets nothing.
   assert.is((await gw('/key/generate', { object_permission: { mcp_servers: 'web' } })).status, 400)
