@@ -107,6 +107,23 @@ with zipfile.ZipFile('/tmp/nbxdemo-1.0-py3-none-any.whl', 'w') as z:
   }
 })
 
+test('where templates are copied, not shared, a capsule still gets the changes its template made to the system', async () => {
+  const copying = testRuntime({ overlayTemplates: false, uidBase: t.uidBase + 20 * 65_536 })
+  const src = spec()
+  try {
+    await copying.rt.create(src)
+    assert.is((await sh(copying.rt, src.id, 'mkdir -p /usr/local/share/nbx && echo kept > /usr/local/share/nbx/f && echo "# tpl" >> /etc/bash.bashrc')).code, 0)
+    const snap = join(work, 'snap-copied')
+    await copying.rt.snapshot(src.id, snap)
+    const c = spec({ template: { name: 'snap', rootDir: snap } })
+    await copying.rt.create(c)
+    assert.is((await sh(copying.rt, c.id, 'cat /usr/local/share/nbx/f; tail -1 /etc/bash.bashrc; ls /usr/bin/env')).out, 'kept\n# tpl\n/usr/bin/env\n')
+    assert.ok(existsSync(join(copying.dataDir, 'runtime', 'capsules', c.id, 'host', 'usr', 'up', 'local', 'share', 'nbx', 'f')), 'copied into its own changes')
+  } finally {
+    await copying.close()
+  }
+})
+
 function writeTmp(name: string, text: string) {
   const p = join(work, name)
   writeFileSync(p, text)

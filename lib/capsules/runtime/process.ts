@@ -9,7 +9,7 @@
  * (enter.ts, launch.ts), with one entry kept waiting while a capsule is in use
  * (warm.ts). An idle capsule costs three sleeping processes.
  */
-import { mkdirSync, readdirSync } from 'node:fs'
+import { lstatSync, mkdirSync, readdirSync, renameSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { conflict, invalid, notFound } from '../../core/errors.ts'
@@ -22,7 +22,8 @@ import { hostView, isDir } from './host-view.ts'
 import { createDisks, DISK_MOUNT, disksSupported, imageBytes, usedBytes } from './disk.ts'
 import { copyTree, createDiskMeter, toHost } from './layer.ts'
 import { snapshotCapsule } from './snapshot.ts'
-import { systemView } from './system.ts'
+import { slug, systemView } from './system.ts'
+import { systemUpper } from './root.ts'
 import { createLauncher } from './launch.ts'
 import { connectPort, openPort } from './network.ts'
 import { listCapsuleProcs } from './proc-table.ts'
@@ -181,7 +182,16 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
         if (spec.diskMb && (!tree || c.meta.lower) && (await withDisks)) c.meta.diskMb = spec.diskMb
         writeMeta(c)
         if (c.meta.diskMb) await disks.make(join(c.dir, 'disk.img'), c.meta.diskMb)
-        if (tree && !c.meta.lower) await copyTree(tree, c.layer, toHost(c.base, slots.range), { stripSetid: false })
+        if (tree && !c.meta.lower) {
+          await copyTree(tree, c.layer, toHost(c.base, slots.range), { stripSetid: false })
+          // the template's changes to the host system become the capsule's own (its removals, whiteouts, are not copied)
+          for (const dir of (await env.system)?.dirs ?? []) {
+            const copied = join(c.layer, dir)
+            if (!lstatSync(copied, { throwIfNoEntry: false })?.isDirectory() || !readdirSync(copied).length) continue
+            mkdirSync(join(c.dir, 'host', slug(dir)), { recursive: true, mode: 0o700 })
+            renameSync(copied, systemUpper(c.dir, dir))
+          }
+        }
       } else {
         c.meta.spec = spec
         writeMeta(c)
