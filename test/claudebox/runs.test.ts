@@ -85,7 +85,9 @@ test('async runs: runId, running, the result once, then 404; 409 while busy; can
   const t0 = Date.now()
   const c = await cbx(b, '/run/cancel?workspace=slow', { method: 'POST' })
   assert.equal(await c.json(), { status: 'ok', runId: a.runId, workspace: 'slow' })
-  await until(async () => (await (await cbx(b, `/run/result?runId=${a.runId}`)).clone().json()).status !== 'running', 10_000, 'the cancel')
+  let cancelled: Record<string, unknown> = { status: 'running' }
+  await until(async () => (cancelled = await (await cbx(b, `/run/result?runId=${a.runId}`)).json()).status !== 'running', 10_000, 'the cancel')
+  assert.equal(cancelled, { runId: a.runId, workspace: 'slow', status: 'cancelled' })
   assert.ok(Date.now() - t0 < 10_000)
   b.up.delayMs = 0
   const procs = await b.nb.services.capsules.admin.processes.list({ kind: 'system' }, (await b.nb.services.capsules.admin.list({ kind: 'system' })).find((x) => JSON.parse(x.metadata).workspace === 'slow')!.id)
@@ -97,8 +99,20 @@ test('async runs: runId, running, the result once, then 404; 409 while busy; can
   let res: Record<string, unknown> = { status: 'running' }
   await until(async () => (res = await (await cbx(b, `/run/result?runId=${ok.runId}`)).json()).status !== 'running', 30_000, 'the async result')
   assert.is(res.result, 'echo: quick')
+  assert.is(res.workspace, 'slow')
   assert.is(res.runId, ok.runId)
   assert.is((await cbx(b, `/run/result?runId=${ok.runId}`)).status, 404, 'a result is read once')
+
+  // cancel by runId
+  b.up.delayMs = 20_000
+  const n1 = b.up.requests.length
+  const c2 = await (await cbx(b, '/run', { method: 'POST', json: { prompt: 'slow two', workspace: 'slow', async: true } })).json()
+  await until(() => b.up.requests.length > n1, 30_000, 'the second slow run')
+  assert.equal(await (await cbx(b, `/run/cancel?runId=${c2.runId}`, { method: 'POST' })).json(), { status: 'ok', runId: c2.runId, workspace: 'slow' })
+  let last: Record<string, unknown> = { status: 'running' }
+  await until(async () => (last = await (await cbx(b, `/run/result?runId=${c2.runId}`)).json()).status !== 'running', 10_000, 'the cancel by runId')
+  assert.is(last.status, 'cancelled')
+  b.up.delayMs = 0
 })
 
 test("another team's key sees none of this team's workspaces or runs; viewers cannot run", async () => {
