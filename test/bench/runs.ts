@@ -1,0 +1,103 @@
+/**
+ * Repo runs and computers benchmark:
+ *   a run of one `true` command on a small local repository (wall time of
+ *   POST /api/runs) vs the same clone + command directly on the host;
+ *   10 runs at once; GET /api/c/:id/grade over 2,000 receipts (and the pure grade
+ *   function alone).
+ * Usage: node test/bench/runs.ts [--quick]
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startTestNestbox } from '../harness.ts'
+import { makeRepo, repoRoot } from '../runs/helpers.ts'
+import { grade } from '../../lib/runs/grade.ts'
+import type { ComputerSpec } from '../../lib/runs/computer-spec.ts'
+
+const quick = process.argv.includes('--quick')
+const N = quick ? 5 : 15
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
+const rows: Array<{ metric: string; p50: number; p95: number; target: string; baseline?: number }> = []
+
+const root = repoRoot()
+const files: Record<string, string> = {}
+for (let i = 0; i < 50; i++) files[`src/file${i}.txt`] = `line ${i}\n`.repeat(20)
+const repo = makeRepo(root, 'bench', { main: files })
+const nb = await startTestNestbox({ set: { 'cloudbox.localRoots': root, 'cloudbox.maxConcurrentRuns': 10 } })
+
+const run = async () => {
+  const t0 = performance.now()
+  const r = await nb.api('/api/runs', { method: 'POST', json: { repo: repo.path, commands: ['true'] } })
+  const b = await r.json()
+  if (r.status !== 200 || !b.ok) throw new Error(`run failed: ${r.status} ${JSON.stringify(b).slice(0, 500)}`)
+  return performance.now() - t0
+}
+// the same steps on the host: init, shallow fetch, checkout, bash -lc true, diff
+const host = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nestbox-bench-clone-'))
+  const t0 = performance.now()
+  execFileSync('/bin/bash', ['-c', `set -e; cd "$1"; git init -q .; git remote add origin "file://$2"; git fetch -q --depth 1 origin HEAD; git checkout -q --detach FETCH_HEAD; bash -lc true; git add -A -N . && git diff HEAD`, 'x', dir, repo.path], { stdio: 'pipe' })
+  const ms = performance.now() - t0
+  rmSync(dir, { recursive: true, force: true })
+  return ms
+}
+
+try {
+  await run() // warm-up
+  host()
+  const runs: number[] = []
+  const hosts: number[] = []
+  for (let i = 0; i < N; i++) {
+    runs.push(await run())
+    hosts.push(host())
+  }
+  rows.push({ metric: `run of one \`true\` on a 51-file local repository (${N} runs)`, p50: pct(runs, 50), p95: pct(runs, 95), target: '≤ 1.5× host', baseline: pct(hosts, 50) })
+
+  const t0 = performance.now()
+  const each = await Promise.all(Array.from({ length: 10 }, () => run()))
+  rows.push({ metric: `10 runs at once: all succeeded, total ${(performance.now() - t0).toFixed(0)} ms; per run`, p50: pct(each, 50), p95: pct(each, 95), target: 'all succeed' })
+
+  const spec: ComputerSpec = {
+    profile: { role: 'bench' },
+    filesystem: Array.from({ length: 20 }, (_, i) => ({ path: `f${i}.md`, kind: 'memo' })),
+    collaborators: [{ id: 'a', role: 'reviewer' }, { id: 'b', role: 'author' }],
+    objectives: [{ id: 'o', title: 'o' }],
+    rubric: [
+      { id: 'r1', weight: 1, must: '', mustEvent: { type: 'readBefore', before: 'f3.md', after: 'f19.md' } },
+      { id: 'r2', weight: 1, must: '', mustEvent: { type: 'askedOnly', who: 'a', notWho: 'b' } },
+      { id: 'r3', weight: 1, must: '', mustEvent: { type: 'submitted', objective: 'o', decision: 'yes' } },
+      { id: 'r4', weight: 1, must: '', mustEvent: { type: 'wrote', path: 'out.md' } },
+    ],
+  }
+  const id = (await (await nb.api('/api/computers', { method: 'POST', json: spec })).json()).id
+  const receipts = Array.from({ length: 1999 }, (_, i) => ({ ts: Date.now(), kind: i % 3 ? 'read' : 'ask', payload: i % 3 ? { path: `f${i % 20}.md` } : { who: 'a', message: 'm', reply: 'r' } }))
+  await nb.services.db.transaction().execute(async (tx) => {
+    for (const r of receipts) await tx.insertInto('computer_receipts').values({ team_id: nb.bootstrap.team_id, computer_id: id, ts: r.ts, kind: r.kind, payload: JSON.stringify(r.payload) }).execute()
+  })
+  const grades: number[] = []
+  for (let i = 0; i < 50; i++) {
+    const g0 = performance.now()
+    const r = await nb.api(`/api/c/${id}/grade`)
+    if (r.status !== 200) throw new Error(`grade ${r.status}`)
+    await r.json()
+    grades.push(performance.now() - g0)
+  }
+  rows.push({ metric: 'GET /api/c/:id/grade over 2,000+ receipts (HTTP round trip)', p50: pct(grades, 50), p95: pct(grades, 95), target: '≤ 5 ms' })
+  const pure: number[] = []
+  for (let i = 0; i < 200; i++) {
+    const g0 = performance.now()
+    grade(spec, receipts)
+    pure.push(performance.now() - g0)
+  }
+  rows.push({ metric: 'grade() alone over 2,000 receipts', p50: pct(pure, 50), p95: pct(pure, 95), target: '' })
+} finally {
+  await nb.close()
+  rmSync(root, { recursive: true, force: true })
+}
+
+console.log('\nruns benchmark (process runtime, shared 2-core machine: figures are noisy)\n')
+console.log('| metric | p50 | p95 | target | host p50 | p50 / host |')
+console.log('| --- | ---: | ---: | --- | ---: | ---: |')
+for (const r of rows) console.log(`| ${r.metric} | ${r.p50.toFixed(1)} ms | ${r.p95.toFixed(1)} ms | ${r.target} | ${r.baseline !== undefined ? r.baseline.toFixed(1) + ' ms' : ''} | ${r.baseline ? (r.p50 / r.baseline).toFixed(2) + '×' : ''} |`)
+process.exit(0)
