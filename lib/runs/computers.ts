@@ -11,7 +11,8 @@ import { computerId, fileBody, MAX_WRITE_CHARS, parseSpec, validPath, type Compu
 import { grade, type ComputerReceipt } from './grade.ts'
 import type { ModelClient } from './model.ts'
 import type { RunCaller } from './service.ts'
-import { appendReceipt, findComputer, findWritten, insertComputerOnce, listReceipts, listWritten, putWritten, resetComputer } from './store.computers.ts'
+import { createReceiptLog } from './receipt-log.ts'
+import { appendReceipt, findComputer, findWritten, insertComputerOnce, listWritten, putWritten, resetComputer } from './store.computers.ts'
 
 const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v)
 const body = (v: unknown) => {
@@ -28,6 +29,7 @@ export function templatedReply(c: { role: string; style?: string; focus?: string
 
 /** `model`: replies and brief drafts from a gateway model (cloudbox.model), else the deterministic ones. */
 export function createComputers(d: { db: Db; clock: Clock; model: ModelClient | null }) {
+  const log = createReceiptLog(d.db)
   const writer = (c: RunCaller) => {
     if (!c.canWrite) throw forbidden('viewers can read computers but not act in them', 'insufficient_role')
   }
@@ -132,7 +134,7 @@ export function createComputers(d: { db: Db; clock: Clock; model: ModelClient | 
     /** Replays the receipts (only the spec's run's when it names one), then appends the grade receipt. */
     async grade(c: RunCaller, id: string) {
       const spec = await load(c, id)
-      const g = grade(spec, await listReceipts(d.db, c.teamId, id))
+      const g = grade(spec, await log.all(c.teamId, id))
       await record(c, id, spec, 'grade', { score: g.score, max: g.max })
       return g
     },
@@ -140,7 +142,7 @@ export function createComputers(d: { db: Db; clock: Clock; model: ModelClient | 
     /** The log; `runId` narrows it to one run's receipts. */
     async receipts(c: RunCaller, id: string, runId?: string) {
       await load(c, id)
-      const all = await listReceipts(d.db, c.teamId, id)
+      const all = await log.all(c.teamId, id)
       return { receipts: runId ? all.filter((r) => r.payload.runId === runId) : all }
     },
 

@@ -18,11 +18,6 @@ export const findComputer = (db: Db, teamId: string, id: string) => db.selectFro
 export const appendReceipt = (db: Db, teamId: string, id: string, r: ComputerReceipt) =>
   db.insertInto('computer_receipts').values({ team_id: teamId, computer_id: id, ts: r.ts, kind: r.kind, payload: JSON.stringify(r.payload) }).execute()
 
-export async function listReceipts(db: Db, teamId: string, id: string): Promise<ComputerReceipt[]> {
-  const rows = await db.selectFrom('computer_receipts').select(['ts', 'kind', 'payload']).where('team_id', '=', teamId).where('computer_id', '=', id).orderBy('seq').execute()
-  return rows.map((r) => ({ ts: r.ts, kind: r.kind, payload: JSON.parse(r.payload) }))
-}
-
 export const listWritten = (db: Db, teamId: string, id: string) => db.selectFrom('computer_files').selectAll().where('team_id', '=', teamId).where('computer_id', '=', id).orderBy('path').execute()
 
 export const findWritten = (db: Db, teamId: string, id: string, path: string) =>
