@@ -18,13 +18,17 @@ function sinkOf(out: ServerResponse): StreamSink {
     write: (s) => void (out.writableEnded || out.destroyed || out.write(s)),
     gone: () => out.destroyed,
     buffered: () => out.writableLength + (out.socket?.writableLength ?? 0),
+    // with chunked encoding the bytes wait in the socket, not in the response: either one's drain counts
     drained: () =>
       new Promise<void>((res) => {
-        if (out.destroyed || out.writableLength === 0) return res()
+        const sock = out.socket
+        if (out.destroyed || !sock || (out.writableLength === 0 && sock.writableLength === 0)) return res()
         const done = () => {
+          sock.off('drain', done)
           out.off('drain', done).off('close', done)
           res()
         }
+        sock.on('drain', done)
         out.on('drain', done).on('close', done)
       }),
     // a client past its buffer is cut off at once: ending politely would wait for it to read

@@ -54,13 +54,18 @@ export function createEventLog(d: { db: Db; bus: EventBus; clock: Clock; log: Lo
     c.sink.close()
   }
 
-  /** Waits until the client took its buffer below the limit; false (and disconnected) if it stalls. */
+  /** Waits until the client took its buffer below the limit; false (and disconnected) if it stays above for clientStallSec. */
   const room = async (c: Client): Promise<boolean> => {
+    const deadline = Date.now() + stallMs
     while (!c.closed && !c.sink.gone() && c.sink.buffered() > limit) {
+      const left = deadline - Date.now()
+      if (left <= 0) {
+        drop(c, 'stalled')
+        break
+      }
       let timer: NodeJS.Timeout | undefined
-      const stalled = await Promise.race([c.sink.drained().then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), stallMs)))])
+      await Promise.race([c.sink.drained(), new Promise((r) => (timer = setTimeout(r, Math.min(left, 250))))])
       clearTimeout(timer)
-      if (stalled) drop(c, 'stalled')
     }
     return !c.closed && !c.sink.gone()
   }
