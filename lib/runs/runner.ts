@@ -4,6 +4,7 @@
  * the artifact. Every step leaves a receipt, handed to `emit` as it finishes;
  * the capsule is destroyed at the end unless the run keeps it.
  */
+import { join } from 'node:path'
 import type { Logger } from '../core/logger.ts'
 import { system } from '../core/principal.ts'
 import type { CapsuleService } from '../capsules/service.ts'
@@ -17,7 +18,8 @@ export type RunOutcome = { ok: boolean; receipts: Receipt[]; runnerReceipts: Run
 export type RunEvent = { kind: 'receipt'; receipt: Receipt } | { kind: 'runner'; receipt: RunnerReceipt }
 
 export const REPO_DIR = '/work/repo'
-export const LOCAL_ROOT_INSIDE = '/mnt/nestbox-repo'
+/** Where a local repository is bound (read-only, that repository only: not its root's other repositories). */
+export const LOCAL_REPO_INSIDE = '/mnt/nestbox-repo'
 const CLONE_TIMEOUT_MS = 300_000
 const READY_ATTEMPTS = 3
 const MAX_DIFF_CHARS = 4_000_000
@@ -61,7 +63,7 @@ export function createRunner(d: RunnerDeps) {
       emit({ kind: 'runner', receipt: r })
     }
     const local = input.source.kind === 'local'
-    const url = input.source.kind === 'https' ? input.source.url : `file://${LOCAL_ROOT_INSIDE}/${input.source.rel}`
+    const url = input.source.kind === 'https' ? input.source.url : `file://${LOCAL_REPO_INSIDE}`
     let capsuleId: string | null = null
     const out: RunOutcome = { ok: false, receipts, runnerReceipts, artifact: null, diff: '' }
 
@@ -98,7 +100,7 @@ export function createRunner(d: RunnerDeps) {
       const row = await caps.create(
         system,
         { team_id: teamId, network: local ? d.network.local : d.network.https, memory_mb: d.memoryMb, timeout_sec: 0, metadata: { run: runId } },
-        local ? { binds: [{ source: input.source.kind === 'local' ? input.source.root : '', path: LOCAL_ROOT_INSIDE }] } : {},
+        input.source.kind === 'local' ? { binds: [{ source: join(input.source.root, input.source.rel), path: LOCAL_REPO_INSIDE }] } : {},
       )
       capsuleId = row.id
       let lastError = ''

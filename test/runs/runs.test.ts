@@ -157,6 +157,14 @@ test('bad input is a 400 {error, detail}; repositories outside the roots and hos
   assert.not.ok(recent.some((r: { repo: string }) => r.repo === '/etc'))
 })
 
+test('a local run sees its own repository only, read-only (not the other repositories of its root)', async () => {
+  makeRepo(root, 'neighbour', { main: { 'SECRET.md': 'other team\n' } })
+  const { status, body } = await run({ repo: repo.path, commands: ['ls /mnt/nestbox-repo; ! ls /mnt/nestbox-repo/../neighbour.git 2>/dev/null', '! touch /mnt/nestbox-repo/x 2>/dev/null'] })
+  assert.is(status, 200, JSON.stringify(body.receipts))
+  assert.match(body.receipts[1].stdout, /HEAD/)
+  assert.not.match(body.receipts[1].stdout, /neighbour/)
+})
+
 test('an artifact that is a symlink out of the repository is not read', async () => {
   const { status, body } = await run({ repo: repo.path, commands: ['ln -s /etc/hostname leak.txt'], artifact: 'leak.txt' })
   assert.is(status, 200)
