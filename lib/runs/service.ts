@@ -128,7 +128,8 @@ export function createRuns(d: RunsDeps) {
       if (!row) throw notFound(`run ${runId.slice(0, 80)} not found`, 'run_not_found')
       const l = live.get(runId)
       if (!l) {
-        const v = runView(row) as Partial<RunResult>
+        // read again: the run may have finished since the row above was read
+        const v = runView((await findRun(d.db, c.teamId, runId)) ?? row) as Partial<RunResult>
         for (const r of v.runnerReceipts ?? []) onEvent({ kind: 'runner', receipt: r })
         for (const r of v.receipts ?? []) onEvent({ kind: 'receipt', receipt: r })
         return { finished: Promise.resolve(v), unsubscribe: () => {} }
