@@ -87,6 +87,8 @@ export function createOutputParser(onTurn: (t: Turn) => void) {
   let system: SystemInfo | null = null
   let result: Obj | null = null
   const turns: Turn[] = []
+  let resultSeen!: () => void
+  const resultPromise = new Promise<void>((r) => (resultSeen = r))
   const line = (l: string) => {
     if (!l.trim()) return
     let ev: Obj
@@ -96,7 +98,10 @@ export function createOutputParser(onTurn: (t: Turn) => void) {
       return // not an event (a stray line of output)
     }
     if (ev.type === 'system' && ev.subtype === 'init') system = { sessionId: String(ev.session_id), model: String(ev.model), cwd: String(ev.cwd), tools: (ev.tools as string[]) ?? [] }
-    else if (ev.type === 'result') result = ev
+    else if (ev.type === 'result') {
+      result = ev
+      resultSeen()
+    }
     else {
       const t = turnOf(ev)
       if (t) {
@@ -119,6 +124,8 @@ export function createOutputParser(onTurn: (t: Turn) => void) {
       buf = ''
       return { system: system as SystemInfo | null, result: result as Obj | null, turns }
     },
+    /** Settles once the result line has been read. */
+    result: resultPromise,
     /** Whether anything at all came out (the retry-without-continue rule). */
     get sawOutput() {
       return system !== null || result !== null || turns.length > 0

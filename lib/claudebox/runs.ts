@@ -26,8 +26,10 @@ export type Run = {
   finishedAt: number | null
   answer: Record<string, unknown> | null
   error: string | null
-  /** Settles when the run ends (never rejects). */
+  /** Settles when the run's answer is known (never rejects). */
   done: Promise<void>
+  /** Settles when its processes are gone (the CLI exits a little after its result): the workspace is busy until then. */
+  exited: Promise<void>
   cancel: () => Promise<void>
 }
 
@@ -88,8 +90,11 @@ export function createRunEngine(d: RunEngineDeps) {
       h.kill('SIGKILL')
       await killTree(ws.capsule_id)
     }
+    const exit = h.exited.finally(() => clearTimeout(timer))
+    run.exited = exit.then(() => {})
     releaseGate(h)
-    const code = await h.exited.finally(() => clearTimeout(timer))
+    // the answer is complete with the result line: the CLI's own shutdown (a few hundred ms) is not waited for
+    const code = await Promise.race([exit, parser.result.then(() => 0)])
     return { code, stderr, sawOutput: parser.sawOutput, ...parser.end() }
   }
 
@@ -128,18 +133,21 @@ export function createRunEngine(d: RunEngineDeps) {
      */
     start(teamId: string, req: RunRequest, o: { fresh?: boolean; onTurn?: (t: Turn) => void } = {}): Run {
       const k = key(teamId, req.workspace)
-      if (busy.has(k)) throw conflict('workspace busy, retry later', 'workspace_busy')
-      const run: Run = { id: randomBytes(8).toString('hex'), teamId, workspace: req.workspace, status: 'running', async: req.async, finishedAt: null, answer: null, error: null, done: Promise.resolve(), cancel: async () => {} }
+      const prev = busy.get(k)
+      if (prev?.status === 'running') throw conflict('workspace busy, retry later', 'workspace_busy')
+      const run: Run = { id: randomBytes(8).toString('hex'), teamId, workspace: req.workspace, status: 'running', async: req.async, finishedAt: null, answer: null, error: null, done: Promise.resolve(), exited: Promise.resolve(), cancel: async () => {} }
       busy.set(k, run)
       runs.set(run.id, run)
-      run.done = execute(run, req, o.fresh ?? false, o.onTurn ?? (() => {}))
+      // a previous run that answered but whose CLI is still exiting is waited for, not refused
+      run.done = (prev ? prev.exited : Promise.resolve())
+        .then(() => execute(run, req, o.fresh ?? false, o.onTurn ?? (() => {})))
         .catch((err) => {
           d.log.error('claudebox run failed', { run: run.id, err })
           finish(run, run.status === 'running' ? 'failed' : run.status, null, (err as { status?: number }).status && (err as Error).message ? (err as Error).message : 'the run failed (details are in the server log)')
         })
         .finally(() => {
-          busy.delete(k)
           if (!run.async) runs.delete(run.id)
+          void run.exited.then(() => busy.get(k) === run && busy.delete(k))
         })
       return run
     },
@@ -147,9 +155,12 @@ export function createRunEngine(d: RunEngineDeps) {
     get: (runId: string) => runs.get(runId) ?? null,
     /** A finished async result is read once. */
     forget: (runId: string) => runs.delete(runId),
-    busyIn: (teamId: string, ws: string) => busy.get(key(teamId, ws)) ?? null,
+    busyIn: (teamId: string, ws: string) => {
+      const r = busy.get(key(teamId, ws))
+      return r?.status === 'running' ? r : null
+    },
     list: (teamId: string) => [...runs.values()].filter((r) => r.teamId === teamId),
-    busyWorkspaces: (teamId: string) => [...busy.values()].filter((r) => r.teamId === teamId).map((r) => r.workspace),
+    busyWorkspaces: (teamId: string) => [...busy.values()].filter((r) => r.teamId === teamId && r.status === 'running').map((r) => r.workspace),
     isBusy: (teamId: string, ws: string) => busy.has(key(teamId, ws)),
 
     /** Drops unread results older than `ttlMs`. */
