@@ -69,6 +69,9 @@ export function createDisks(o: { dir: string; spares?: number; onError?: (err: E
     let p = formatting.get(mb)
     if (!p) {
       const tmp = `${path}.${process.pid}.tmp`
+      // originals of the four sizes made last are kept
+      const originals = readdirSync(o.dir).filter((n) => /^\d+\.img$/.test(n)).map((n) => join(o.dir, n))
+      for (const old of originals.sort((x, y) => statSync(y).mtimeMs - statSync(x).mtimeMs).slice(3)) rmSync(old, { force: true })
       p = makeImage(tmp, mb).then(() => (renameSync(tmp, path), path))
       p.finally(() => formatting.delete(mb)).catch(() => {})
       formatting.set(mb, p)
@@ -77,7 +80,8 @@ export function createDisks(o: { dir: string; spares?: number; onError?: (err: E
   }
   const copy = async (mb: number, dest: string) => {
     const tmp = `${dest}.tmp`
-    await run('/bin/cp', ['--sparse=always', '--', await original(mb), tmp])
+    // an original removed meanwhile (sizes made after it) is made again
+    await run('/bin/cp', ['--sparse=always', '--', await original(mb), tmp]).catch(async () => run('/bin/cp', ['--sparse=always', '--', await original(mb), tmp]))
     renameSync(tmp, dest)
   }
   const filling = new Set<number>()
