@@ -4,7 +4,7 @@
  *   vs `claude -p` run directly on the host (same CLI, straight at the upstream),
  *   alternating; the first run in a new workspace (capsule made on first use);
  *   8 runs in 8 workspaces at once (all must succeed), wall time.
- * Usage: node test/bench/claudebox.ts [--quick]
+ * Usage: node test/bench/claudebox.ts [--quick] [--no-seccomp]  (the latter: capsules without the syscall filter, to see its share)
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -20,7 +20,7 @@ const FIRST = quick ? 2 : 4
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 
 const up = await startFakeClaudeUpstream()
-const b = await startBox({}, { up })
+const b = await startBox(process.argv.includes('--no-seccomp') ? { 'capsules.process.seccomp': false } : {}, { up })
 const cli = join(findCliDir('')!, 'claude')
 const home = mkdtempSync(join(tmpdir(), 'claude-home-'))
 const work = mkdtempSync(join(tmpdir(), 'claude-work-'))
