@@ -8,6 +8,7 @@ import { VERSION } from './lib/core/version.ts'
 import { newAdminPassword } from './lib/identity/bootstrap.ts'
 import { networkCheck } from './lib/capsules/doctor.ts'
 import { cloudflaredCheck } from './lib/tunnel/doctor.ts'
+import { claudeCheck } from './lib/claudebox/doctor.ts'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { stringify as toYaml } from 'yaml'
@@ -68,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(toYaml(redactConfig(config)))
       return 0
     case 'doctor':
-      return runDoctor(config, [networkCheck(config.capsules.network.default), cloudflaredCheck(config.tunnel.cloudflared)])
+      return runDoctor(config, [networkCheck(config.capsules.network.default), cloudflaredCheck(config.tunnel.cloudflared), claudeCheck(config.claudebox)])
     case 'migrate': {
       const sqlite = openSqlite(join(resolve(config.dataDir), 'nestbox.db'))
       try {

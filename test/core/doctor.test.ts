@@ -21,7 +21,7 @@ test('a healthy host: every check on its own line, exit 0', () => {
   const data = join(work, 'data')
   const r = doctor('--data-dir', data)
   assert.is(r.code, 0, r.stdout + r.stderr)
-  assert.equal(Object.keys(r.byName), ['runtime', 'sqlite', 'pty', 'bubblewrap', 'entry', 'cgroups', 'data dir', 'network', 'cloudflared'])
+  assert.equal(Object.keys(r.byName), ['runtime', 'sqlite', 'pty', 'bubblewrap', 'entry', 'cgroups', 'data dir', 'network', 'cloudflared', 'claude'])
   assert.match(r.byName.runtime.detail, new RegExp(`^node ${process.version.replace(/\./g, '\\.')}, from a checkout$`))
   assert.match(r.byName.sqlite.detail, /^better-sqlite3 loaded, SQLite 3\.\d+\.\d+$/)
   assert.is(r.byName.pty.status, 'ok')
@@ -35,6 +35,12 @@ test('a healthy host: every check on its own line, exit 0', () => {
   // cloudflared is not installed here, and the tunnel is off: a warning, not a failure.
   assert.is(r.byName.cloudflared.status, 'warn')
   assert.is(r.byName.cloudflared.detail, 'not configured (tunnel.cloudflared.enabled is false); cloudflared is not installed')
+  // npm ci installed the Claude Code CLI claudebox binds into workspaces
+  assert.is(r.byName.claude.status, 'ok')
+  assert.match(r.byName.claude.detail, /^\d+\.\d+\.\d+ \(Claude Code\) at \/\S+\/@anthropic-ai\/claude-code-linux-(x64|arm64)(-musl)?$/)
+  const none = doctor('--data-dir', data, '--set', `claudebox.cliDir=${work}`)
+  assert.is(none.byName.claude.status, 'warn')
+  assert.is(none.byName.claude.detail, `no claude executable in claudebox.cliDir ${work}`)
 })
 
 test('an enabled tunnel: cloudflared must run (its version is shown), and its files be readable', () => {
@@ -73,7 +79,7 @@ test('a data dir that cannot exist fails the run, naming the reason, after all c
   assert.is(r.code, 1)
   assert.is(r.byName['data dir'].status, 'FAIL')
   assert.is(r.byName['data dir'].detail, `${join(file, 'data')} cannot be created: ${file} is not a directory`)
-  assert.is(r.lines.length, 9)
+  assert.is(r.lines.length, 10)
   assert.is(r.byName.sqlite.status, 'ok')
 })
 
