@@ -35,7 +35,7 @@ export type Run = {
 
 export type RunEngineDeps = {
   capsules: CapsuleService
-  gateway: Pick<Gateway, 'mintCapsuleKey'>
+  gateway: Pick<Gateway, 'mintCapsuleKey' | 'revokeCapsuleKey'>
   workspaces: Workspaces
   log: Logger
   now: () => number
@@ -75,7 +75,9 @@ export function createRunEngine(d: RunEngineDeps) {
     await Promise.all(procs.map((p) => caps.processes.kill(system, capsuleId, String(p.pid), 'SIGKILL').catch(() => {})))
   }
 
-  async function attempt(run: Run, ws: ReadyWorkspace, apiKey: string, o: RunOptions, onTurn: (t: Turn) => void, state: { killed: boolean }) {
+  type State = { killed: boolean; /** The CLI process of the latest attempt has exited. */ proc: Promise<unknown> }
+
+  async function attempt(run: Run, ws: ReadyWorkspace, apiKey: string, o: RunOptions, onTurn: (t: Turn) => void, state: State) {
     const parser = createOutputParser(onTurn)
     let stderr = ''
     const h = await caps.processes.spawn(system, ws.capsule_id, { cmd: '/bin/sh', args: ['-c', NO_STDIN, CLI_INSIDE, ...cliArgs({ ...o, model: o.model ? model(o.model) : null })], envs: env(apiKey), cwd: WORKSPACE_DIR, tag: `claudebox-${run.id}` }, { gated: true })
@@ -91,21 +93,38 @@ export function createRunEngine(d: RunEngineDeps) {
       await killTree(ws.capsule_id)
     }
     const exit = h.exited.finally(() => clearTimeout(timer))
-    run.exited = exit.then(() => {})
+    state.proc = exit
     releaseGate(h)
     // the answer is complete with the result line: the CLI's own shutdown (a few hundred ms) is not waited for
     const code = await Promise.race([exit, parser.result.then(() => 0)])
     return { code, stderr, sawOutput: parser.sawOutput, ...parser.end() }
   }
 
-  async function execute(run: Run, req: RunRequest, fresh: boolean, onTurn: (t: Turn) => void) {
-    const state = { killed: false }
+  /** Runs the CLI with a key minted for this run; `settled` once its process has exited and the key is revoked. */
+  async function execute(run: Run, req: RunRequest, fresh: boolean, onTurn: (t: Turn) => void, settled: () => void) {
+    const state: State = { killed: false, proc: Promise.resolve() }
     run.cancel = async () => {
       state.killed = true
     }
-    const ws = await d.workspaces.ready(run.teamId, run.workspace, true)
-    if (state.killed) return finish(run, 'cancelled')
-    const { key: apiKey } = await d.gateway.mintCapsuleKey(run.teamId, ws.capsule_id, NESTBOX_URL)
+    let capsuleId: string | null = null
+    try {
+      const ws = await d.workspaces.ready(run.teamId, run.workspace, true)
+      if (state.killed) return finish(run, 'cancelled')
+      capsuleId = ws.capsule_id
+      const { key: apiKey } = await d.gateway.mintCapsuleKey(run.teamId, ws.capsule_id, NESTBOX_URL)
+      return await withKey(run, req, fresh, onTurn, state, ws, apiKey)
+    } finally {
+      // the key is the run's: it ends with the CLI (a process it left behind cannot spend any more)
+      void state.proc
+        .then(async () => {
+          if (capsuleId) await d.gateway.revokeCapsuleKey(capsuleId)
+        })
+        .catch((err) => d.log.warn('claudebox: run key not revoked', { run: run.id, err }))
+        .finally(settled)
+    }
+  }
+
+  async function withKey(run: Run, req: RunRequest, fresh: boolean, onTurn: (t: Turn) => void, state: State, ws: ReadyWorkspace, apiKey: string) {
     const base = { prompt: req.prompt, model: req.model, systemPrompt: req.systemPrompt, appendSystemPrompt: req.appendSystemPrompt, jsonSchema: req.jsonSchema, effort: req.effort }
     const session: RunOptions['session'] = req.resume ? { mode: 'resume', id: req.resume } : fresh || req.noContinue || !ws.session_id ? { mode: 'fresh' } : { mode: 'continue' }
     let out = await attempt(run, ws, apiKey, { ...base, session }, onTurn, state)
@@ -135,12 +154,14 @@ export function createRunEngine(d: RunEngineDeps) {
       const k = key(teamId, req.workspace)
       const prev = busy.get(k)
       if (prev?.status === 'running') throw conflict('workspace busy, retry later', 'workspace_busy')
-      const run: Run = { id: randomBytes(8).toString('hex'), teamId, workspace: req.workspace, status: 'running', async: req.async, finishedAt: null, answer: null, error: null, done: Promise.resolve(), exited: Promise.resolve(), cancel: async () => {} }
+      let settled!: () => void
+      const exited = new Promise<void>((r) => (settled = r))
+      const run: Run = { id: randomBytes(8).toString('hex'), teamId, workspace: req.workspace, status: 'running', async: req.async, finishedAt: null, answer: null, error: null, done: Promise.resolve(), exited, cancel: async () => {} }
       busy.set(k, run)
       runs.set(run.id, run)
       // a previous run that answered but whose CLI is still exiting is waited for, not refused
       run.done = (prev ? prev.exited : Promise.resolve())
-        .then(() => execute(run, req, o.fresh ?? false, o.onTurn ?? (() => {})))
+        .then(() => execute(run, req, o.fresh ?? false, o.onTurn ?? (() => {}), settled))
         .catch((err) => {
           d.log.error('claudebox run failed', { run: run.id, err })
           finish(run, run.status === 'running' ? 'failed' : run.status, null, (err as { status?: number }).status && (err as Error).message ? (err as Error).message : 'the run failed (details are in the server log)')

@@ -51,6 +51,8 @@ test('a run writes a file with a tool call; json-verbose shows the turns; spend 
   assert.ok(logs.every((l: { capsule_id: string; prompt_tokens: number }) => l.capsule_id?.startsWith('sb-') && l.prompt_tokens > 0))
   const env = await b.nb.services.capsules.admin.processes.exec({ kind: 'system' }, logs[0].capsule_id, { cmd: 'env; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n"', timeoutSec: 10, background: false, tag: null })
   assert.not.ok(env.stdout.toString().includes(UPSTREAM_SECRET), 'the real key never enters the capsule')
+  // the run's gateway key ended with it
+  await until(async () => !(await b.nb.services.db.selectFrom('gateway_keys').select('id').where('capsule_id', '=', logs[0].capsule_id).executeTakeFirst()), 10_000, 'the run key to be revoked')
 })
 
 test('runs continue the workspace session by default (the upstream sees the earlier messages); noContinue starts fresh', async () => {
