@@ -172,7 +172,12 @@ export function createEventLog(d: { db: Db; bus: EventBus; clock: Clock; log: Lo
      * `lastEventId` every logged event after it, then live events. Returns the unsubscribe.
      */
     async open(filter: StreamFilter, sink: StreamSink, lastEventId: number | null): Promise<() => void> {
-      fanned ??= await lastEventSeq(d.db)
+      if (fanned == null) {
+        // first stream since start: after any flush in flight, the log's end is where live events begin
+        await chain
+        const end = await lastEventSeq(d.db)
+        fanned ??= end
+      }
       // a Last-Event-ID from a log that was since reset (or a made-up one) resumes from the present
       const from = lastEventId == null ? fanned : Math.min(lastEventId, fanned)
       const c: Client = { filter, sink, lastSeq: from, mode: 'live', closed: false }
