@@ -10,7 +10,7 @@
 import type { Config } from '../core/config/index.ts'
 import type { Db } from '../core/db.ts'
 import { forbidden, invalid, unauthorized } from '../core/errors.ts'
-import type { EventBus } from '../core/events.ts'
+import type { BusEvent, EventBus } from '../core/events.ts'
 import type { Clock } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Principal } from '../core/principal.ts'
@@ -20,7 +20,12 @@ import { toWireEvent } from './wire.ts'
 /** Where a client's frames go (an HTTP response); `buffered` = bytes written but not yet taken by the peer. */
 export type StreamSink = { write: (s: string) => void; gone: () => boolean; buffered: () => number; drained: () => Promise<void>; close: () => void }
 /** teamId undefined: every team and the platform (admin stream). */
-export type StreamFilter = { teamId: string | undefined; types: ((type: string) => boolean) | null }
+export type StreamFilter = {
+  teamId: string | undefined
+  types: ((type: string) => boolean) | null
+  /** Who opened the stream: it ends when their access goes (member removed, key deleted, session ended, team deleted). */
+  who: { userId: string; keyId: string | null; sessionId: string | null }
+}
 
 /** `live`: frames are written as events are appended; `catchup`: the client reads from the log at its own pace. */
 type Client = { filter: StreamFilter; sink: StreamSink; lastSeq: number; mode: 'live' | 'catchup'; closed: boolean }
@@ -134,7 +139,23 @@ export function createEventLog(d: { db: Db; bus: EventBus; clock: Clock; log: Lo
     }
   }
 
+  /** Streams whose opener just lost access end (they could not open them again). */
+  const revoke = (e: BusEvent) => {
+    const a = (e.data as { action?: string } | undefined)?.action
+    let gone: (c: Client) => boolean
+    if (e.type === 'team.delete') gone = (c) => c.filter.teamId === e.teamId
+    else if (e.type !== 'audit') return
+    else if (e.resourceType === 'member' && (a === 'remove' || a === 'leave')) gone = (c) => c.filter.teamId === e.teamId && c.filter.who.userId === e.resourceId
+    else if (e.resourceType === 'api_key' && a === 'delete') gone = (c) => c.filter.who.keyId === e.resourceId
+    else if (e.resourceType === 'session' && (a === 'revoke' || a === 'logout')) gone = (c) => c.filter.who.sessionId === e.resourceId
+    else if (e.resourceType === 'session' && a === 'logout_all') gone = (c) => c.filter.who.sessionId !== null && c.filter.who.userId === e.resourceId
+    else if (e.resourceType === 'user' && (a === 'deactivate' || a === 'delete' || a === 'revoke_admin')) gone = (c) => c.filter.who.userId === e.resourceId && (a !== 'revoke_admin' || c.filter.teamId === undefined)
+    else return
+    for (const c of [...clients]) if (gone(c)) drop(c, 'access_revoked')
+  }
+
   d.bus.subscribe((e) => {
+    revoke(e)
     const w = toWireEvent(e)
     if (!w) return
     pending.push({ team_id: w.teamId, type: w.type, data: JSON.stringify(w.data), created_at: e.at })
@@ -163,7 +184,8 @@ export function createEventLog(d: { db: Db; bus: EventBus; clock: Clock; log: Lo
         const prefixes = list.filter((t) => t.endsWith('*')).map((t) => t.slice(0, -1))
         match = (t) => exact.has(t) || prefixes.some((p) => t.startsWith(p))
       }
-      return { teamId: scope === 'admin' ? undefined : (p.teamId as string), types: match }
+      const who = { userId: p.userId, keyId: p.kind === 'api_key' ? p.keyId : null, sessionId: p.kind === 'user' ? p.sessionId : null }
+      return { teamId: scope === 'admin' ? undefined : (p.teamId as string), types: match, who }
     },
 
     /**

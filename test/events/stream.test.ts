@@ -241,4 +241,16 @@ test('capsule lifecycle: create, state changes and destroy carry the sandbox, ac
   assert.is((running.data.sandbox as { status: string }).status, 'running')
 })
 
+test('a stream ends when its opener loses access (API key deleted)', async () => {
+  const k = await newKey(nb.apiKey, 'short-lived')
+  const s = stream('/v1/events/stream', { key: k.key, types: ['api_key.delete'] })
+  await connected(s)
+  assert.is(nb.services.events.clients > 0, true)
+  const r = await fetch(nb.url + `/v1/api-keys/${k.id}`, { method: 'DELETE', headers: { 'x-api-key': nb.apiKey } })
+  assert.ok(r.ok, String(r.status))
+  // the server ends the stream; the EventSource's reconnect is refused (401), so it closes for good
+  await s.waitFor(() => s.es.readyState === 2, 'the stream to close')
+  assert.ok(s.requests.length >= 2, 'it tried to reconnect')
+})
+
 test.run()
