@@ -16,6 +16,8 @@ export type FakeClaudeUpstream = {
   delayMs: number
   reply: (body: Obj) => Block[]
   usage: { input_tokens: number; output_tokens: number }
+  /** Most /v1/messages requests answered at the same time so far. */
+  maxInFlight: number
   close: () => Promise<void>
 }
 
@@ -41,7 +43,8 @@ export function defaultReply(body: Obj): Block[] {
 }
 
 export async function startFakeClaudeUpstream(): Promise<FakeClaudeUpstream> {
-  const fake = { requests: [] as Obj[], delayMs: 0, reply: defaultReply, usage: { input_tokens: 120, output_tokens: 30 } }
+  const fake = { requests: [] as Obj[], delayMs: 0, reply: defaultReply, usage: { input_tokens: 120, output_tokens: 30 }, maxInFlight: 0 }
+  let inFlight = 0
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -55,6 +58,8 @@ export async function startFakeClaudeUpstream(): Promise<FakeClaudeUpstream> {
       return res.end(JSON.stringify({ input_tokens: 10 }))
     }
     fake.requests.push(body)
+    fake.maxInFlight = Math.max(fake.maxInFlight, ++inFlight)
+    res.on('close', () => inFlight--)
     if (fake.delayMs) await new Promise((r) => setTimeout(r, fake.delayMs))
     if (res.destroyed) return
     const blocks = fake.reply(body)

@@ -117,6 +117,15 @@ test('async runs: runId, running, the result once, then 404; 409 while busy; can
   b.up.delayMs = 0
 })
 
+test('runs in different workspaces go on at the same time', async () => {
+  b.up.delayMs = 4_000
+  b.up.maxInFlight = 0
+  const [x, y] = await Promise.all(['par-a', 'par-b'].map((ws) => cbx(b, '/run', { method: 'POST', json: { prompt: `in ${ws}`, workspace: ws } }).then((r) => r.json())))
+  b.up.delayMs = 0
+  assert.equal([x.result, y.result], ['echo: in par-a', 'echo: in par-b'])
+  assert.ok(b.up.maxInFlight >= 2, 'both CLIs were waiting on the upstream at once')
+})
+
 test("another team's key sees none of this team's workspaces or runs; viewers cannot run", async () => {
   const other = await addMember(b.nb, 'owner')
   const viewer = await addMember(b.nb, 'viewer', b.nb.bootstrap.team_id)
