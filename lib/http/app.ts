@@ -71,7 +71,6 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   v1.route('/', eventStreamRoutesV1(s.events))
   v1.route('/channels', channelRoutesV1(s.channels))
   v1.route('/admin/builds', buildRoutesV1(s.builds))
-  v1.route('/admin/builds', buildRoutesV1(s.builds))
   v1.route('/', tunnelRoutesV1(s.tunnel))
   app.route('/v1', withEntry(v1, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'wrenn') })))
   app.route('/auth/oauth', withEntry(oauthRoutesWrenn(s), anonymousEntry))
