@@ -1,7 +1,7 @@
 /** Wires the capsule domain into a nestbox: runtime driver, service, jobs, start/stop hooks. */
 import { join } from 'node:path'
 import { unavailable } from '../core/errors.ts'
-import type { Core } from '../http/services.ts'
+import type { Core } from '../core/wiring.ts'
 import type { AuditLog } from '../events/audit.ts'
 import type { Runtime } from './runtime/types.ts'
 import type { CapsuleDeps } from './context.ts'

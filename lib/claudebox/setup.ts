@@ -4,15 +4,11 @@
  * a hash), its team, its model aliases, its workspaces and runs; the jobs that
  * pause idle workspaces and purge unread results.
  */
+import type { Core } from '../core/wiring.ts'
 import { appendFileSync, chmodSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { ConfigError, type Config } from '../core/config/index.ts'
-import type { Db } from '../core/db.ts'
-import type { EventBus } from '../core/events.ts'
-import type { Clock, IdGen } from '../core/ids.ts'
-import type { Scheduler } from '../core/jobs.ts'
-import type { Logger } from '../core/logger.ts'
 import { sha256hex } from '../core/secrets.ts'
 import type { CapsuleService } from '../capsules/service.ts'
 import type { Gateway } from '../gateway/setup.ts'
@@ -25,17 +21,7 @@ import { createWorkspaces } from './workspaces.ts'
 import { chatCompletions } from './routes.openai.ts'
 import { roleAtLeast } from '../core/principal.ts'
 
-export type ClaudeboxCore = {
-  config: Config
-  dataDir: string
-  db: Db
-  bus: EventBus
-  clock: Clock
-  ids: IdGen
-  log: Logger
-  jobs: Scheduler
-  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
-}
+export type ClaudeboxCore = Pick<Core, 'config' | 'dataDir' | 'db' | 'bus' | 'clock' | 'ids' | 'log' | 'jobs' | 'lifecycle'>
 
 export type ClaudeboxSurfaces = { main: Claudebox | null; zai: Claudebox | null }
 

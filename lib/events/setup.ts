@@ -1,10 +1,5 @@
 /** Wires the events domain into a nestbox: the event log with its retention job and shutdown. */
-import type { Config } from '../core/config/index.ts'
-import type { Db } from '../core/db.ts'
-import type { EventBus } from '../core/events.ts'
-import type { Clock, IdGen } from '../core/ids.ts'
-import type { Scheduler } from '../core/jobs.ts'
-import type { Logger } from '../core/logger.ts'
+import type { Core } from '../core/wiring.ts'
 import { join } from 'node:path'
 import type { AuditLog } from './audit.ts'
 import { createSealer } from './channels/crypto.ts'
@@ -14,17 +9,7 @@ import { createChannelService } from './channels/service.ts'
 import { deleteFinishedDeliveriesBefore } from './channels/store.ts'
 import { createEventLog } from './service.ts'
 
-export type EventsCore = {
-  config: Config
-  dataDir: string
-  db: Db
-  bus: EventBus
-  clock: Clock
-  ids: IdGen
-  log: Logger
-  jobs: Scheduler
-  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onClosing: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
-}
+export type EventsCore = Pick<Core, 'config' | 'dataDir' | 'db' | 'bus' | 'clock' | 'ids' | 'log' | 'jobs' | 'lifecycle'>
 
 export function setupEvents(core: EventsCore, audit: AuditLog) {
   const log = core.log.child({ mod: 'events' })

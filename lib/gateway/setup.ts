@@ -4,14 +4,10 @@
  * generated at first start into bootstrap.txt and kept as a hash), the spend
  * writer, and the jobs that reset budgets and expire spend logs.
  */
+import type { Core } from '../core/wiring.ts'
 import { appendFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, type Config } from '../core/config/index.ts'
-import type { Db } from '../core/db.ts'
-import type { EventBus } from '../core/events.ts'
-import type { Clock, IdGen } from '../core/ids.ts'
-import type { Scheduler } from '../core/jobs.ts'
-import type { Logger } from '../core/logger.ts'
 import type { IdentityService } from '../identity/service.ts'
 import { createBudgets } from './keys/budgets.ts'
 import { createCallers, keyHash } from './keys/callers.ts'
@@ -26,17 +22,7 @@ import { createGatewayService } from './service.ts'
 import { createSpendWriter } from './spend/writer.ts'
 import { deleteSpendBefore, getSetting, putSettingOnce, resetDueBudgets } from './store.ts'
 
-export type GatewayCore = {
-  config: Config
-  dataDir: string
-  db: Db
-  bus: EventBus
-  clock: Clock
-  ids: IdGen
-  log: Logger
-  jobs: Scheduler
-  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
-}
+export type GatewayCore = Pick<Core, 'config' | 'dataDir' | 'db' | 'bus' | 'clock' | 'ids' | 'log' | 'jobs' | 'lifecycle'>
 
 export function setupGateway(core: GatewayCore, identity: IdentityService) {
   const cfg = core.config.gateway

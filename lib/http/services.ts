@@ -1,12 +1,5 @@
 /** Wires every domain service from the shared core pieces. */
-import type { Config } from '../core/config/index.ts'
-import type { Db } from '../core/db.ts'
-import type { EventBus } from '../core/events.ts'
-import type { Clock, IdGen } from '../core/ids.ts'
-import type { Logger } from '../core/logger.ts'
-import type { Scheduler } from '../core/jobs.ts'
-import type { SiteUrl } from '../core/site-url.ts'
-import type { CapsuleApi } from './capsule-api.ts'
+import type { Core } from '../core/wiring.ts'
 import { createIdentityService } from '../identity/service.ts'
 import { createAuditLog } from '../events/audit.ts'
 import { setupEvents } from '../events/setup.ts'
@@ -20,32 +13,7 @@ import { setupMcp } from '../mcp/setup.ts'
 import { setupClaudebox } from '../claudebox/setup.ts'
 import { setupRuns } from '../runs/setup.ts'
 
-/**
- * Start hooks run after migrations and bootstrap, before listening; listening hooks once the server listens, with its port;
- * closing hooks when shutdown begins, alongside the HTTP drain; stop hooks after HTTP has closed, before the database does (in reverse order).
- */
-export type Lifecycle = {
-  onStart: (fn: () => Promise<void> | void) => void
-  onListening: (fn: (port: number) => void) => void
-  onClosing: (fn: () => Promise<void> | void) => void
-  onStop: (fn: () => Promise<void> | void) => void
-}
-
-/** `site`: this server's base URL for links, from configuration only (see core/site-url.ts). */
-export type Core = {
-  config: Config
-  dataDir: string
-  db: Db
-  bus: EventBus
-  clock: Clock
-  ids: IdGen
-  log: Logger
-  jobs: Scheduler
-  lifecycle: Lifecycle
-  site: SiteUrl
-  /** nestbox's API on the sockets capsules reach it through (capsule-api.ts). */
-  capsuleApi?: CapsuleApi
-}
+export type { Core, Lifecycle } from '../core/wiring.ts'
 
 export function createServices(core: Core) {
   const audit = createAuditLog({ db: core.db, clock: core.clock, ids: core.ids, bus: core.bus })

@@ -5,19 +5,15 @@
  * stopped) when nestbox stops. The hub, the MCP SDK and the tool sets load
  * with the first MCP request, not at start-up (they cost hundreds of ms).
  */
+import type { Core } from '../core/wiring.ts'
 import { ConfigError, type Config } from '../core/config/index.ts'
-import type { Logger } from '../core/logger.ts'
 import { system } from '../core/principal.ts'
 import type { AuditLog } from '../events/audit.ts'
 import type { McpHub, ToolCallRecord } from './service.ts'
 import { allows, type McpAccess, type ToolSet } from './types.ts'
 import { parseUpstreams } from './upstream-config.ts'
 
-export type McpCore = {
-  config: Config
-  log: Logger
-  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void }
-}
+export type McpCore = Pick<Core, 'config' | 'log' | 'lifecycle'>
 
 /**
  * A service's tool set, loaded on first use: `{ name: 'storage', load: async () => (await import('../storage/mcp-tools.ts')).storageTools(storage) }`.

@@ -3,15 +3,12 @@
  * start into bootstrap.txt and kept as a hash) and its team, the runner over
  * capsules, the purge job, the computers, and cleanup when a team is deleted.
  */
+import type { Core } from '../core/wiring.ts'
 import { appendFileSync, chmodSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { ConfigError, type Config } from '../core/config/index.ts'
 import type { Db } from '../core/db.ts'
-import type { EventBus } from '../core/events.ts'
-import type { Clock, IdGen } from '../core/ids.ts'
-import type { Scheduler } from '../core/jobs.ts'
-import type { Logger } from '../core/logger.ts'
 import { sha256hex } from '../core/secrets.ts'
 import type { CapsuleService } from '../capsules/service.ts'
 import { createRunner } from './runner.ts'
@@ -23,17 +20,7 @@ import { originUrl } from '../tunnel/setup.ts'
 import { deleteTeamRuns, findToken, putTokenOnce } from './store.ts'
 import { deleteTeamComputers } from './store.computers.ts'
 
-export type RunsCore = {
-  config: Config
-  dataDir: string
-  db: Db
-  bus: EventBus
-  clock: Clock
-  ids: IdGen
-  log: Logger
-  jobs: Scheduler
-  lifecycle: { onStart: (fn: () => Promise<void> | void) => void; onStop: (fn: () => Promise<void> | void) => void; onListening: (fn: (port: number) => void) => void }
-}
+export type RunsCore = Pick<Core, 'config' | 'dataDir' | 'db' | 'bus' | 'clock' | 'ids' | 'log' | 'jobs' | 'lifecycle'>
 
 const teamExists = async (db: Db, id: string) => !!(await db.selectFrom('teams').select('id').where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst())
 const firstTeam = (db: Db) => db.selectFrom('teams').select('id').where('deleted_at', 'is', null).orderBy('created_at').orderBy('id').limit(1).executeTakeFirst()

@@ -4,7 +4,7 @@
  */
 import { appendFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Core } from '../http/services.ts'
+import type { Core } from '../core/wiring.ts'
 import { startS3Listener, type S3Listener } from './listener.ts'
 import { createStorageService } from './service.ts'
 

@@ -1,18 +1,9 @@
 /** Wires the tunnel into a nestbox: checks at setup (a bad path or file stops the start), cloudflared once the port is known, stop when nestbox closes. */
+import type { Core } from '../core/wiring.ts'
 import { join } from 'node:path'
-import type { Config } from '../core/config/index.ts'
-import type { Logger } from '../core/logger.ts'
-import type { SiteUrl } from '../core/site-url.ts'
 import { createTunnelService } from './service.ts'
 
-type Hook = () => Promise<void> | void
-export type TunnelCore = {
-  config: Config
-  dataDir: string
-  log: Logger
-  site: SiteUrl
-  lifecycle: { onListening: (fn: (port: number) => void) => void; onClosing: (fn: Hook) => void }
-}
+export type TunnelCore = Pick<Core, 'config' | 'dataDir' | 'log' | 'site' | 'lifecycle'>
 
 /** cloudflared reaches nestbox on loopback when it listens on every address, else on the address it listens on. */
 export function originUrl(host: string, port: number): string {

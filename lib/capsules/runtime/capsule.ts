@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readlinkSync
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/logger.ts'
+import type { CapsuleApiListener } from '../../core/wiring.ts'
 import type { CapsuleCgroup } from './cgroups.ts'
 import type { HostView } from './host-view.ts'
 import type { EnterTarget } from './enter.ts'
@@ -48,8 +49,8 @@ export type Capsule = {
   closeApi: (() => void) | null
 }
 
-/** Serves nestbox's API on a unix socket for one capsule; resolves to its closer. */
-export type ApiListener = (capsuleId: string, socketPath: string) => Promise<() => void>
+/** Serves nestbox's API on a unix socket for one capsule (core/wiring.ts). */
+export type ApiListener = CapsuleApiListener
 
 /** The host directories a capsule can change (system.ts) and the mask over them; null: bound read-only. */
 export type SystemView = { dirs: string[]; maskDir: string } | null
