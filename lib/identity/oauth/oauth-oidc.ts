@@ -4,8 +4,8 @@
  * ID token validated against the issuer's keys.
  */
 import type * as Oidc from 'openid-client'
-import type { Config } from '../core/config/index.ts'
-import type { Logger } from '../core/logger.ts'
+import type { Config } from '../../core/config/index.ts'
+import type { Logger } from '../../core/logger.ts'
 import type { OAuthProvider } from './oauth-provider.ts'
 
 export function oidcProvider(cfg: Config['identity']['oauth']['oidc'], log: Logger): OAuthProvider | null {

@@ -1,12 +1,12 @@
 /** Wrenn surface (seed 003): /v1/auth/* and /v1/me* — accounts, sessions, linked providers. */
 import { Hono } from 'hono'
 import { setCookie } from 'hono/cookie'
-import { iso } from '../core/ids.ts'
-import type { Services } from '../http/services.ts'
-import type { AppEnv } from '../http/types.ts'
-import { requireAccount, requireUser } from './access.ts'
-import { clearSessionCookies, clientInfo, COOKIE, isHttps, logoutRoute, setSessionCookies } from './cookies.ts'
-import { readJson, toSessionResponse } from './wire.ts'
+import { iso } from '../../core/ids.ts'
+import type { Services } from '../../http/services.ts'
+import type { AppEnv } from '../../http/types.ts'
+import { requireAccount, requireUser } from '../access.ts'
+import { clearSessionCookies, clientInfo, COOKIE, isHttps, logoutRoute, setSessionCookies } from '../cookies.ts'
+import { readJson, toSessionResponse } from '../wire.ts'
 
 export function accountRoutesV1(s: Services) {
   const { accounts, sessions, oauth } = s.identity

@@ -6,19 +6,19 @@
  * an account is never merged into it by login ("email_taken"): linking is an
  * explicit, signed-in action.
  */
-import { AppError, invalid, notFound } from '../core/errors.ts'
-import type { Principal } from '../core/principal.ts'
-import { safeEqual, sha256hex } from '../core/secrets.ts'
+import { AppError, invalid, notFound } from '../../core/errors.ts'
+import type { Principal } from '../../core/principal.ts'
+import { safeEqual, sha256hex } from '../../core/secrets.ts'
 import { randomBytes } from 'node:crypto'
-import { requireUser } from './access.ts'
-import { principalOf, type AccountService, type LoginResult } from './accounts.ts'
-import { defaultTeamName, type ClientInfo, type IdentityDeps } from './deps.ts'
+import { requireUser } from '../access.ts'
+import { principalOf, type AccountService, type LoginResult } from '../accounts.ts'
+import { defaultTeamName, type ClientInfo, type IdentityDeps } from '../deps.ts'
 import type { OAuthProvider } from './oauth-provider.ts'
-import { findUserByEmail, findUserById, insertUser } from './store.ts'
-import { deleteOAuthIdentity, findOAuthIdentity, insertOAuthIdentity, insertOAuthState, listOAuthIdentitiesOfUser, takeOAuthState } from './store.tokens.ts'
-import type { SessionSurface } from './tables.ts'
-import { insertTeamWithOwner } from './teams.ts'
-import type { UserPrincipal } from './sessions.ts'
+import { findUserByEmail, findUserById, insertUser } from '../store.ts'
+import { deleteOAuthIdentity, findOAuthIdentity, insertOAuthIdentity, insertOAuthState, listOAuthIdentitiesOfUser, takeOAuthState } from '../store.tokens.ts'
+import type { SessionSurface } from '../tables.ts'
+import { insertTeamWithOwner } from '../teams.ts'
+import type { UserPrincipal } from '../sessions.ts'
 
 const STATE_MS = 10 * 60_000
 

@@ -4,15 +4,15 @@
  * shared roles owner / admin / member / viewer.
  */
 import { Hono } from 'hono'
-import { invalid } from '../core/errors.ts'
-import { iso } from '../core/ids.ts'
-import type { Role } from '../core/principal.ts'
-import type { Services } from '../http/services.ts'
-import type { AppEnv } from '../http/types.ts'
-import { requireAccount, WORKSPACE_POLICY as WP } from './access.ts'
-import { clientInfo, logoutRoute, setSessionCookies } from './cookies.ts'
+import { invalid } from '../../core/errors.ts'
+import { iso } from '../../core/ids.ts'
+import type { Role } from '../../core/principal.ts'
+import type { Services } from '../../http/services.ts'
+import type { AppEnv } from '../../http/types.ts'
+import { requireAccount, WORKSPACE_POLICY as WP } from '../access.ts'
+import { clientInfo, logoutRoute, setSessionCookies } from '../cookies.ts'
 import { oauthRoutesWorkspace } from './routes.oauth.ts'
-import { readJson } from './wire.ts'
+import { readJson } from '../wire.ts'
 
 const TO_WIRE: Record<Role, string> = { owner: 'owner', admin: 'maintainer', member: 'developer', viewer: 'guest' }
 const FROM_WIRE: Record<string, Role> = { owner: 'owner', maintainer: 'admin', developer: 'member', guest: 'viewer' }

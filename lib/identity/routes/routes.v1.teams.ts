@@ -1,9 +1,9 @@
 /** Wrenn surface (seed 003): /v1/api-keys, /v1/users/search, /v1/teams*. */
 import { Hono } from 'hono'
-import type { Services } from '../http/services.ts'
-import type { AppEnv } from '../http/types.ts'
-import { WRENN_POLICY as W } from './access.ts'
-import { readJson, toApiKey, toMember, toTeam, toTeamWithRole } from './wire.ts'
+import type { Services } from '../../http/services.ts'
+import type { AppEnv } from '../../http/types.ts'
+import { WRENN_POLICY as W } from '../access.ts'
+import { readJson, toApiKey, toMember, toTeam, toTeamWithRole } from '../wire.ts'
 
 export function teamRoutesV1(s: Services) {
   const { keys, teams } = s.identity

@@ -3,7 +3,7 @@
  * Enterprise Server works: authorize/token under <baseUrl>/login/oauth, the REST
  * API at api.github.com for github.com or <baseUrl>/api/v3 otherwise.
  */
-import type { Config } from '../core/config/index.ts'
+import type { Config } from '../../core/config/index.ts'
 import type { OAuthProvider } from './oauth-provider.ts'
 
 const TIMEOUT_MS = 10_000

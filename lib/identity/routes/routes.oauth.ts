@@ -7,12 +7,12 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import { isAppError } from '../core/errors.ts'
-import type { Services } from '../http/services.ts'
-import type { AppEnv } from '../http/types.ts'
-import { clientInfo, COOKIE, isHttps, setSessionCookies } from './cookies.ts'
-import { OAuthFlowError } from './oauth.ts'
-import type { SessionSurface } from './tables.ts'
+import { isAppError } from '../../core/errors.ts'
+import type { Services } from '../../http/services.ts'
+import type { AppEnv } from '../../http/types.ts'
+import { clientInfo, COOKIE, isHttps, setSessionCookies } from '../cookies.ts'
+import { OAuthFlowError } from '../oauth/oauth.ts'
+import type { SessionSurface } from '../tables.ts'
 
 type Flow = {
   surface: SessionSurface

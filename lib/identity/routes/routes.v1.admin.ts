@@ -1,9 +1,9 @@
 /** Wrenn surface (seed 003): /v1/admin/users*, /v1/admin/teams* (platform admins). */
 import { Hono } from 'hono'
-import { iso } from '../core/ids.ts'
-import type { Services } from '../http/services.ts'
-import type { AppEnv } from '../http/types.ts'
-import { readJson } from './wire.ts'
+import { iso } from '../../core/ids.ts'
+import type { Services } from '../../http/services.ts'
+import type { AppEnv } from '../../http/types.ts'
+import { readJson } from '../wire.ts'
 
 export function adminRoutesV1(s: Services) {
   const { admin } = s.identity
