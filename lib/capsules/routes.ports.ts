@@ -9,6 +9,7 @@
  * credentials (API key, session, token) are never passed on to the app.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { getCookie } from 'hono/cookie'
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import { AppError } from '../core/errors.ts'
@@ -35,11 +36,16 @@ export function portHost(host: string | undefined, baseDomain: string): [string,
   return m ? [m[2], m[1]] : null
 }
 
+/** The request's query string, with its '?' ('' when none). */
+const searchOf = (c: Context<AppEnv>) => {
+  const q = c.req.url.indexOf('?')
+  return q < 0 ? '' : c.req.url.slice(q)
+}
+
 function tokenOf(c: Context<AppEnv>): { token: string | null; fromQuery: boolean } {
   const q = c.req.query(TOKEN_PARAM)
   if (q) return { token: q, fromQuery: true }
-  const cookie = /(?:^|;\s*)nestbox_port_token=([^;]+)/.exec(c.req.header('cookie') ?? '')?.[1]
-  return { token: cookie ?? null, fromQuery: false }
+  return { token: getCookie(c, TOKEN_COOKIE) ?? null, fromQuery: false }
 }
 
 /** The request's headers as the app inside should see them. */
@@ -140,8 +146,7 @@ export function portRoutesV1(svc: CapsuleService, urls: PortUrls) {
     const port = c.req.param('port')!
     const prefix = `/v1/capsules/${id}/ports/${port}`
     const rest = c.req.path.slice(c.req.path.indexOf(prefix) + prefix.length) || '/'
-    const search = c.req.url.includes('?') ? c.req.url.slice(c.req.url.indexOf('?')) : ''
-    return openAndProxy(c, svc, id, port, rest + search, { host: (p) => `localhost:${p}`, prefix, cookiePath: `${prefix}/` })
+    return openAndProxy(c, svc, id, port, rest + searchOf(c), { host: (p) => `localhost:${p}`, prefix, cookiePath: `${prefix}/` })
   }
   r.all('/:id/ports/:port{[0-9]+}', handler)
   r.all('/:id/ports/:port{[0-9]+}/*', handler)
@@ -153,7 +158,6 @@ export function portHostRouting(svc: CapsuleService, baseDomain: string, entry: 
   return (c, next) => {
     const hit = portHost(c.req.header('host'), baseDomain)
     if (!hit) return next()
-    const search = c.req.url.includes('?') ? c.req.url.slice(c.req.url.indexOf('?')) : ''
-    return entry(c, () => openAndProxy(c, svc, hit[0], hit[1], c.req.path + search, { host: () => c.req.header('host')!, prefix: null, cookiePath: '/' }))
+    return entry(c, () => openAndProxy(c, svc, hit[0], hit[1], c.req.path + searchOf(c), { host: () => c.req.header('host')!, prefix: null, cookiePath: '/' }))
   }
 }
