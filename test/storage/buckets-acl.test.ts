@@ -7,11 +7,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetBucketAclCommand, GetBucketLocationCommand, GetObjectAclCommand, HeadObjectCommand,
-  ListBucketsCommand, PutBucketAclCommand, PutObjectAclCommand, PutObjectCommand, S3ServiceException,
+  ListBucketsCommand, PutBucketAclCommand, PutObjectAclCommand, PutObjectCommand,
 } from '@aws-sdk/client-s3'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { PRIVATE_KEY, s3, startStorage, type StorageNestbox } from './helpers.ts'
+import { PRIVATE_KEY, s3, fails, startStorage, type StorageNestbox } from './helpers.ts'
 
 let nb: StorageNestbox
 let priv: ReturnType<typeof s3>
@@ -23,16 +23,6 @@ test.before(async () => {
 })
 test.after(() => nb.close())
 
-async function fails(p: Promise<unknown>, name: string, status: number) {
-  try {
-    await p
-  } catch (e) {
-    assert.is((e as S3ServiceException).name, name, (e as Error).message)
-    assert.is((e as S3ServiceException).$metadata.httpStatusCode, status)
-    return
-  }
-  assert.unreachable(`expected ${name}`)
-}
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers'
 const anonList = (bucket: string) => fetch(`${nb.url}/storage/${bucket}?list-type=2`)
 

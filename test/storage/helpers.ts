@@ -1,5 +1,6 @@
 /** Shared setup for storage tests: a nestbox with a few buckets, and S3 clients pointed at it. */
-import { S3Client } from '@aws-sdk/client-s3'
+import { S3Client, type S3ServiceException } from '@aws-sdk/client-s3'
+import * as assert from 'uvu/assert'
 import { createHash, createHmac } from 'node:crypto'
 import { request } from 'node:http'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
@@ -62,4 +63,16 @@ export class NodeSha256 {
   async digest() {
     return new Uint8Array(this.h.digest())
   }
+}
+
+/** Asserts that an S3 SDK call fails with error `name` and HTTP `status`. */
+export async function fails(p: Promise<unknown>, name: string, status: number) {
+  try {
+    await p
+  } catch (e) {
+    assert.is((e as S3ServiceException).name, name, (e as Error).message)
+    assert.is((e as S3ServiceException).$metadata.httpStatusCode, status)
+    return
+  }
+  assert.unreachable(`expected ${name}`)
 }

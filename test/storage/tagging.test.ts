@@ -3,12 +3,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectTaggingCommand, GetBucketTaggingCommand, GetObjectAttributesCommand,
-  GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand, UploadPartCommand, S3ServiceException,
+  GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
-import { OTHER_KEY, PRIVATE_KEY, s3, startStorage, type StorageNestbox } from './helpers.ts'
+import { OTHER_KEY, PRIVATE_KEY, s3, fails, startStorage, type StorageNestbox } from './helpers.ts'
 
 let nb: StorageNestbox
 let priv: ReturnType<typeof s3>
@@ -18,16 +18,6 @@ test.before(async () => {
 })
 test.after(() => nb.close())
 
-async function fails(p: Promise<unknown>, name: string, status: number) {
-  try {
-    await p
-  } catch (e) {
-    assert.is((e as S3ServiceException).name, name, (e as Error).message)
-    assert.is((e as S3ServiceException).$metadata.httpStatusCode, status)
-    return
-  }
-  assert.unreachable(`expected ${name}`)
-}
 const tagsOf = async (Key: string) => (await priv.send(new GetObjectTaggingCommand({ Bucket: 'private', Key }))).TagSet!.map((t) => [t.Key, t.Value])
 
 test('x-amz-tagging on PUT, Get/Put/Delete ObjectTagging, tag count on GET, S3\'s limits', async () => {

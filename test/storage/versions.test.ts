@@ -8,13 +8,12 @@ import * as assert from 'uvu/assert'
 import {
   CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketVersioningCommand,
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, PutObjectCommand, UploadPartCommand,
-  S3ServiceException,
 } from '@aws-sdk/client-s3'
 import { execFile } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { PRIVATE_KEY, s3, startStorage, type StorageNestbox } from './helpers.ts'
+import { PRIVATE_KEY, s3, fails, startStorage, type StorageNestbox } from './helpers.ts'
 
 let nb: StorageNestbox
 let priv: ReturnType<typeof s3>
@@ -25,17 +24,6 @@ test.before(async () => {
   master = s3(nb, 'nestbox-master', nb.masterKey)
 })
 test.after(() => nb.close())
-
-async function fails(p: Promise<unknown>, name: string, status: number) {
-  try {
-    await p
-  } catch (e) {
-    assert.is((e as S3ServiceException).name, name, (e as Error).message)
-    assert.is((e as S3ServiceException).$metadata.httpStatusCode, status)
-    return
-  }
-  assert.unreachable(`expected ${name}`)
-}
 
 test('aws-sdk-js: ListObjectVersions pages by key/version-id markers; versionId=null reads and deletes', async () => {
   const keys = ['v/a', 'v/b', 'v/c/1', 'v/c/2', 'v/d']
