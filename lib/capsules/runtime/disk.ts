@@ -12,11 +12,11 @@
  * that image (a few ms), made ahead: spares wait in a small pool per size and a
  * create only renames one (the pool refills in the background).
  */
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { runHostCommand } from './host-command.ts'
 import { DISK_DATA } from './mounter.ts'
 
 /** Where a capsule's disk is mounted inside its boot chain's mount namespace. */
@@ -24,14 +24,7 @@ export const DISK_MOUNT = '/run/nestbox/capsule-disk'
 /** As mount(8) takes them (the probe); the mount helper makes the same mount (mounter.ts DISK_DATA). */
 const DISK_MOUNT_OPTS = `loop,nodev,${DISK_DATA}`
 
-const run = (cmd: string, args: string[]) =>
-  new Promise<void>((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
-    let err = ''
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} failed: ${err.trim().slice(0, 300)}`))))
-  })
+
 
 /**
  * Formats a sparse ext4 image of `mb` MiB at `path`: no reserved blocks, lazy
@@ -39,8 +32,8 @@ const run = (cmd: string, args: string[]) =>
  * a capsule's disk is scratch space whose host crash costs an fsck, not the host.
  */
 export async function makeImage(path: string, mb: number) {
-  await run('/usr/bin/truncate', ['-s', `${mb}M`, path])
-  await run('/usr/sbin/mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard', path])
+  await runHostCommand('/usr/bin/truncate', ['-s', `${mb}M`, path])
+  await runHostCommand('/usr/sbin/mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard', path])
 }
 
 export type Disks = ReturnType<typeof createDisks>
@@ -81,7 +74,7 @@ export function createDisks(o: { dir: string; spares?: number; onError?: (err: E
   const copy = async (mb: number, dest: string) => {
     const tmp = `${dest}.tmp`
     // an original removed meanwhile (sizes made after it) is made again
-    await run('/bin/cp', ['--sparse=always', '--', await original(mb), tmp]).catch(async () => run('/bin/cp', ['--sparse=always', '--', await original(mb), tmp]))
+    await runHostCommand('/bin/cp', ['--sparse=always', '--', await original(mb), tmp]).catch(async () => runHostCommand('/bin/cp', ['--sparse=always', '--', await original(mb), tmp]))
     renameSync(tmp, dest)
   }
   const filling = new Set<number>()
@@ -131,7 +124,7 @@ export function disksSupported(): Promise<boolean> {
     try {
       mkdirSync(join(dir, 'm'))
       await makeImage(join(dir, 'img'), 8)
-      await run('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount -t ext4 -o "$1" -- "$2" "$3" && umount "$3"', 'probe', DISK_MOUNT_OPTS, join(dir, 'img'), join(dir, 'm')])
+      await runHostCommand('/usr/bin/unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount -t ext4 -o "$1" -- "$2" "$3" && umount "$3"', 'probe', DISK_MOUNT_OPTS, join(dir, 'img'), join(dir, 'm')])
       return true
     } catch {
       return false

@@ -22,6 +22,7 @@ import { connect, type Socket } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { invalid } from '../../core/errors.ts'
+import { runHostCommand } from './host-command.ts'
 
 export type NetworkMode = 'none' | 'nestbox' | 'internet'
 export const NETWORK_MODES: NetworkMode[] = ['none', 'nestbox', 'internet']
@@ -97,24 +98,13 @@ ${allowCidrs.length ? `    ip daddr { ${allowCidrs.join(', ')} } accept\n` : ''}
 `
 }
 
-function run(cmd: string, args: string[], input?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
-    let err = ''
-    p.stderr!.on('data', (d) => (err += d))
-    p.on('error', reject)
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err.trim().slice(0, 300)}`))))
-    p.stdin!.end(input)
-  })
-}
-
 /**
  * Gives the capsule whose pid 1 is `pid1` its way out: the filter first (so no
  * packet leaves before it), then slirp4netns with a tap device. Resolves once
  * slirp4netns reports ready.
  */
 export async function startInternet(pid1: number, allowCidrs: string[] | null, timeoutMs = 10_000): Promise<ChildProcess> {
-  await run('/usr/bin/nsenter', ['-t', String(pid1), '-n', '--', 'nft', '-f', '-'], egressRules(allowCidrs))
+  await runHostCommand('/usr/bin/nsenter', ['-t', String(pid1), '-n', '--', 'nft', '-f', '-'], egressRules(allowCidrs))
   const slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--ready-fd=3', String(pid1), 'tap0'], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     detached: true,
