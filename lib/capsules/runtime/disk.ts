@@ -24,8 +24,6 @@ export const DISK_MOUNT = '/run/nestbox/capsule-disk'
 /** As mount(8) takes them (the probe); the mount helper makes the same mount (mounter.ts DISK_DATA). */
 const DISK_MOUNT_OPTS = `loop,nodev,${DISK_DATA}`
 
-
-
 /**
  * Formats a sparse ext4 image of `mb` MiB at `path`: no reserved blocks, lazy
  * init, and no journal — loading one doubles the mount's cost at every boot, and
