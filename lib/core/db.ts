@@ -14,9 +14,10 @@ import type { GatewayTables } from '../gateway/tables.ts'
 import type { EventsTables } from '../events/tables.ts'
 import type { ClaudeboxTables } from '../claudebox/tables.ts'
 import type { RunsTables } from '../runs/tables.ts'
+import type { SandboxTables } from '../sandboxes/tables.ts'
 import { sqliteNativeBinding } from './native.ts'
 
-export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables & EventsTables & ClaudeboxTables & RunsTables
+export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables & EventsTables & ClaudeboxTables & RunsTables & SandboxTables
 export type Db = Kysely<Database>
 
 export type DbHandle = { db: Db; sqlite: BetterSqlite3.Database; close: () => Promise<void> }

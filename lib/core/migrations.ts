@@ -24,6 +24,7 @@ export const MIGRATIONS = [
   '0050_runs.sql',
   '0051_computers.sql',
   '0060_claudebox.sql',
+  '0070_sandboxes.sql',
 ] as const
 
 export class MigrationError extends Error {

@@ -1,0 +1,47 @@
+/**
+ * Sandbox credentials derived from one server key (a file outside the database,
+ * created 0600 on first use), so the database holds none of them:
+ * - the proxy token a sandbox's agent sends to /proxy/anthropic as x-api-key,
+ *   `nbx-{sandboxId}.{hmac}`: the id says which sandbox, the HMAC proves it;
+ * - the service credential nestbox injects toward opencode (Basic) or openclaw (Bearer).
+ */
+import { createHmac, randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { safeEqual } from '../core/secrets.ts'
+
+function loadKey(file: string): Buffer {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true })
+    try {
+      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+  }
+  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex')
+  if (key.length !== 32) throw new Error(`${file} must hold 32 bytes as 64 hex characters`)
+  return key
+}
+
+const PREFIX = 'nbx-'
+
+export function createSandboxTokens(keyFile: string) {
+  let key: Buffer | undefined
+  const mac = (purpose: string, id: string) => createHmac('sha256', (key ??= loadKey(keyFile))).update(`${purpose}\0${id}`).digest('base64url')
+  return {
+    proxyToken: (sandboxId: string) => `${PREFIX}${sandboxId}.${mac('proxy', sandboxId)}`,
+    /** The sandbox id a proxy token names when its HMAC is right, else null (constant-time compare). */
+    proxyTokenSandbox(token: string): string | null {
+      if (!token.startsWith(PREFIX)) return null
+      const dot = token.lastIndexOf('.')
+      if (dot < 0) return null
+      const id = token.slice(PREFIX.length, dot)
+      return id && safeEqual(token.slice(dot + 1), mac('proxy', id)) ? id : null
+    },
+    serviceToken: (sandboxId: string) => mac('service', sandboxId),
+  }
+}
+export type SandboxTokens = ReturnType<typeof createSandboxTokens>
+
+export const isProxyTokenShaped = (token: string) => token.startsWith(PREFIX)
