@@ -12,8 +12,9 @@ import { checkTunnel, tunnel } from './section.tunnel.ts'
 import { events } from './section.events.ts'
 import { claudebox } from './section.claudebox.ts'
 import { cloudbox } from './section.cloudbox.ts'
+import { browser } from './section.browser.ts'
 
-export const schema = { ...server, identity, storage, capsules, gateway, tunnel, events, claudebox, cloudbox }
+export const schema = { ...server, identity, storage, capsules, gateway, tunnel, events, claudebox, cloudbox, browser }
 
 /** Rules across several keys, run after every key passed its own check; each returns a message or null. */
 export const crossChecks = [checkTunnel]
