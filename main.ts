@@ -23,6 +23,7 @@ commands:
   config    print the effective configuration (secrets redacted)
   doctor    check this host (runtime, SQLite, pty, bubblewrap, cgroups, data dir, capsule network modes, cloudflared)
   version   print the version
+  agent     run this machine as a local agent of a nestbox server (nestbox agent --help)
 `
 
 const COMMANDS = ['serve', 'migrate', 'config', 'doctor', 'version', 'help']
@@ -47,6 +48,13 @@ function commandOf(rest: string[]): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // The local agent has flags of its own and no server configuration.
+  if (argv[0] === 'agent') {
+    const { runAgentCli, AGENT_USAGE } = await import('./lib/tunnel/agent-cli.ts')
+    if (argv.includes('--help') || argv.includes('-h')) return console.log(AGENT_USAGE), 0
+    const onSignal = (fn: () => void) => ['SIGINT', 'SIGTERM'].forEach((s) => process.once(s, fn))
+    return runAgentCli(argv.slice(1), { onSignal })
+  }
   let command: string
   try {
     command = commandOf(parseFlags(argv).rest)

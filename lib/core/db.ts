@@ -15,9 +15,10 @@ import type { EventsTables } from '../events/tables.ts'
 import type { ClaudeboxTables } from '../claudebox/tables.ts'
 import type { RunsTables } from '../runs/tables.ts'
 import type { SandboxTables } from '../sandboxes/tables.ts'
+import type { AgentTables } from '../tunnel/agent-store.ts'
 import { sqliteNativeBinding } from './native.ts'
 
-export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables & EventsTables & ClaudeboxTables & RunsTables & SandboxTables
+export type Database = CoreTables & IdentityTables & StorageTables & CapsuleTables & GatewayTables & EventsTables & ClaudeboxTables & RunsTables & SandboxTables & AgentTables
 export type Db = Kysely<Database>
 
 export type DbHandle = { db: Db; sqlite: BetterSqlite3.Database; close: () => Promise<void> }

@@ -25,6 +25,7 @@ export const MIGRATIONS = [
   '0051_computers.sql',
   '0060_claudebox.sql',
   '0070_sandboxes.sql',
+  '0071_agent_codes.sql',
 ] as const
 
 export class MigrationError extends Error {

@@ -26,6 +26,13 @@ export const tunnel = {
     /** After SIGTERM, how long cloudflared may finish in-flight requests (its --grace-period) before SIGKILL. */
     stopTimeoutMs: int(10_000, 100, 600_000),
   },
+  /** Local agents (`nestbox agent connect`) over /api/tunnel/{sandboxId}. */
+  agents: {
+    /** How long a request through a tunnel waits for the agent's answer to begin (a streamed answer may then run on). */
+    requestTimeoutMs: int(120_000, 100, 3_600_000),
+    /** A ping to each agent this often; an agent silent for three intervals is dropped. */
+    pingIntervalMs: int(20_000, 50, 600_000),
+  },
 }
 
 type TunnelConfig = { tunnel: { cloudflared: { [K in keyof typeof tunnel.cloudflared]: unknown } } }
