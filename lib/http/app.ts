@@ -3,11 +3,11 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { identityRoutesV1 } from '../identity/routes/routes.v1.ts'
 import { capsuleRoutesV1, templateRoutesV1 } from '../capsules/routes.v1.ts'
-import { portHostRouting, portRoutesV1 } from '../capsules/routes.ports.ts'
+import { portHost, portHostRouting, portRoutesV1 } from '../capsules/routes.ports.ts'
 import { oauthRoutesWrenn } from '../identity/routes/routes.oauth.ts'
 import { workspaceAuthRoutes, workspaceRoutes } from '../identity/routes/routes.api.ts'
 import { auditRoutesV1 } from '../events/routes.v1.ts'
-import { eventStreamRoutesV1 } from '../events/routes.v1-stream.ts'
+import { eventStreamDirect, eventStreamRoutesV1 } from '../events/routes.v1-stream.ts'
 import { channelRoutesV1 } from '../events/routes.v1-channels.ts'
 import { buildRoutesV1 } from '../events/routes.v1-builds.ts'
 import { storageRoutes } from '../storage/mount.ts'
@@ -21,9 +21,10 @@ import { cloudboxError, CLOUDBOX_PREFIXES } from '../runs/errors.ts'
 import { mcpRoutes } from '../mcp/routes.mcp.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
-import { accountAuth } from './auth.ts'
+import { accountAuth, headerPrincipal } from './auth.ts'
 import { createErrorHandler, plainError, wrennError, type SurfaceErrors } from './errors.ts'
 import { healthRoutes } from './health.ts'
+import type { DirectRoute } from './node-server.ts'
 import { surfaceEntry, withEntry } from './surface.ts'
 import type { Services } from './services.ts'
 import type { AppEnv } from './types.ts'
@@ -98,3 +99,10 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   return app
 }
 export type App = ReturnType<typeof createApp>
+
+/** Routes served on Node's request before the app (node-server.ts): the event streams. A capsule port's host is never theirs. */
+export function createDirectRoutes(s: Services): DirectRoute {
+  const streams = eventStreamDirect(s.events, headerPrincipal(s.identity, 'wrenn'), s.log)
+  const base = s.config.baseDomain
+  return base ? (req, res) => (portHost(req.headers.host, base) ? false : streams(req, res)) : streams
+}

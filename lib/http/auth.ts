@@ -9,6 +9,8 @@
  */
 import type { Context } from 'hono'
 import { getCookie } from 'hono/cookie'
+import { parse as parseCookie } from 'hono/utils/cookie'
+import type { IncomingHttpHeaders } from 'node:http'
 import { forbidden, unauthorized } from '../core/errors.ts'
 import type { Principal } from '../core/principal.ts'
 import { safeEqual, sha256hex } from '../core/secrets.ts'
@@ -21,14 +23,17 @@ import type { AppEnv } from './types.ts'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-/** The wrn_ key a request carries, if any. Other X-API-Key / Bearer values belong to other schemes and are left alone. */
+/** The wrn_ key in these headers, if any. Other X-API-Key / Bearer values belong to other schemes and are left alone. */
+function keyIn(apiKey: string | string[] | undefined, authorization: string | undefined): string | undefined {
+  if (typeof apiKey === 'string' && apiKey.startsWith('wrn_')) return apiKey
+  return authorization?.match(/^Bearer\s+(wrn_\S+)$/i)?.[1]
+}
+
+/** The wrn_ key a request carries, if any. */
 function presentedKey(c: Context<AppEnv>): string | undefined {
   // Node's parsed headers when there are any (every real request): reading through c.req would wrap them first.
   const h = c.env?.incoming?.headers
-  const header = h ? h['x-api-key'] : c.req.header('x-api-key')
-  if (typeof header === 'string' && header.startsWith('wrn_')) return header
-  const authorization = h ? h.authorization : c.req.header('authorization')
-  return authorization?.match(/^Bearer\s+(wrn_\S+)$/i)?.[1]
+  return h ? keyIn(h['x-api-key'], h.authorization) : keyIn(c.req.header('x-api-key'), c.req.header('authorization'))
 }
 
 /** API key or the `surface`'s session cookie, with its CSRF rule on non-GET requests. Synchronous for a cached key. */
@@ -61,6 +66,22 @@ export function accountAuth(identity: IdentityService, surface: SessionSurface):
     }
     const token = getCookie(c, cookieName)
     if (token) return sessionAuth(c, token)
+  }
+}
+
+/**
+ * The principal of a GET served below Hono (the event streams), from Node's headers,
+ * by the same credentials as accountAuth: a cached API key at once, else the key or
+ * the session cookie looked up. Null when there are none or they are not valid: the
+ * request then goes to Hono, whose route answers it in the surface's envelope.
+ */
+export function headerPrincipal(identity: IdentityService, surface: SessionSurface): (h: IncomingHttpHeaders) => Principal | null | Promise<Principal | null> {
+  const cookieName = sessionCookieName(surface)
+  return (h) => {
+    const key = keyIn(h['x-api-key'], h.authorization)
+    if (key !== undefined) return identity.keys.peek(key) ?? identity.authenticateApiKey(key)
+    const token = h.cookie ? parseCookie(h.cookie, cookieName)[cookieName] : undefined
+    return token ? identity.authenticateSession(token, surface).then((a) => a?.principal ?? null) : null
   }
 }
 

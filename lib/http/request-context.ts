@@ -132,7 +132,12 @@ export function ensureRecord(c: Context<AppEnv>): RequestRecord {
 /** Sets the request's principal (for routes and for the access log). */
 export function setPrincipal(c: Context<AppEnv>, p: Principal) {
   c.set('principal', p)
-  const rec = recordOf(c.env?.incoming)
+  notePrincipal(c.env?.incoming, p)
+}
+
+/** The principal's kind for the access log (routes served below Hono call this directly). */
+export function notePrincipal(incoming: IncomingMessage | undefined, p: Principal) {
+  const rec = recordOf(incoming)
   if (rec) rec.principal = p.kind
 }
 

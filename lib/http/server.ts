@@ -17,7 +17,7 @@ import { createLogger, type Logger } from '../core/logger.ts'
 import { isNewDatabase, migrate } from '../core/migrations.ts'
 import { createSiteUrl } from '../core/site-url.ts'
 import { bootstrapAdmin, newAdminPassword, type AdminPassword } from '../identity/bootstrap.ts'
-import { createApp } from './app.ts'
+import { createApp, createDirectRoutes } from './app.ts'
 import { createCapsuleApi } from './capsule-api.ts'
 import { createNodeServer } from './node-server.ts'
 import { createServices, type Services } from './services.ts'
@@ -96,7 +96,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
     }
   }
   const app = createApp({ ...services, startedAt, dbOk })
-  const server = createNodeServer(app.fetch, log, wss)
+  const server = createNodeServer(app.fetch, log, wss, createDirectRoutes(services))
   capsuleApi.serve(app.fetch)
 
   const sockets = new Set<Socket>()
