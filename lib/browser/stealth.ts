@@ -95,6 +95,8 @@ export function chromiumArgs(fp: Fingerprint): string[] {
     '--hide-crash-restore-bubble',
     '--password-store=basic',
     '--disable-features=Translate,MediaRouter,OptimizationHints',
+    // No GPU under Xvfb: without the software renderer there is no WebGL at all, which no person's browser lacks.
+    '--enable-unsafe-swiftshader',
     // The infobar Chromium shows for --no-sandbox would take viewport height and give the replica away.
     '--test-type',
     ...(fp.proxy ? [`--proxy-server=${fp.proxy}`] : []),
