@@ -101,6 +101,24 @@ test('admin stream gets every team; non-admins get 403, nobody 401, bad ?types= 
   assert.is(r.status, 400)
 })
 
+test('a stream answers with the caller\'s request id and nosniff, for a Bearer key not used before; an unknown key is 401 in the Wrenn envelope', async () => {
+  const k = await newKey(nb.apiKey, 'fresh bearer')
+  const ac = new AbortController()
+  const r = await fetch(nb.url + '/v1/events/stream?types=host.*', { headers: { authorization: `Bearer ${k.key}`, 'x-request-id': 'sse-rid-1' }, signal: ac.signal })
+  assert.is(r.status, 200)
+  assert.is(r.headers.get('x-request-id'), 'sse-rid-1')
+  assert.is(r.headers.get('x-content-type-options'), 'nosniff')
+  assert.is(r.headers.get('content-type'), 'text/event-stream; charset=utf-8')
+  const reader = r.body!.getReader()
+  let head = ''
+  while (!head.includes('event: connected')) head += new TextDecoder().decode((await reader.read()).value)
+  assert.match(head, /^retry: \d+\nid: \d+\nevent: connected\n/)
+  ac.abort()
+  const bad = await fetch(nb.url + '/v1/events/stream', { headers: { 'x-api-key': 'wrn_' + '0'.repeat(32) } })
+  assert.is(bad.status, 401)
+  assert.is((await bad.json()).error.code, 'invalid_api_key')
+})
+
 test('?types= filters (exact names and prefix.*)', async () => {
   const only = stream('/v1/events/stream?types=team.*', { key: nb.apiKey, types: ['api_key.create', 'team.rename'] })
   await connected(only)
