@@ -14,17 +14,28 @@ import type { Principal } from '../core/principal.ts'
 import { safeEqual } from '../core/secrets.ts'
 import type { Scope } from './access.ts'
 import type { CapsuleContext } from './context.ts'
+import { spliceSockets } from './port-handoff.ts'
 import type { CapsuleRow } from './tables.ts'
 
 const MAX_TOKEN_TTL_SEC = 7 * 86_400
 /** Capsule ports with pooled connections at once; an idle pooled connection closes after IDLE_SOCKET_MS. */
 const MAX_AGENTS = 1024
 const IDLE_SOCKET_MS = 30_000
+const ACTIVE_EVERY_MS = 30_000
 
 export function parsePort(v: unknown): number {
   const n = typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) throw invalid('port must be a number from 1 to 65535', 'invalid_port')
   return n
+}
+
+/** `{port}-{capsule id}.{baseDomain}` → [id, port], else null. */
+export function portHost(host: string | undefined, baseDomain: string): [string, string] | null {
+  if (!host || !baseDomain) return null
+  const name = host.toLowerCase()
+  if (!name.endsWith(`.${baseDomain}`)) return null
+  const m = /^(\d{1,5})-(sb-[0-9a-f]{8})$/.exec(name.slice(0, -baseDomain.length - 1))
+  return m ? [m[2], m[1]] : null
 }
 
 /** The key port tokens are signed with: made once, kept in the data directory (0600). */
@@ -70,6 +81,10 @@ export function createPortOps(ctx: CapsuleContext) {
     return a
   }
 
+  /** Spliced connections open now, by capsule: each counts as activity every ACTIVE_EVERY_MS. */
+  const live = new Map<Socket, string>()
+  let ticker: NodeJS.Timeout | undefined
+
   const view = (scope: Scope) => ({
     /** A token that opens `port` of the capsule for `ttlSec` (a link a browser can follow). */
     async mintToken(p: Principal, id: string, port: unknown, ttlSec: unknown = 3600) {
@@ -109,6 +124,22 @@ export function createPortOps(ctx: CapsuleContext) {
       })
     },
     closedPort,
+    /**
+     * Hands a client connection to an opened port for good: `up` from connect(),
+     * `prefix` what the app gets first (the first request, rewritten). Open
+     * spliced connections keep the capsule active.
+     */
+    splice(o: { id: string; port: number }, up: Socket, client: Socket, prefix: Buffer): void {
+      live.set(client, o.id)
+      ticker ??= setInterval(() => {
+        for (const id of new Set(live.values())) ctx.touch(id)
+      }, ACTIVE_EVERY_MS).unref()
+      client.once('close', () => {
+        live.delete(client)
+        if (!live.size) ticker = void clearInterval(ticker)
+      })
+      spliceSockets(up, client, prefix)
+    },
   }
 }
 

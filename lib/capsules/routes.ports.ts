@@ -12,10 +12,13 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { AppError } from '../core/errors.ts'
 import type { Entry } from '../http/surface.ts'
 import type { AppEnv } from '../http/types.ts'
 import { takeOverUpgrade } from '../http/websocket.ts'
+import { spliceControl } from './port-splice.ts'
+import { portHost } from './ports.ts'
 import { jsonBody } from './routes.v1.ts'
 import type { CapsuleService } from './service.ts'
 
@@ -27,14 +30,7 @@ const OWN_COOKIES = /^(wrenn_sid|wrenn_csrf|wrenn_oauth_[a-z_]+|ws_session|nestb
 
 export type PortUrls = { publicUrl: () => string; baseDomain: string }
 
-/** `{port}-{capsule id}.{baseDomain}` → [id, port], else null. */
-export function portHost(host: string | undefined, baseDomain: string): [string, string] | null {
-  if (!host || !baseDomain) return null
-  const name = host.toLowerCase()
-  if (!name.endsWith(`.${baseDomain}`)) return null
-  const m = /^(\d{1,5})-(sb-[0-9a-f]{8})$/.exec(name.slice(0, -baseDomain.length - 1))
-  return m ? [m[2], m[1]] : null
-}
+export { portHost }
 
 /** The request's query string, with its '?' ('' when none). */
 const searchOf = (c: Context<AppEnv>) => {
@@ -48,23 +44,56 @@ function tokenOf(c: Context<AppEnv>): { token: string | null; fromQuery: boolean
   return { token: getCookie(c, TOKEN_COOKIE) ?? null, fromQuery: false }
 }
 
+/** A request header's value as the app may see it, without nestbox's own credentials; null when nothing of it is passed on. */
+function passedOn(name: string, v: string): string | null {
+  if (name === 'x-api-key' && v.startsWith('wrn_')) return null
+  if (name === 'authorization' && /^Bearer\s+wrn_/i.test(v)) return null
+  if (name === 'cookie') {
+    const kept = v.split(/;\s*/).filter((kv) => !OWN_COOKIES.test(kv.split('=')[0]))
+    return kept.length ? kept.join('; ') : null
+  }
+  return v
+}
+
+/** What nestbox says about the client: X-Forwarded-Host, -Proto and -For. */
+function forwarded(incoming: IncomingMessage): Record<string, string> {
+  return {
+    'x-forwarded-host': incoming.headers.host ?? '',
+    'x-forwarded-proto': (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+    'x-forwarded-for': [incoming.headers['x-forwarded-for'], incoming.socket.remoteAddress].filter(Boolean).join(', '),
+  }
+}
+
 /** The request's headers as the app inside should see them. */
 function forwardedHeaders(incoming: IncomingMessage, host: string, prefix: string | null): OutgoingHttpHeaders {
   const h: OutgoingHttpHeaders = {}
-  for (const [k, v] of Object.entries(incoming.headers)) if (v !== undefined && !HOP.has(k)) h[k] = v
-  if (typeof h['x-api-key'] === 'string' && h['x-api-key'].startsWith('wrn_')) delete h['x-api-key']
-  if (typeof h.authorization === 'string' && /^Bearer\s+wrn_/i.test(h.authorization)) delete h.authorization
-  if (typeof h.cookie === 'string') {
-    const kept = h.cookie.split(/;\s*/).filter((kv) => !OWN_COOKIES.test(kv.split('=')[0]))
-    if (kept.length) h.cookie = kept.join('; ')
-    else delete h.cookie
+  for (const [k, v] of Object.entries(incoming.headers)) {
+    if (v === undefined || HOP.has(k)) continue
+    const kept = typeof v === 'string' ? passedOn(k, v) : v
+    if (kept !== null) h[k] = kept
   }
-  h['x-forwarded-host'] = incoming.headers.host ?? ''
-  h['x-forwarded-proto'] = (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
-  h['x-forwarded-for'] = [incoming.headers['x-forwarded-for'], incoming.socket.remoteAddress].filter(Boolean).join(', ')
+  Object.assign(h, forwarded(incoming))
   if (prefix) h['x-forwarded-prefix'] = prefix
   h.host = host
   return h
+}
+
+/**
+ * The head of a host-routed connection's first request as the app gets it: the
+ * client's own header lines and framing (its body follows as sent), without
+ * nestbox's credentials, with X-Forwarded-*.
+ */
+function splicedHead(incoming: IncomingMessage, target: string): Buffer {
+  const lines = [`${incoming.method} ${target} HTTP/${incoming.httpVersion}`]
+  const raw = incoming.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase()
+    if (name === 'proxy-authorization' || name === 'x-csrf-token' || name.startsWith('x-forwarded-')) continue
+    const v = passedOn(name, raw[i + 1])
+    if (v !== null) lines.push(`${raw[i]}: ${v}`)
+  }
+  for (const [k, v] of Object.entries(forwarded(incoming))) lines.push(`${k}: ${v}`)
+  return Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1')
 }
 
 type Opened = { id: string; port: number }
@@ -87,9 +116,14 @@ async function proxyUpgrade(c: Context<AppEnv>, svc: CapsuleService, to: Opened,
   return new Response(null, { status: 101 })
 }
 
-/** Carries one HTTP request to the capsule's port over a pooled relay connection; the answer streams back with backpressure. */
+/**
+ * Carries one HTTP request to the capsule's port over a pooled relay connection.
+ * The answer is piped into Node's response (no web stream per chunk: a large
+ * download does not grow nestbox's memory), with backpressure both ways.
+ */
 function proxyHttp(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: string, headers: OutgoingHttpHeaders, setCookie: string | null): Promise<Response> {
   const incoming = c.env.incoming as IncomingMessage
+  const outgoing = c.env.outgoing
   const req = httpRequest({ method: incoming.method, path, headers, agent: svc.portConnections.agent(to.id, to.port) })
   // a request without a body may have been read to its end already (its 'end' then never comes again)
   const bodyless = !incoming.headers['content-length'] && !incoming.headers['transfer-encoding']
@@ -99,30 +133,67 @@ function proxyHttp(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: st
     // before any response: the relay answered ERR (nothing listens) or the app hung up
     req.on('error', (err: NodeJS.ErrnoException) => reject(svc.portConnections.closed(to, err)))
     req.on('response', (res) => {
-      const h = new Headers()
-      for (let i = 0; i < res.rawHeaders.length; i += 2) if (!HOP.has(res.rawHeaders[i].toLowerCase())) h.append(res.rawHeaders[i], res.rawHeaders[i + 1])
-      if (setCookie) h.append('set-cookie', setCookie)
+      const raw: string[] = []
+      for (let i = 0; i < res.rawHeaders.length; i += 2) if (!HOP.has(res.rawHeaders[i].toLowerCase())) raw.push(res.rawHeaders[i], res.rawHeaders[i + 1])
+      if (setCookie) raw.push('set-cookie', setCookie)
       const noBody = res.statusCode === 204 || res.statusCode === 304 || incoming.method === 'HEAD'
       if (noBody) res.resume()
-      // a client that goes away cancels the stream, which ends the response upstream
-      resolve(new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream), { status: res.statusCode ?? 502, statusText: res.statusMessage, headers: h }))
+      if (!outgoing || outgoing.headersSent) {
+        const h = new Headers()
+        for (let i = 0; i < raw.length; i += 2) h.append(raw[i], raw[i + 1])
+        return resolve(new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream), { status: res.statusCode ?? 502, statusText: res.statusMessage, headers: h }))
+      }
+      req.removeAllListeners('error').on('error', () => outgoing.destroy())
+      outgoing.writeHead(res.statusCode ?? 502, res.statusMessage, raw)
+      // an app that breaks off mid-answer cuts the client's connection (a short body, not a silent end); a client that goes away ends the request upstream
+      res.on('error', () => outgoing.destroy()).on('aborted', () => outgoing.destroy())
+      outgoing.on('close', () => res.destroy())
+      if (noBody) outgoing.end()
+      else res.pipe(outgoing)
+      resolve(RESPONSE_ALREADY_SENT)
     })
   })
+}
+
+/**
+ * The first request of a host-routed connection, authorized by a port token or
+ * as a public port: from here the connection belongs to the capsule's port, and
+ * nestbox carries its bytes without reading them (port-splice.ts).
+ */
+async function spliceConnection(c: Context<AppEnv>, svc: CapsuleService, to: Opened, target: string, ctl: NonNullable<ReturnType<typeof spliceControl>>): Promise<Response> {
+  const incoming = c.env.incoming as IncomingMessage
+  const up = await svc.portConnections.connect(to)
+  if (incoming.headers.upgrade) takeOverUpgrade(c)
+  const { socket, rest } = ctl.takeOver()
+  svc.portConnections.splice(to, up, socket, Buffer.concat([splicedHead(incoming, target), rest]))
+  // what Node's HTTP server writes for this request goes nowhere: the app answers the client itself
+  return incoming.headers.upgrade ? new Response(null, { status: 101 }) : new Response(null, { headers: { connection: 'close' } })
 }
 
 /** Opens the port for the caller (credentials, token or public) and proxies; errors go through the surface's envelope. */
 async function openAndProxy(c: Context<AppEnv>, svc: CapsuleService, id: string, port: string, path: string, o: { host: (port: number) => string; prefix: string | null; cookiePath: string }) {
   const { token, fromQuery } = tokenOf(c)
-  const to = await svc.team.ports.open(c.var.principal, id, port, token)
-  const url = new URL(path, 'http://x')
-  url.searchParams.delete(TOKEN_PARAM)
-  const target = url.pathname + url.search
   const incoming = c.env.incoming as IncomingMessage
-  const headers = forwardedHeaders(incoming, o.host(to.port), o.prefix)
-  if (incoming.headers.upgrade) return proxyUpgrade(c, svc, to, target, headers)
-  const secure = (incoming.socket as { encrypted?: boolean }).encrypted ? '; Secure' : ''
-  const setCookie = fromQuery && token ? `${TOKEN_COOKIE}=${token}; Path=${o.cookiePath}; HttpOnly; SameSite=Lax${secure}` : null
-  return proxyHttp(c, svc, to, target, headers, setCookie)
+  const ctl = spliceControl(incoming.socket)
+  try {
+    const to = await svc.team.ports.open(c.var.principal, id, port, token)
+    const url = new URL(path, 'http://x')
+    url.searchParams.delete(TOKEN_PARAM)
+    const target = url.pathname + url.search
+    // Only a connection whose first request carries no account credential (API key, session) is handed over:
+    // the app sees later requests as sent, and must never see those. A token in the query gets its cookie set first.
+    if (ctl && c.var.principal.kind === 'anonymous' && !fromQuery) return await spliceConnection(c, svc, to, target, ctl)
+    ctl?.release()
+    const headers = forwardedHeaders(incoming, o.host(to.port), o.prefix)
+    if (incoming.headers.upgrade) return proxyUpgrade(c, svc, to, target, headers)
+    const secure = (incoming.socket as { encrypted?: boolean }).encrypted ? '; Secure' : ''
+    const setCookie = fromQuery && token ? `${TOKEN_COOKIE}=${token}; Path=${o.cookiePath}; HttpOnly; SameSite=Lax${secure}` : null
+    return proxyHttp(c, svc, to, target, headers, setCookie)
+  } catch (err) {
+    // the answer (an error) and the rest of the connection go through the HTTP server as usual
+    ctl?.release()
+    throw err
+  }
 }
 
 /** /v1/capsules/{id}/ports/{port}/... and the token endpoint; mounted inside the Wrenn surface. */

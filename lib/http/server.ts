@@ -20,6 +20,8 @@ import { bootstrapAdmin, newAdminPassword, type AdminPassword } from '../identit
 import { createApp, createDirectRoutes } from './app.ts'
 import { createCapsuleApi } from './capsule-api.ts'
 import { createNodeServer } from './node-server.ts'
+import { portHostDivert } from '../capsules/port-splice.ts'
+import { divertConnections } from './divert.ts'
 import { createServices, type Services } from './services.ts'
 
 export type Nestbox = {
@@ -98,6 +100,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   const app = createApp({ ...services, startedAt, dbOk })
   const server = createNodeServer(app.fetch, log, wss, createDirectRoutes(services))
   capsuleApi.serve(app.fetch)
+  if (config.baseDomain) divertConnections(server, portHostDivert(config.baseDomain))
 
   const sockets = new Set<Socket>()
   server.on('connection', (s) => {
