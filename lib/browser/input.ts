@@ -78,7 +78,14 @@ export function typingArgs(text: string, intervalSec: number, rand: Rand = Math.
   if (chars.length > MAX_TYPE_CHARS) throw new InputError(`text is longer than ${MAX_TYPE_CHARS} characters`)
   const args: string[] = []
   chars.forEach((ch, i) => {
-    args.push('key', '--delay', '0', charKeysym(ch))
+    // Held like a finger holds a key; keydown/keyup also keep xdotool's spare-keycode mapping of a non-keyboard
+    // character in place until the key is up, so the browser reads the character, not an unmapped key.
+    const sym = charKeysym(ch)
+    // A spare keycode maps a lone keysym as (lower, upper): a capital beyond ASCII needs shift to come out as one.
+    const shift = !/^[\x00-\x7f]$/.test(ch) && ch !== ch.toLowerCase()
+    if (shift) args.push('keydown', 'Shift_L')
+    args.push('keydown', sym, 'sleep', secs(between(rand, 30, 70)), 'keyup', sym)
+    if (shift) args.push('keyup', 'Shift_L')
     if (i === chars.length - 1) return
     let gap = intervalSec * 1000 * between(rand, 0.55, 1.5)
     if (ch === ' ' || ch === '\n') gap *= between(rand, 1.2, 2)
@@ -117,7 +124,7 @@ export function keyCombo(key: string): string {
 }
 
 async function xdotool(r: ReplicaHandle, args: string[], timeoutMs = 30_000): Promise<string> {
-  const res = await r.exec(['xdotool', ...args], { timeoutMs })
+  const res = await r.exec(['xdotool', ...args], { timeoutMs: Math.ceil(timeoutMs) })
   // xdotool reports an unknown keysym on stderr and goes on with exit code 0.
   const unknown = /No such key name '([^']*)'/.exec(res.stderr)
   if (unknown) throw new InputError(`unknown key: "${unknown[1]}"`)

@@ -17,7 +17,7 @@ import { systemActions } from './system.ts'
 /** compat: with several replicas only these are accepted over HTTP (others would land on another replica than the last). */
 export const CLUSTER_ACTIONS = new Set(['run_script', 'ping', 'sleep'])
 
-const shot = action({ type: z.enum(['browser', 'desktop']).default('browser'), width: z.unknown(), height: z.unknown(), whLargest: z.unknown() }, async (c, a) => {
+const shot = action({ type: z.enum(['browser', 'desktop']).default('browser'), width: z.unknown().optional(), height: z.unknown().optional(), whLargest: z.unknown().optional() }, async (c, a) => {
   const png = await screenshot(c.replica, a.type, parseResize(a))
   const size = { width: png.readUInt32BE(16), height: png.readUInt32BE(20) }
   return { type: a.type, size: png.length, ...size, image: `data:image/png;base64,${png.toString('base64')}`, [BINARY]: png } satisfies ActionData
