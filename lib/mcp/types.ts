@@ -6,7 +6,7 @@
 import type { z } from 'zod'
 import type { Principal } from '../core/principal.ts'
 
-export type ToolResult = { content: Array<{ type: 'text'; text: string }>; isError?: boolean; structuredContent?: Record<string, unknown> }
+export type ToolResult = { content: Array<{ type: 'text'; text: string } | { type: 'image'; data: string; mimeType: string }>; isError?: boolean; structuredContent?: Record<string, unknown> }
 
 /** Who calls a tool: the resolved key and, when it belongs to a team, the principal that acts for it. */
 export type ToolCaller = {
