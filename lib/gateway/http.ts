@@ -16,7 +16,7 @@ import { readAll } from './calls/upstream.ts'
 
 export type Envelope = 'openai' | 'anthropic'
 
-const headersOf = (c: Context<AppEnv>) => (c.env?.incoming?.headers ?? Object.fromEntries(c.req.raw.headers)) as Record<string, string | string[] | undefined>
+export const headersOf = (c: Context<AppEnv>) => (c.env?.incoming?.headers ?? Object.fromEntries(c.req.raw.headers)) as Record<string, string | string[] | undefined>
 
 /** A request header, read from Node's request when there is one (c.req.header would build a Headers object). */
 export const headerOf = (c: Context<AppEnv>, name: string): string | undefined => {

@@ -8,7 +8,8 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { Logger } from '../core/logger.ts'
 import type { AppEnv } from '../http/types.ts'
 import { badRequest } from './errors.ts'
-import { callerOf, guarded, headerOf, newCallId, readBody, readJson, sinkOf } from './http.ts'
+import { callerOf, guarded, headerOf, headersOf, newCallId, readBody, readJson, sinkOf } from './http.ts'
+import { presentedToken } from './keys/callers.ts'
 import type { Op } from './providers/types.ts'
 import type { GatewayService } from './service.ts'
 
@@ -41,7 +42,8 @@ export function anthropicPassthroughRoutes(g: GatewayService, o: { log: Logger; 
   const r = new Hono<AppEnv>()
   const forward = (prefix: string) =>
     guarded(g, o.log, 'anthropic', async (c) => {
-      const caller = await callerOf(c, g)
+      // seed 001: /proxy/anthropic also takes a sandbox's proxy token
+      const caller = (prefix === '/proxy/anthropic' ? await g.proxyTokens.callerOf(presentedToken(headersOf(c))) : undefined) ?? (await callerOf(c, g))
       const incoming = c.env?.incoming
       const url = incoming?.url ?? new URL(c.req.url).pathname
       const q = url.indexOf('?')

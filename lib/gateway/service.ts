@@ -23,6 +23,7 @@ import type { GatewayRequest, Outcome, Proxy } from './calls/proxy.ts'
 import type { Sink } from './calls/sink.ts'
 import type { SpendWriter } from './spend/writer.ts'
 import { findTeamBudget, updateKey, upsertTeamBudget } from './store.ts'
+import { createProxyTokens } from './keys/proxy-tokens.ts'
 import { mcpServersOf } from './keys/object-permission.ts'
 import type { GatewayTeamBudgetRow } from './tables.ts'
 
@@ -87,8 +88,8 @@ export function createGatewayService(d: GatewayDeps) {
         cache_read_tokens: u.cacheRead, cache_write_tokens: u.cacheWrite, reasoning_tokens: u.reasoning,
         start_time: started, end_time: d.clock.now(), completion_start_time: o.firstByteAt,
         model: dep?.model ?? req.model, model_id: dep?.id ?? null, model_group: dep?.group ?? req.model, custom_llm_provider: dep?.providerName ?? null, api_base: dep?.apiBase ?? null,
-        end_user: meta.user, team_id: caller.teamId, capsule_id: caller.key?.row.capsule_id ?? null,
-        metadata: JSON.stringify({ ...meta.metadata, user_api_key_metadata: keyMeta, ...(o.error ? { error: { status: o.error.status, type: o.error.type, message: o.error.message } } : {}), attempted_retries: o.attempted.retries, attempted_fallbacks: o.attempted.fallbacks }),
+        end_user: meta.user, team_id: caller.teamId, capsule_id: caller.key?.row.capsule_id ?? caller.capsuleId ?? null,
+        metadata: JSON.stringify({ ...meta.metadata, user_api_key_metadata: keyMeta, ...(caller.sandboxId ? { sandbox_id: caller.sandboxId } : {}), ...(o.error ? { error: { status: o.error.status, type: o.error.type, message: o.error.message } } : {}), attempted_retries: o.attempted.retries, attempted_fallbacks: o.attempted.fallbacks }),
         cache_hit: 0, request_tags: JSON.stringify(meta.tags), status: o.status,
       },
       caller.key?.row.id ?? null,
@@ -98,6 +99,8 @@ export function createGatewayService(d: GatewayDeps) {
 
   return {
     authenticate: (token: string | undefined) => d.callers.resolve(token),
+    /** Tokens other services issue for /proxy/anthropic (sandboxes register theirs). */
+    proxyTokens: createProxyTokens(),
 
     /**
      * Makes one call for `caller`, answering on `sink`. Errors before the

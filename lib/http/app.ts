@@ -19,6 +19,8 @@ import { openaiError } from '../claudebox/routes.openai.ts'
 import { runRoutes } from '../runs/routes.api.ts'
 import { cloudboxError, CLOUDBOX_PREFIXES } from '../runs/errors.ts'
 import { mcpRoutes } from '../mcp/routes.mcp.ts'
+import { sandboxRoutes } from '../sandboxes/routes.api.ts'
+import { sandboxHostUpgrades } from '../sandboxes/routes.subdomain.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
 import { accountAuth, headerPrincipal } from './auth.ts'
@@ -49,6 +51,8 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   const app = new Hono<AppEnv>()
   const limit = bodyLimit({ maxSize: s.config.http.bodyLimitMb * 1024 * 1024, onError: () => { throw tooLarge() } })
 
+  // {oc|claw}-{sandbox}.{baseDomain}: a sandbox's service (HTTP is served before Hono, createDirectRoutes; WebSockets here)
+  if (s.config.baseDomain) app.use('*', sandboxHostUpgrades(s.sandboxes.proxy))
   // {port}-{capsule}.{baseDomain}: the whole host belongs to a capsule's port (routes.ports.ts)
   if (s.config.baseDomain) app.use('*', portHostRouting(s.capsules, s.config.baseDomain, surfaceEntry(s.log, { authenticate: accountAuth(s.identity, 'wrenn') })))
   app.route('/', healthRoutes({ version: VERSION, startedAt: s.startedAt, dbOk: s.dbOk }))
@@ -79,6 +83,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   // Workspace API surface (seed 001): session cookie or API key on every /api path.
   const api = new Hono<AppEnv>()
   api.route('/auth', workspaceAuthRoutes(s))
+  api.route('/', sandboxRoutes(s.sandboxes.service, s.sandboxes.entry, s.sandboxes.scheme))
   api.route('/workspaces', workspaceRoutes(s))
   api.route('/', runRoutes(s.runs)) // cloudbox (seed 002): its own token, or a nestbox key
   app.route('/api', withEntry(api, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'workspace') })))
@@ -104,5 +109,6 @@ export type App = ReturnType<typeof createApp>
 export function createDirectRoutes(s: Services): DirectRoute {
   const streams = eventStreamDirect(s.events, headerPrincipal(s.identity, 'wrenn'), s.log)
   const base = s.config.baseDomain
-  return base ? (req, res) => (portHost(req.headers.host, base) ? false : streams(req, res)) : streams
+  const sandboxHosts = s.sandboxes.proxy
+  return base ? (req, res) => (portHost(req.headers.host, base) ? false : req.headers.upgrade ? streams(req, res) : sandboxHosts.serveHttp(req, res) || streams(req, res)) : streams
 }

@@ -7,7 +7,7 @@ import { forbidden, notFound } from '../core/errors.ts'
 import type { Principal, Role } from '../core/principal.ts'
 import { sha256hex } from '../core/secrets.ts'
 import { newSecret, type ClientInfo, type IdentityDeps } from './deps.ts'
-import { deleteExpiredSessions, deleteSession, deleteSessionsOfUser, findSessionByTokenHash, findSessionOfUser, insertSession, listSessionsOfUser, touchSession } from './store.sessions.ts'
+import { deleteExpiredSessions, findSessionById, deleteSession, deleteSessionsOfUser, findSessionByTokenHash, findSessionOfUser, insertSession, listSessionsOfUser, touchSession } from './store.sessions.ts'
 import { findMembership, findTeamById } from './store.ts'
 import type { SessionSurface } from './tables.ts'
 
@@ -43,6 +43,29 @@ export function createSessionService(d: IdentityDeps) {
     return { id: row.id, token: sid.token, csrf: csrf.token, expiresAt: row.expires_at, teamId }
   }
 
+  /** The principal of a session row, or null (and the row removed) when it expired or its user is disabled/deleted. */
+  async function live(row: NonNullable<Awaited<ReturnType<typeof findSessionByTokenHash>>>): Promise<SessionAuth | null> {
+    const now = d.clock.now()
+    if (now >= row.expires_at || now - row.last_seen_at >= idleMs || row.deleted_at != null || !row.is_active) {
+      await deleteSession(d.db, row.id)
+      return null
+    }
+    if (now - row.last_seen_at >= touchEveryMs) await touchSession(d.db, row.id, now)
+    const role = (row.role ?? null) as Role | null
+    const principal: UserPrincipal = {
+      kind: 'user',
+      userId: row.user_id,
+      email: row.email,
+      name: row.name,
+      // A session whose team was deleted or left has no team scope until it switches.
+      teamId: role ? row.team_id : null,
+      role,
+      isAdmin: !!row.is_admin,
+      sessionId: row.id,
+    }
+    return { principal, csrfHash: row.csrf_hash }
+  }
+
   return {
     idleMs,
     start,
@@ -53,25 +76,13 @@ export function createSessionService(d: IdentityDeps) {
       if (!token || token.length > 128) return null
       const row = await findSessionByTokenHash(d.db, sha256hex(token))
       if (!row || row.surface !== surface) return null
-      const now = d.clock.now()
-      if (now >= row.expires_at || now - row.last_seen_at >= idleMs || row.deleted_at != null || !row.is_active) {
-        await deleteSession(d.db, row.id)
-        return null
-      }
-      if (now - row.last_seen_at >= touchEveryMs) await touchSession(d.db, row.id, now)
-      const role = (row.role ?? null) as Role | null
-      const principal: UserPrincipal = {
-        kind: 'user',
-        userId: row.user_id,
-        email: row.email,
-        name: row.name,
-        // A session whose team was deleted or left has no team scope until it switches.
-        teamId: role ? row.team_id : null,
-        role,
-        isAdmin: !!row.is_admin,
-        sessionId: row.id,
-      }
-      return { principal, csrfHash: row.csrf_hash }
+      return live(row)
+    },
+
+    /** The principal of a live session named by its id (of either surface), by the same rules as authenticate. */
+    async authenticateId(id: string): Promise<SessionAuth | null> {
+      const row = id && id.length <= 64 ? await findSessionById(d.db, id) : undefined
+      return row ? live(row) : null
     },
 
     /** The caller's live sessions, the current one flagged. */

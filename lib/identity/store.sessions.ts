@@ -4,8 +4,7 @@ import type { SessionRow } from './tables.ts'
 
 export const insertSession = (db: Db, row: SessionRow) => db.insertInto('sessions').values(row).execute()
 
-/** One indexed lookup: the session, its user, and the user's role in the session's team (if that team is live). */
-export const findSessionByTokenHash = (db: Db, tokenHash: string) =>
+const sessionWithUser = (db: Db) =>
   db
     .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
@@ -15,8 +14,12 @@ export const findSessionByTokenHash = (db: Db, tokenHash: string) =>
       's.id', 's.surface', 's.user_id', 's.team_id', 's.csrf_hash', 's.last_seen_at', 's.expires_at',
       'u.email', 'u.name', 'u.is_admin', 'u.is_active', 'u.deleted_at', 'm.role',
     ])
-    .where('s.token_hash', '=', tokenHash)
-    .executeTakeFirst()
+
+/** One indexed lookup: the session, its user, and the user's role in the session's team (if that team is live). */
+export const findSessionByTokenHash = (db: Db, tokenHash: string) => sessionWithUser(db).where('s.token_hash', '=', tokenHash).executeTakeFirst()
+
+/** The same by session id (a session referred to by something else nestbox issued, e.g. a sandbox subdomain cookie). */
+export const findSessionById = (db: Db, id: string) => sessionWithUser(db).where('s.id', '=', id).executeTakeFirst()
 
 export const touchSession = (db: Db, id: string, at: number) => db.updateTable('sessions').set({ last_seen_at: at }).where('id', '=', id).execute()
 

@@ -14,14 +14,14 @@ import type { Logger } from '../core/logger.ts'
 import type { Principal } from '../core/principal.ts'
 import { safeEqual, sha256hex } from '../core/secrets.ts'
 import { reachTeam, requireRole, WORKSPACE_POLICY } from '../identity/access.ts'
-import { deleteSandbox, findSandbox, insertSandbox, listSandboxesByTeam, updateSandbox } from './store.ts'
+import { deleteSandbox, findSandbox, findSandboxByCapsule, findSandboxByShortId, insertSandbox, listSandboxesByTeam, updateSandbox } from './store.ts'
 import type { SandboxRow, SandboxStatus, SandboxType } from './tables.ts'
 import type { SandboxTokens } from './tokens.ts'
 
 /** What the service needs of capsules (lib/sandboxes/cloud.ts implements it). */
 export type CloudDriver = {
-  /** Makes the capsule and starts the service in it; resolves to the capsule id once the process is started. */
-  launch(sb: SandboxRow): Promise<string>
+  /** Makes the capsule and starts the service in it; resolves to the capsule id once the process is started. `onExit`: the service ended (why). */
+  launch(sb: SandboxRow, onExit: (why: string) => void): Promise<string>
   /** Resolves once the service answers on its port; rejects after the start-up timeout. */
   ready(sb: SandboxRow & { capsule_id: string }): Promise<void>
   pause(capsuleId: string): Promise<void>
@@ -31,7 +31,16 @@ export type CloudDriver = {
   capsuleStatus(capsuleId: string): Promise<string | null>
 }
 
-export type SandboxDeps = { db: Db; clock: Clock; ids: IdGen; log: Logger; tokens: SandboxTokens; cloud: CloudDriver }
+export type SandboxDeps = {
+  db: Db
+  clock: Clock
+  ids: IdGen
+  log: Logger
+  tokens: SandboxTokens
+  cloud: CloudDriver
+  /** A sandbox was deleted (the tunnel hub closes a local agent's tunnel for good). */
+  onRemoved?: (sb: SandboxRow) => void
+}
 
 const TYPES: readonly SandboxType[] = ['opencode', 'openclaw']
 const NAME = /^[^\0-\x1f]{1,100}$/
@@ -52,9 +61,19 @@ function fromCapsule(cur: SandboxStatus, cap: string | null): SandboxStatus {
   return 'creating'
 }
 
+/** How long the subdomain proxy may use a sandbox row without reading it again (changes made here drop it at once). */
+const HOST_CACHE_MS = 1000
+
 export function createSandboxService(d: SandboxDeps) {
   const now = () => d.clock.now()
-  const set = async (id: string, patch: Partial<SandboxRow>) => updateSandbox(d.db, id, { ...patch, updated_at: now() })
+  const byShortId = new Map<string, { row: SandboxRow; until: number }>()
+  const forget = (id: string) => {
+    for (const [k, v] of byShortId) if (v.row.id === id) byShortId.delete(k)
+  }
+  const set = async (id: string, patch: Partial<SandboxRow>) => {
+    await updateSandbox(d.db, id, { ...patch, updated_at: now() })
+    forget(id)
+  }
 
   async function reach(p: Principal, id: string) {
     const sb = await findSandbox(d.db, id)
@@ -91,9 +110,16 @@ export function createSandboxService(d: SandboxDeps) {
     ).catch((err) => d.log.error('sandbox status not recorded', { sandbox: sb.id, err }))
   }
 
+  /** The service ended while its sandbox was up (a destroyed or stopped sandbox ends it too: no change then). */
+  async function serviceExited(id: string, why: string) {
+    const row = await findSandbox(d.db, id)
+    const cur = row && (await current(row))
+    if (cur && (cur.status === 'running' || cur.status === 'creating')) await set(id, { status: 'error', error: why.slice(0, 500) })
+  }
+
   async function launch(sb: SandboxRow) {
     try {
-      const capsuleId = await d.cloud.launch(sb)
+      const capsuleId = await d.cloud.launch(sb, (why) => void serviceExited(sb.id, why).catch((err) => d.log.error('sandbox status not recorded', { sandbox: sb.id, err })))
       await set(sb.id, { capsule_id: capsuleId })
       watchReady({ ...sb, capsule_id: capsuleId })
     } catch (err) {
@@ -154,6 +180,8 @@ export function createSandboxService(d: SandboxDeps) {
       const { sb, role } = await reach(p, id)
       requireRole(role, 'member')
       await deleteSandbox(d.db, sb.id)
+      forget(sb.id)
+      d.onRemoved?.(sb)
       if (sb.capsule_id) await d.cloud.destroy(sb.capsule_id).catch((err) => d.log.warn('sandbox capsule not destroyed', { sandbox: sb.id, err }))
     },
 
@@ -180,6 +208,27 @@ export function createSandboxService(d: SandboxDeps) {
       await set(sb.id, { status: 'creating' })
       watchReady({ ...sb, capsule_id: sb.capsule_id })
       return { ...sb, status: 'creating' }
+    },
+
+    /** The sandbox of a subdomain's short id with its current status (held a second between changes), or null. */
+    async byShortId(shortId: string): Promise<SandboxRow | null> {
+      const hit = byShortId.get(shortId)
+      if (hit && hit.until > now()) return hit.row
+      const row = await findSandboxByShortId(d.db, shortId)
+      if (!row) return null
+      const cur = await current(row)
+      if (byShortId.size > 10_000) byShortId.clear()
+      byShortId.set(shortId, { row: cur, until: now() + HOST_CACHE_MS })
+      return cur
+    },
+
+    /** A capsule changed state: its sandbox's status follows (creating → running waits for the service to answer). */
+    async capsuleChanged(capsuleId: string): Promise<void> {
+      const sb = await findSandboxByCapsule(d.db, capsuleId)
+      if (sb) {
+        forget(sb.id)
+        await current(sb)
+      }
     },
 
     /** The sandbox a valid proxy token names while it is running or starting, else null. */

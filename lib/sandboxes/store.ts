@@ -22,3 +22,7 @@ export const updateSandbox = (db: Db, id: string, patch: Partial<Omit<SandboxRow
 export const deleteSandbox = (db: Db, id: string) => db.deleteFrom('sandboxes').where('id', '=', id).execute()
 
 export const deleteTeamSandboxes = (db: Db, teamId: string) => db.deleteFrom('sandboxes').where('team_id', '=', teamId).returning(['id', 'capsule_id']).execute()
+
+/** At start no local agent is connected yet (a crash may have left some marked running). */
+export const markLocalSandboxesOffline = (db: Db, at: number) =>
+  db.updateTable('sandboxes').set({ status: 'offline', updated_at: at }).where('kind', '=', 'local').where('status', '!=', 'offline').execute()

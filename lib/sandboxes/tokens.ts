@@ -40,6 +40,9 @@ export function createSandboxTokens(keyFile: string) {
       return id && safeEqual(token.slice(dot + 1), mac('proxy', id)) ? id : null
     },
     serviceToken: (sandboxId: string) => mac('service', sandboxId),
+    /** A MAC of `payload` for `purpose` (subdomain entry tokens and cookies). */
+    sign: (purpose: string, payload: string) => mac(purpose, payload),
+    verify: (purpose: string, payload: string, sig: string) => safeEqual(sig, mac(purpose, payload)),
   }
 }
 export type SandboxTokens = ReturnType<typeof createSandboxTokens>

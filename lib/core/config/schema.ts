@@ -13,8 +13,9 @@ import { events } from './section.events.ts'
 import { claudebox } from './section.claudebox.ts'
 import { cloudbox } from './section.cloudbox.ts'
 import { browser } from './section.browser.ts'
+import { sandboxes } from './section.sandboxes.ts'
 
-export const schema = { ...server, identity, storage, capsules, gateway, tunnel, events, claudebox, cloudbox, browser }
+export const schema = { ...server, identity, storage, capsules, gateway, tunnel, events, claudebox, cloudbox, browser, sandboxes }
 
 /** Rules across several keys, run after every key passed its own check; each returns a message or null. */
 export const crossChecks = [checkTunnel]

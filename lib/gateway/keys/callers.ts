@@ -10,7 +10,8 @@ import { authError } from '../errors.ts'
 import type { KeyState, VirtualKeys } from './keys.ts'
 
 export type Caller = {
-  kind: 'master' | 'team_key' | 'virtual'
+  /** 'sandbox': a sandbox's proxy token on /proxy/anthropic (proxy-tokens.ts). */
+  kind: 'master' | 'team_key' | 'virtual' | 'sandbox'
   /** SHA-256 of the presented key (the spend log's api_key). */
   keyHash: string
   keyAlias: string | null
@@ -21,6 +22,9 @@ export type Caller = {
   role: Role | null
   /** Virtual keys: their live state (limits, budget, spend). */
   key: KeyState | null
+  /** 'sandbox' callers: the sandbox and its capsule that spend is attributed to. */
+  sandboxId?: string
+  capsuleId?: string | null
 }
 
 export const keyHash = (token: string) => hash('sha256', token, 'hex')
