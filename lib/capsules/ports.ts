@@ -14,14 +14,13 @@ import type { Principal } from '../core/principal.ts'
 import { safeEqual } from '../core/secrets.ts'
 import type { Scope } from './access.ts'
 import type { CapsuleContext } from './context.ts'
-import { spliceSockets } from './port-handoff.ts'
+import { joinSockets } from './runtime/network.ts'
 import type { CapsuleRow } from './tables.ts'
 
 const MAX_TOKEN_TTL_SEC = 7 * 86_400
 /** Capsule ports with pooled connections at once; an idle pooled connection closes after IDLE_SOCKET_MS. */
 const MAX_AGENTS = 1024
 const IDLE_SOCKET_MS = 30_000
-const ACTIVE_EVERY_MS = 30_000
 
 export function parsePort(v: unknown): number {
   const n = typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v
@@ -81,9 +80,11 @@ export function createPortOps(ctx: CapsuleContext) {
     return a
   }
 
-  /** Spliced connections open now, by capsule: each counts as activity every ACTIVE_EVERY_MS. */
-  const live = new Map<Socket, string>()
-  let ticker: NodeJS.Timeout | undefined
+  async function connect(o: { id: string; port: number }): Promise<Socket> {
+    return ctx.runtime.connectPort!(o.id, o.port).catch((err: NodeJS.ErrnoException) => {
+      throw closedPort(o, err)
+    })
+  }
 
   const view = (scope: Scope) => ({
     /** A token that opens `port` of the capsule for `ttlSec` (a link a browser can follow). */
@@ -118,27 +119,18 @@ export function createPortOps(ctx: CapsuleContext) {
     /** An HTTP agent to an opened port (keep-alive through the relay). */
     agent,
     /** A raw connection to an opened port, once the relay reached it (WebSockets). */
-    async connect(o: { id: string; port: number }): Promise<Socket> {
-      return ctx.runtime.connectPort!(o.id, o.port).catch((err: NodeJS.ErrnoException) => {
-        throw closedPort(o, err)
-      })
-    },
+    connect,
     closedPort,
     /**
-     * Hands a client connection to an opened port for good: `up` from connect(),
-     * `prefix` what the app gets first (the first request, rewritten). Open
-     * spliced connections keep the capsule active.
+     * Once the opened port answers, a function that hands a client connection to
+     * it for good, `prefix` (the first request, rewritten) going first. Rejects
+     * as connect() does. (Like a WebSocket, the connection counts as activity when it opens.)
      */
-    splice(o: { id: string; port: number }, up: Socket, client: Socket, prefix: Buffer): void {
-      live.set(client, o.id)
-      ticker ??= setInterval(() => {
-        for (const id of new Set(live.values())) ctx.touch(id)
-      }, ACTIVE_EVERY_MS).unref()
-      client.once('close', () => {
-        live.delete(client)
-        if (!live.size) ticker = void clearInterval(ticker)
+    async joiner(o: { id: string; port: number }): Promise<(client: Socket, prefix: Buffer) => void> {
+      if (!ctx.runtime.splicePort) return joinSockets.bind(null, await connect(o))
+      return ctx.runtime.splicePort(o.id, o.port).catch((err: NodeJS.ErrnoException) => {
+        throw closedPort(o, err)
       })
-      spliceSockets(up, client, prefix)
     },
   }
 }

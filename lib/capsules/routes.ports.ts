@@ -162,10 +162,10 @@ function proxyHttp(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: st
  */
 async function spliceConnection(c: Context<AppEnv>, svc: CapsuleService, to: Opened, target: string, ctl: NonNullable<ReturnType<typeof spliceControl>>): Promise<Response> {
   const incoming = c.env.incoming as IncomingMessage
-  const up = await svc.portConnections.connect(to)
+  const join = await svc.portConnections.joiner(to)
   if (incoming.headers.upgrade) takeOverUpgrade(c)
   const { socket, rest } = ctl.takeOver()
-  svc.portConnections.splice(to, up, socket, Buffer.concat([splicedHead(incoming, target), rest]))
+  join(socket, Buffer.concat([splicedHead(incoming, target), rest]))
   // what Node's HTTP server writes for this request goes nowhere: the app answers the client itself
   return incoming.headers.upgrade ? new Response(null, { status: 101 }) : new Response(null, { headers: { connection: 'close' } })
 }

@@ -111,7 +111,7 @@ export function createCapsuleService(d: CapsuleDeps) {
     sampler,
     ptys,
     /** Connections to capsule ports the caller was let through to (view().ports.open). */
-    portConnections: { agent: ports.agent, connect: ports.connect, closed: ports.closedPort, splice: ports.splice },
+    portConnections: { agent: ports.agent, connect: ports.connect, closed: ports.closedPort, joiner: ports.joiner },
     /** Registers the reaper and sampler on the scheduler. */
     registerJobs(jobs: Scheduler) {
       jobs.add({ name: 'capsules.reaper', everyMs: d.config.reaperIntervalMs, run: () => lifecycle.reap() })

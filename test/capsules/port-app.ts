@@ -1,7 +1,8 @@
 /**
  * The app the port tests run inside a capsule (python3 from the host, seen
  * read-only inside): GET /big?n= streams n MiB, /sse sends 3 events,
- * /ws echoes (RFC 6455), POST answers its body's length and sha256, any
+ * /ws echoes (RFC 6455), POST answers its body's length and sha256 (sized or
+ * chunked), any
  * other GET echoes the path and headers it got.
  */
 import * as assert from 'uvu/assert'
@@ -13,8 +14,15 @@ import base64, hashlib, http.server, json, socketserver, sys, time
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     def log_message(self, *a): pass
+    def body(self):
+        if self.headers.get('transfer-encoding', '').lower() != 'chunked': return self.rfile.read(int(self.headers.get('content-length', 0)))
+        out = b''
+        while True:
+            n = int(self.rfile.readline().split(b';')[0], 16)
+            if n == 0: self.rfile.readline(); return out
+            out += self.rfile.read(n); self.rfile.readline()
     def do_POST(self):
-        n = int(self.headers.get('content-length', 0)); body = self.rfile.read(n)
+        body = self.body()
         out = json.dumps({'len': len(body), 'sha': hashlib.sha256(body).hexdigest()}).encode()
         self.send_response(200); self.send_header('content-length', str(len(out))); self.end_headers(); self.wfile.write(out)
     def do_GET(self):

@@ -81,10 +81,10 @@ test('request bodies on a handed-over connection: sized and chunked, larger than
   const big = await hostReq(agent, `8000-${id}.${BASE}`, '/big?n=16')
   assert.ok(big.reused)
   assert.is(big.body.length, 16 << 20)
+  const chunked = await hostReq(agent, `8000-${id}.${BASE}`, '/up', { method: 'POST', body: payload, chunked: true })
+  assert.ok(chunked.reused)
+  assert.equal(json(chunked), { len: payload.length, sha }, 'a chunked body arrives with its framing')
   agent.destroy()
-  // python's server reads a chunked body only by its length: the app answers len 0, but the framing arrives intact
-  const chunked = await hostReq(new Agent({ keepAlive: false }), `8000-${id}.${BASE}`, '/up', { method: 'POST', headers: tokenCookie(), body: payload, chunked: true })
-  assert.is(chunked.status, 200)
 })
 
 test('pipelined requests on one connection are answered in order', async () => {

@@ -10,6 +10,7 @@
  * waits, mirroring the program's exit status (as nsenter(1) does).
  *
  * usage: nestbox-enter --hold --keep-caps N,N,... [--ports DIR] [--api DIR]
+ *        nestbox-enter --fd-broker   (relay.c)
  *        nestbox-enter --pid PID [--cgroup FILE]... [--cgroupns]
  *          [--keep-caps N,N,...] [--seccomp FILE] (RUN | --wait-fd N)
  *   RUN:   [--uid N] [--session] [--cwd DIR] [--env K=V]... -- PROGRAM [ARG]...
@@ -196,6 +197,7 @@ static struct run read_run(int fd) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "--fd-broker")) fd_broker();
   if (argc >= 4 && !strcmp(argv[1], "--hold") && !strcmp(argv[2], "--keep-caps")) {
     limit_caps(cap_mask(argv[3]), 1);
     const char *ports = NULL, *api = NULL;

@@ -153,9 +153,10 @@ export function openPort(dir: string, port: number): Socket {
 /**
  * A connection to `port` on the capsule's loopback, through the anchor's ports
  * relay, once the relay has connected. Rejects with code ECONNREFUSED when
- * nothing listens there.
+ * nothing listens there. With `passClient`, the relay then waits for a client
+ * connection to join to the port instead of carrying this one (fd-broker.ts).
  */
-export function connectPort(dir: string, port: number, timeoutMs = 10_000): Promise<Socket> {
+export function connectPort(dir: string, port: number, timeoutMs = 10_000, passClient = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = connect(join(relayDir(dir), 'ports.sock'))
     let head = ''
@@ -170,7 +171,7 @@ export function connectPort(dir: string, port: number, timeoutMs = 10_000): Prom
       } else resolve(sock)
     }
     sock.on('error', (e) => done(e))
-    sock.on('connect', () => sock.write(`${port} ack\n`))
+    sock.on('connect', () => sock.write(`${port} ${passClient ? 'fd' : 'ack'}\n`))
     sock.on('data', (d: Buffer) => {
       const nl = d.indexOf(10)
       if (nl < 0) {
@@ -185,4 +186,20 @@ export function connectPort(dir: string, port: number, timeoutMs = 10_000): Prom
       done(null)
     })
   })
+}
+
+/**
+ * Joins a client connection to `up` (from connectPort) for good, nestbox
+ * carrying the bytes: `prefix` goes first, then both directions as they come.
+ * A half-close is passed on; either side closing ends both.
+ */
+export function joinSockets(up: Socket, client: Socket, prefix: Buffer): void {
+  client.setNoDelay(true)
+  up.write(prefix)
+  up.pipe(client)
+  client.pipe(up)
+  const end = () => (up.destroy(), client.destroy())
+  up.on('error', end).on('close', end)
+  client.on('error', end).on('close', end)
+  client.resume()
 }

@@ -25,7 +25,9 @@ import { snapshotCapsule } from './snapshot.ts'
 import { slug, systemView } from './system.ts'
 import { systemUpper } from './root.ts'
 import { createLauncher } from './launch.ts'
-import { connectPort, openPort } from './network.ts'
+import { connectPort, joinSockets, openPort } from './network.ts'
+import { createFdBroker } from './fd-broker.ts'
+import { enterHelperPath } from './enter-helper.ts'
 import { listCapsuleProcs } from './proc-table.ts'
 import { writeSeccompFilter } from './seccomp.ts'
 import { BINDS_MOUNT, closeInheritedFds, LAYER_MOUNT, MAX_BINDS, RELAY_MOUNT } from './sandbox.ts'
@@ -154,6 +156,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
   const warm = createWarmPool({ idleMs: WARM_IDLE_MS, enabled: opts.warmEntries !== false })
   const launcher = createLauncher({ warm, uidRange: slots.range, seccomp: env.seccomp })
+  const broker = createFdBroker(enterHelperPath(), opts.log)
   const fsOf = launcher.files
 
   const disk = createDiskMeter()
@@ -253,6 +256,16 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
       return openPort(running(id).dir, port)
     },
 
+    async splicePort(id, port) {
+      const dir = running(id).dir
+      if (await broker.available()) {
+        const conn = await connectPort(dir, port, undefined, true)
+        return (client, prefix) => void broker.pass(client, conn, prefix).catch((err) => opts.log.warn('capsule port connection lost', { id, port, err }))
+      }
+      const up = await connectPort(dir, port)
+      return (client, prefix) => joinSockets(up, client, prefix)
+    },
+
     async spawn(id, req) {
       const c = running(id)
       if (req.tag && [...c.procs.values()].some((p) => p.tag === req.tag)) throw conflict(`a process tagged "${req.tag}" already exists`, 'already_exists')
@@ -334,6 +347,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async shutdown() {
       stopWatching()
+      broker.close()
       const live = [...capsules.values()].filter((c) => c.state !== 'files-only')
       if ((opts.onShutdown ?? 'stop') === 'keep') {
         for (const c of live) {

@@ -122,6 +122,12 @@ export interface Runtime {
   connectPort?(id: string, port: number): Promise<Socket>
   /** The same without waiting for the relay: a stream that ends with "ERR <reason>\n" when nothing listens (network.ts openPort). */
   openPort?(id: string, port: number): Socket
+  /**
+   * Once `port` answers, a function that hands a client connection to it for good,
+   * `prefix` going to the app first (a host-routed connection, port-splice.ts).
+   * Rejects as connectPort does.
+   */
+  splicePort?(id: string, port: number): Promise<(client: Socket, prefix: Buffer) => void>
   readFile(id: string, path: string): Promise<{ size: number; stream: Readable }>
   writeFile(id: string, path: string, data: Readable, opts?: { mode?: number }): Promise<{ size: number }>
   list(id: string, path: string, depth: number): Promise<FileEntry[]>
