@@ -12,6 +12,7 @@ import { setupTunnel } from '../tunnel/setup.ts'
 import { setupMcp } from '../mcp/setup.ts'
 import { setupClaudebox } from '../claudebox/setup.ts'
 import { setupRuns } from '../runs/setup.ts'
+import { setupBrowser } from '../browser/setup.ts'
 import { setupAgents } from '../tunnel/agent-setup.ts'
 import { setupSandboxes } from '../sandboxes/setup.ts'
 
@@ -30,6 +31,7 @@ export function createServices(core: Core) {
   const tunnel = setupTunnel(core)
   const claudebox = setupClaudebox(core, { identity, capsules, gateway })
   const runs = setupRuns(core, { capsules, gateway })
+  const browser = setupBrowser(core, { identity, capsules })
   const sandboxes = setupSandboxes(core, { identity, capsules, gateway })
   const agents = setupAgents(core, { sandboxes: sandboxes.service })
   sandboxes.useTunnels(agents.hub)
@@ -42,6 +44,6 @@ export function createServices(core: Core) {
       ...[claudebox.main, claudebox.zai].filter((c) => c !== null).map((c) => ({ name: c.name, load: async () => (await import('../claudebox/mcp-tools.ts')).claudeboxTools(c), ownEndpoint: true })),
     ],
   })
-  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, channels, dispatcher, builds, mcp, claudebox, runs, sandboxes, agents: agents.service, agentTunnels: agents.hub }
+  return { ...core, audit, identity, storage, capsules, gateway, tunnel, events, channels, dispatcher, builds, mcp, claudebox, runs, browser, sandboxes, agents: agents.service, agentTunnels: agents.hub }
 }
 export type Services = ReturnType<typeof createServices>
