@@ -1,8 +1,10 @@
 /**
  * One repo run in a fresh capsule: boot (with readiness attempts), clone, each
  * command and verify step with `bash -lc` in the repository, then the diff and
- * the artifact. Every step leaves a receipt, handed to `emit` as it finishes;
- * the capsule is destroyed at the end unless the run keeps it.
+ * the artifact. Every step leaves a receipt, handed to `emit` as it finishes.
+ * The outcome is ready before the capsule is gone: `destroyed` settles once it
+ * is (at once when the run keeps it), so the caller answers without waiting for
+ * the teardown and holds the run's slot until then.
  */
 import { join } from 'node:path'
 import type { Logger } from '../core/logger.ts'
@@ -15,6 +17,7 @@ import { receiptText } from './output.ts'
 export type Receipt = { type: 'clone' | 'command' | 'verify' | 'diff'; cmd: string; code: number | null; signal: string | null; stdout: string; stderr: string; startedAt: string; finishedAt: string; timedOut?: boolean }
 export type RunnerReceipt = { type: string; event: string; ts: string } & Record<string, unknown>
 export type RunOutcome = { ok: boolean; receipts: Receipt[]; runnerReceipts: RunnerReceipt[]; artifact: { path: string; content: string } | null; diff: string; error?: string; capsuleId?: string }
+export type RunDone = { outcome: RunOutcome; destroyed: Promise<void> }
 export type RunEvent = { kind: 'receipt'; receipt: Receipt } | { kind: 'runner'; receipt: RunnerReceipt }
 
 export const REPO_DIR = '/work/repo'
@@ -52,7 +55,17 @@ export type RunnerDeps = { capsules: CapsuleService; log: Logger; network: { htt
 export function createRunner(d: RunnerDeps) {
   const caps = d.capsules.admin
 
-  return async function run(runId: string, teamId: string, input: RunInput, emit: (e: RunEvent) => void): Promise<RunOutcome> {
+  async function run(runId: string, teamId: string, input: RunInput, emit: (e: RunEvent) => void): Promise<RunDone> {
+    const made: { id?: string } = {}
+    const outcome = await steps(runId, teamId, input, emit, (id) => (made.id = id))
+    const id = made.id
+    if (id && input.keep) outcome.capsuleId = id
+    const destroyed = id && !input.keep ? caps.destroy(system, id).catch((err) => d.log.warn('run capsule not destroyed', { run: runId, capsule: id, err })) : Promise.resolve()
+    return { outcome, destroyed }
+  }
+
+  /** Boot, clone, steps, diff and artifact; `created` learns the capsule's id as soon as it exists. */
+  async function steps(runId: string, teamId: string, input: RunInput, emit: (e: RunEvent) => void, created: (id: string) => void): Promise<RunOutcome> {
     const t0 = performance.now()
     const receipts: Receipt[] = []
     const runnerReceipts: RunnerReceipt[] = []
@@ -103,10 +116,11 @@ export function createRunner(d: RunnerDeps) {
         input.source.kind === 'local' ? { binds: [{ source: join(input.source.root, input.source.rel), path: LOCAL_REPO_INSIDE }] } : {},
       )
       capsuleId = row.id
+      created(row.id)
       let lastError = ''
       for (let attempt = 1; ; attempt++) {
-        // exec waits for a booting capsule: the first attempt answers once it is up
-        const ok = await exec('true', [], 60_000, undefined, '/').then((r) => r.exitCode === 0, (err) => ((lastError = (err as Error).message), false))
+        // waits for a booting capsule and answers once it runs and takes commands (an exec of `true` cost a step more)
+        const ok = await caps.processes.assertExecutable(system, capsuleId).then(() => true, (err) => ((lastError = (err as Error).message), false))
         lifecycle('runner.container.ready_attempt', { attempt, elapsedMs: elapsedMs(), ok, ...(ok ? {} : { error: lastError || 'not ready' }) })
         if (ok) {
           lifecycle('runner.container.ready', { attempt, elapsedMs: elapsedMs() })
@@ -145,10 +159,8 @@ export function createRunner(d: RunnerDeps) {
       d.log.warn('run failed', { run: runId, err })
       out.error = `run failed: ${(err as Error).message}`
       return out
-    } finally {
-      if (capsuleId && input.keep) out.capsuleId = capsuleId
-      else if (capsuleId) await caps.destroy(system, capsuleId).catch((err) => d.log.warn('run capsule not destroyed', { run: runId, capsule: capsuleId, err }))
     }
   }
+  return run
 }
 export type Runner = ReturnType<typeof createRunner>

@@ -39,6 +39,7 @@ const stored = { 200: 'passed', 422: 'failed', 503: 'error' } as const
 
 export function createRuns(d: RunsDeps) {
   const live = new Map<string, Live>()
+  let closing = false
   let running = 0
   const queue: Array<() => void> = []
   const slot = async () => {
@@ -59,10 +60,16 @@ export function createRuns(d: RunsDeps) {
     await slot()
     let outcome: RunOutcome
     try {
-      outcome = await d.runner(runId, teamId, input, emit)
-    } finally {
+      const r = await d.runner(runId, teamId, input, emit)
+      outcome = r.outcome
+      // the answer does not wait for the capsule's teardown; the slot does, so at most N capsules exist
+      void r.destroyed.finally(release)
+    } catch (err) {
       release()
+      throw err
     }
+    // steps cut by the shutdown (the capsules go with it) are not the run's result: the row stays running and the next start marks it interrupted
+    if (closing) return { status: 503, body: { runId, ...outcome, ok: false, error: 'the run was interrupted (nestbox is stopping)' } }
     const status = statusOf(outcome)
     const response = { type: 'runner.response', event: 'runner.response', ts: new Date().toISOString(), status, elapsedMs: Math.round(performance.now() - t0) }
     outcome.runnerReceipts.push(response)
@@ -150,6 +157,8 @@ export function createRuns(d: RunsDeps) {
     /** At start: runs a stopped process left running are marked as interrupted. */
     recover: () => failInterruptedRuns(d.db, d.clock.now()),
     purge: () => deleteRunsBefore(d.db, d.clock.now() - d.retentionMs),
+    /** Shutdown began: runs that finish from now on are left to be marked interrupted at the next start. */
+    closing: () => void (closing = true),
     /** Waits for the runs in flight. */
     drain: () => Promise.allSettled([...live.values()].map((l) => l.done)),
   }

@@ -70,6 +70,7 @@ export function setupRuns(core: RunsCore, d: { capsules: CapsuleService; gateway
   })
   // Runs in flight are not waited for at shutdown (one may take many minutes): their capsules go with the
   // capsule service, and the next start marks them interrupted (runs.recover).
+  core.lifecycle.onClosing(() => runs.closing())
   core.jobs.add({ name: 'runs.purge', everyMs: 3_600_000, run: () => runs.purge() })
   core.bus.subscribe((e) => {
     if (e.type !== 'team.delete' || !e.teamId) return

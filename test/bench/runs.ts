@@ -7,7 +7,7 @@
  * Usage: node test/bench/runs.ts [--quick]
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startTestNestbox } from '../harness.ts'
@@ -33,11 +33,17 @@ const run = async () => {
   if (r.status !== 200 || !b.ok) throw new Error(`run failed: ${r.status} ${JSON.stringify(b).slice(0, 500)}`)
   return performance.now() - t0
 }
-// the same steps on the host: init, shallow fetch, checkout, bash -lc true (or, `login` false, bash -c: this host's login profile is slow), diff
+/**
+ * The same steps on the host: init, shallow fetch, checkout, `bash -lc true`, diff. The run's login shell
+ * reads /etc/profile and a home of its own with no profile in it (the capsule's /root is empty), so the
+ * host's runs with HOME an empty directory too: this host's root profile (pyenv) alone takes ~200 ms.
+ * `login` false: bash -c, no profile at all.
+ */
+const emptyHome = mkdtempSync(join(tmpdir(), 'nestbox-bench-home-'))
 const host = (login = true) => {
   const dir = mkdtempSync(join(tmpdir(), 'nestbox-bench-clone-'))
   const t0 = performance.now()
-  execFileSync('/bin/bash', ['-c', `set -e; cd "$1"; git init -q .; git remote add origin "file://$2"; git fetch -q --depth 1 origin HEAD; git checkout -q --detach FETCH_HEAD; bash -${login ? 'l' : ''}c true; git add -A -N . && git diff HEAD`, 'x', dir, repo.path], { stdio: 'pipe' })
+  execFileSync('/bin/bash', ['-c', `set -e; cd "$1"; git init -q .; git remote add origin "file://$2"; git fetch -q --depth 1 origin HEAD; git checkout -q --detach FETCH_HEAD; bash -${login ? 'l' : ''}c true; git add -A -N . && git diff HEAD`, 'x', dir, repo.path], { stdio: 'pipe', env: { ...process.env, HOME: emptyHome } })
   const ms = performance.now() - t0
   rmSync(dir, { recursive: true, force: true })
   return ms
@@ -54,7 +60,7 @@ try {
     hosts.push(host())
     plain.push(host(false))
   }
-  rows.push({ metric: `run of one \`true\` on a 51-file local repository (${N} runs) vs host with bash -lc`, p50: pct(runs, 50), p95: pct(runs, 95), target: '≤ 1.5× host', baseline: pct(hosts, 50) })
+  rows.push({ metric: `run of one \`true\` on a 51-file local repository (${N} runs) vs host with bash -lc (HOME empty, as in the capsule)`, p50: pct(runs, 50), p95: pct(runs, 95), target: '≤ 1.5× host', baseline: pct(hosts, 50) })
   rows.push({ metric: 'the same runs vs host with bash -c (no login profile)', p50: pct(runs, 50), p95: pct(runs, 95), target: '', baseline: pct(plain, 50) })
 
   const t0 = performance.now()
@@ -97,9 +103,10 @@ try {
 } finally {
   await nb.close()
   rmSync(root, { recursive: true, force: true })
+  rmSync(emptyHome, { recursive: true, force: true })
 }
 
-console.log('\nruns benchmark (process runtime, shared 2-core machine: figures are noisy)\n')
+console.log(`\nruns benchmark (process runtime, shared 2-core machine: figures are noisy; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})\n`)
 console.log('| metric | p50 | p95 | target | host p50 | p50 / host |')
 console.log('| --- | ---: | ---: | --- | ---: | ---: |')
 for (const r of rows) console.log(`| ${r.metric} | ${r.p50.toFixed(1)} ms | ${r.p95.toFixed(1)} ms | ${r.target} | ${r.baseline !== undefined ? r.baseline.toFixed(1) + ' ms' : ''} | ${r.baseline ? (r.p50 / r.baseline).toFixed(2) + '×' : ''} |`)
