@@ -138,7 +138,8 @@ function proxyHttp(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: st
       if (setCookie) raw.push('set-cookie', setCookie)
       const noBody = res.statusCode === 204 || res.statusCode === 304 || incoming.method === 'HEAD'
       if (noBody) res.resume()
-      if (!outgoing || outgoing.headersSent) {
+      // no body: an ordinary Response (Hono answers HEAD with a copy of the GET's, which must not be RESPONSE_ALREADY_SENT)
+      if (!outgoing || outgoing.headersSent || noBody) {
         const h = new Headers()
         for (let i = 0; i < raw.length; i += 2) h.append(raw[i], raw[i + 1])
         return resolve(new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream), { status: res.statusCode ?? 502, statusText: res.statusMessage, headers: h }))
@@ -148,8 +149,7 @@ function proxyHttp(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: st
       // an app that breaks off mid-answer cuts the client's connection (a short body, not a silent end); a client that goes away ends the request upstream
       res.on('error', () => outgoing.destroy()).on('aborted', () => outgoing.destroy())
       outgoing.on('close', () => res.destroy())
-      if (noBody) outgoing.end()
-      else res.pipe(outgoing)
+      res.pipe(outgoing)
       resolve(RESPONSE_ALREADY_SENT)
     })
   })

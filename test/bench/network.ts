@@ -1,16 +1,20 @@
 /**
  * Capsule network benchmark (issue 10), every figure with its baseline from the
  * same run:
- *   - the port proxy (wrk, keep-alive, on the host → /v1/capsules/{id}/ports/8000/)
- *     vs the same requests made inside the capsule's namespace (wrk run inside);
+ *   - the port proxy (wrk, keep-alive, on the host), by path
+ *     (/v1/capsules/{id}/ports/8000/, with an API key) and by host
+ *     (8000-{id}.{baseDomain}, with a port token's cookie: the connection is
+ *     handed to the capsule), vs the same requests made inside the capsule's
+ *     namespace (wrk run inside), rounds interleaved;
  *   - a 256 MiB download by a capsule in mode internet from a server in a network
  *     namespace this bench makes, vs the same download from the host;
  *   - create → first exec p50 in modes none, nestbox, internet;
- *   - nestbox's RSS growth while 1 GiB streams through the port proxy.
+ *   - nestbox's RSS growth while 1 GiB streams through the port proxy, both forms.
  * Usage: node test/bench/network.ts [--quick]
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { startTestNestbox } from '../harness.ts'
 import { median, printTable } from './lib/measure.ts'
 
@@ -19,7 +23,8 @@ const SECONDS = quick ? 3 : 8
 const ROUNDS = quick ? 3 : 5
 const N = quick ? 8 : 20
 
-const nb = await startTestNestbox({})
+const BASE = 'bench.nestbox.test'
+const nb = await startTestNestbox({ set: { baseDomain: BASE } })
 const api = (path: string, init: RequestInit & { json?: unknown } = {}) => nb.api(path, init)
 const create = async (body: unknown = {}) => (await (await api('/v1/capsules', { method: 'POST', json: body })).json()).id as string
 const exec = async (id: string, cmd: string, timeoutMs = 120_000) => {
@@ -64,22 +69,27 @@ const rows: Array<Array<string | number>> = []
   await api(`/v1/capsules/${id}/exec`, { method: 'POST', json: { cmd: '/usr/bin/node', args: ['-e', "require('http').createServer((q,s)=>s.end('ok')).listen(8000,'127.0.0.1')"], background: true } })
   while ((await api(`/v1/capsules/${id}/ports/8000/`)).status !== 200) await new Promise((r) => setTimeout(r, 50))
   // throughput with 8 connections, latency with one (no queueing in either server)
-  const direct: Array<{ rps: number; p50: number }> = []
-  const proxied: Array<{ rps: number; p50: number }> = []
-  const direct1: Array<{ rps: number; p50: number }> = []
-  const proxied1: Array<{ rps: number; p50: number }> = []
+  type Wrk = { rps: number; p50: number }
+  const m = { direct: [] as Wrk[], path: [] as Wrk[], host: [] as Wrk[], direct1: [] as Wrk[], path1: [] as Wrk[], host1: [] as Wrk[] }
   const url = `${nb.url}/v1/capsules/${id}/ports/8000/`
+  const token = (await (await api(`/v1/capsules/${id}/ports/8000/token`, { method: 'POST', json: { ttl_sec: 3600 } })).json()).token as string
+  const hostHeaders = [`Host: 8000-${id}.${BASE}`, `Cookie: nestbox_port_token=${token}`]
   for (let i = 0; i < ROUNDS; i++) {
-    direct.push(parseWrk((await exec(id, `wrk -t1 -c8 -d${SECONDS}s --latency http://127.0.0.1:8000/`)).stdout))
-    proxied.push(await wrkHost(url, [`X-API-Key: ${nb.apiKey}`]))
-    direct1.push(parseWrk((await exec(id, `wrk -t1 -c1 -d${SECONDS}s --latency http://127.0.0.1:8000/`)).stdout))
-    proxied1.push(await wrkHost(url, [`X-API-Key: ${nb.apiKey}`], 1))
+    m.direct.push(parseWrk((await exec(id, `wrk -t1 -c8 -d${SECONDS}s --latency http://127.0.0.1:8000/`)).stdout))
+    m.path.push(await wrkHost(url, [`X-API-Key: ${nb.apiKey}`]))
+    m.host.push(await wrkHost(`${nb.url}/`, hostHeaders))
+    m.direct1.push(parseWrk((await exec(id, `wrk -t1 -c1 -d${SECONDS}s --latency http://127.0.0.1:8000/`)).stdout))
+    m.path1.push(await wrkHost(url, [`X-API-Key: ${nb.apiKey}`], 1))
+    m.host1.push(await wrkHost(`${nb.url}/`, hostHeaders, 1))
   }
-  const med = (xs: Array<{ rps: number; p50: number }>) => ({ rps: median(xs.map((x) => x.rps)), p50: median(xs.map((x) => x.p50)) })
-  const [d, p, d1, p1] = [med(direct), med(proxied), med(direct1), med(proxied1)]
-  rows.push(['port proxy throughput (wrk -c8, keep-alive)', `${p.rps.toFixed(0)} req/s`, `${d.rps.toFixed(0)} req/s inside`, (p.rps / d.rps).toFixed(2), '≥ 0.8'])
-  rows.push(['port proxy p50 latency (wrk -c1)', `${p1.p50.toFixed(2)} ms`, `${d1.p50.toFixed(2)} ms inside`, `+${(p1.p50 - d1.p50).toFixed(2)} ms`, '≤ +1 ms'])
-  rows.push(['port proxy p50 latency (wrk -c8)', `${p.p50.toFixed(2)} ms`, `${d.p50.toFixed(2)} ms inside`, `+${(p.p50 - d.p50).toFixed(2)} ms`, ''])
+  const med = (xs: Wrk[]) => ({ rps: median(xs.map((x) => x.rps)), p50: median(xs.map((x) => x.p50)) })
+  const d = med(m.direct)
+  const d1 = med(m.direct1)
+  for (const [form, p, p1] of [['by host', med(m.host), med(m.host1)], ['by path', med(m.path), med(m.path1)]] as const) {
+    rows.push([`port proxy ${form}: throughput (wrk -c8, keep-alive)`, `${p.rps.toFixed(0)} req/s`, `${d.rps.toFixed(0)} req/s inside`, (p.rps / d.rps).toFixed(2), '≥ 0.8'])
+    rows.push([`port proxy ${form}: p50 latency (wrk -c1)`, `${p1.p50.toFixed(3)} ms`, `${d1.p50.toFixed(3)} ms inside`, `+${(p1.p50 - d1.p50).toFixed(3)} ms`, '≤ +1 ms'])
+    rows.push([`port proxy ${form}: p50 latency (wrk -c8)`, `${p.p50.toFixed(3)} ms`, `${d.p50.toFixed(3)} ms inside`, `+${(p.p50 - d.p50).toFixed(3)} ms`, ''])
+  }
 
   // ---- 4. 1 GiB through the proxy: nestbox's RSS -----------------------------
   await api(`/v1/capsules/${id}/exec`, {
@@ -87,16 +97,23 @@ const rows: Array<Array<string | number>> = []
     json: { cmd: '/usr/bin/node', args: ['-e', "const b=Buffer.alloc(1<<20);require('http').createServer((q,s)=>{let n=1024;const w=()=>{while(n>0){n--;if(!s.write(b))return s.once('drain',w)}s.end()};w()}).listen(8001,'127.0.0.1')"], background: true },
   })
   while ((await api(`/v1/capsules/${id}/ports/8001/`, { method: 'HEAD' })).status !== 200) await new Promise((r) => setTimeout(r, 50))
+  const token8001 = (await (await api(`/v1/capsules/${id}/ports/8001/token`, { method: 'POST', json: { ttl_sec: 3600 } })).json()).token as string
   // the client is curl in its own process: what grows here is nestbox alone
-  const rss0 = process.memoryUsage().rss
-  let peak = rss0
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
-  const t0 = performance.now()
-  const bytes = Number(await run('curl', ['-s', '-o', '/dev/null', '-w', '%{size_download}', '-H', `X-API-Key: ${nb.apiKey}`, `${nb.url}/v1/capsules/${id}/ports/8001/`]))
-  clearInterval(timer)
-  const secs = (performance.now() - t0) / 1000
-  if (bytes !== 1 << 30) throw new Error(`got ${bytes} bytes`)
-  rows.push(['1 GiB through the port proxy: RSS growth', `${((peak - rss0) / 2 ** 20).toFixed(1)} MiB`, `${(1024 / secs).toFixed(0)} MiB/s`, '', '< 64 MiB'])
+  for (const [form, args] of [
+    ['by path', ['-H', `X-API-Key: ${nb.apiKey}`, `${nb.url}/v1/capsules/${id}/ports/8001/`]],
+    ['by host', ['-H', `Host: 8001-${id}.${BASE}`, '-H', `X-API-Key: ${nb.apiKey}`, `${nb.url}/`]],
+    ['by host, handed over', ['-H', `Host: 8001-${id}.${BASE}`, '-H', `Cookie: nestbox_port_token=${token8001}`, `${nb.url}/`]],
+  ]) {
+    const rss0 = process.memoryUsage().rss
+    let peak = rss0
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
+    const t0 = performance.now()
+    const bytes = Number(await run('curl', ['-s', '-o', '/dev/null', '-w', '%{size_download}', ...args]))
+    clearInterval(timer)
+    const secs = (performance.now() - t0) / 1000
+    if (bytes !== 1 << 30) throw new Error(`got ${bytes} bytes`)
+    rows.push([`1 GiB through the port proxy ${form}: RSS growth`, `${((peak - rss0) / 2 ** 20).toFixed(1)} MiB`, `${(1024 / secs).toFixed(0)} MiB/s`, '', '< 64 MiB'])
+  }
   await destroy(id)
 }
 
@@ -163,5 +180,5 @@ for (const mode of ['none', 'nestbox', 'internet']) {
   rows.push([`create → first exec, mode ${mode}`, `${median(times).toFixed(1)} ms`, '', '', mode === 'nestbox' ? '≤ 60 ms (default mode)' : ''])
 }
 
-printTable('capsule network', [['measure', 'result', 'baseline', 'ratio', 'target'], ...rows])
+printTable(`capsule network (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end)`, [['measure', 'result', 'baseline', 'ratio', 'target'], ...rows])
 await nb.close()

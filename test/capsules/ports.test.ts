@@ -79,6 +79,10 @@ test('path-based: the team opens a port; other teams do not find it; no credenti
   assert.is(seen.headers['x-forwarded-prefix'], `/v1/capsules/${id}/ports/8000`)
   assert.is(seen.headers['x-api-key'], undefined, 'nestbox credentials are not passed on')
   assert.is(seen.headers.cookie, 'app=1')
+  // a HEAD gets the app's own answer (python's server has no HEAD: 501), no body
+  const head = await call(nb, who.owner, `/v1/capsules/${id}/ports/8000/`, { method: 'HEAD' })
+  assert.is(head.status, 501)
+  assert.is((await head.arrayBuffer()).byteLength, 0)
   assert.is((await call(nb, who.otherTeam, `/v1/capsules/${id}/ports/8000/`)).status, 404)
   const anon = await call(nb, who.anonymous, `/v1/capsules/${id}/ports/8000/`)
   assert.is(anon.status, 401)
