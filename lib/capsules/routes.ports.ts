@@ -11,8 +11,9 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
-import { Readable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import { freeNow } from '../core/buffers.ts'
 import { AppError } from '../core/errors.ts'
 import type { Entry } from '../http/surface.ts'
 import type { AppEnv } from '../http/types.ts'
@@ -117,6 +118,19 @@ async function proxyUpgrade(c: Context<AppEnv>, svc: CapsuleService, to: Opened,
 }
 
 /**
+ * `from` into `to` with backpressure, each chunk that owns its buffer freed as
+ * soon as `to` took it (core/buffers.ts): a 1 GiB answer does not pile up
+ * ~64 MiB of read buffers until V8 next collects.
+ */
+function pipeFreeing(from: Readable, to: Writable) {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk, () => freeNow(chunk))) from.pause()
+  })
+  to.on('drain', () => from.resume())
+  from.on('end', () => to.end())
+}
+
+/**
  * Carries one HTTP request to the capsule's port over a pooled relay connection.
  * The answer is piped into Node's response (no web stream per chunk: a large
  * download does not grow nestbox's memory), with backpressure both ways.
@@ -128,7 +142,7 @@ function proxyHttp(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: st
   // a request without a body may have been read to its end already (its 'end' then never comes again)
   const bodyless = !incoming.headers['content-length'] && !incoming.headers['transfer-encoding']
   if (bodyless || incoming.readableEnded) req.end()
-  else incoming.pipe(req)
+  else pipeFreeing(incoming, req)
   return new Promise<Response>((resolve, reject) => {
     // before any response: the relay answered ERR (nothing listens) or the app hung up
     req.on('error', (err: NodeJS.ErrnoException) => reject(svc.portConnections.closed(to, err)))
@@ -149,7 +163,7 @@ function proxyHttp(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: st
       // an app that breaks off mid-answer cuts the client's connection (a short body, not a silent end); a client that goes away ends the request upstream
       res.on('error', () => outgoing.destroy()).on('aborted', () => outgoing.destroy())
       outgoing.on('close', () => res.destroy())
-      res.pipe(outgoing)
+      pipeFreeing(res, outgoing)
       resolve(RESPONSE_ALREADY_SENT)
     })
   })
