@@ -65,6 +65,14 @@ function forwarded(req: IncomingMessage, authorization: string): OutgoingHttpHea
   return h
 }
 
+/** The tunnel forwards req.headers as they are: the same edits as forwarded() made in place. */
+function asForwarded(req: IncomingMessage, authorization: string) {
+  const h = forwarded(req, authorization)
+  for (const k of Object.keys(req.headers)) if (!(k in h) && !HOP.has(k)) delete req.headers[k]
+  if (!('cookie' in h)) delete req.headers.cookie
+  Object.assign(req.headers, h)
+}
+
 export function createSubdomainProxy(d: ProxyDeps) {
   /** The sandbox a request may reach now, or why not. /auth answers itself (returns 'answered'). */
   async function admit(req: IncomingMessage, res: ServerResponse | null): Promise<SandboxRow | Failure | 'answered'> {
@@ -143,7 +151,7 @@ export function createSubdomainProxy(d: ProxyDeps) {
           if (r === 'answered') return true
           if (!('id' in r)) return sendPage(res, r), true
           if (r.kind === 'local') {
-            req.headers.authorization = LAUNCHERS[r.type].authorization(d.tokens.serviceToken(r.id))
+            asForwarded(req, LAUNCHERS[r.type].authorization(d.tokens.serviceToken(r.id)))
             d.tunnels()!.request(r.id, req, res)
           } else toCapsule(r, req, res)
           return true
@@ -164,8 +172,7 @@ export function createSubdomainProxy(d: ProxyDeps) {
       if (!('id' in r)) return socketPage(socket, r)
       const auth = LAUNCHERS[r.type].authorization(d.tokens.serviceToken(r.id))
       if (r.kind === 'local') {
-        req.headers.authorization = auth
-        delete req.headers.cookie
+        asForwarded(req, auth)
         return d.tunnels()!.upgrade(r.id, req, socket, head)
       }
       const sb = r
