@@ -20,14 +20,15 @@ export type BrowserTest = {
   close: () => Promise<void>
 }
 
-export async function startBrowserTest(pageTable: Record<string, Page>, set: Record<string, string | number | boolean> = {}): Promise<BrowserTest> {
-  const pages = await startPageServer(pageTable)
+/** `reuse`: a data directory (kept on close) and the page server of an earlier run (left running on close), for restarts. */
+export async function startBrowserTest(pageTable: Record<string, Page>, set: Record<string, string | number | boolean> = {}, reuse?: { pages?: PageServer; dataDir?: string }): Promise<BrowserTest> {
+  const pages = reuse?.pages ?? (await startPageServer(pageTable))
   let nb: TestNestbox
   try {
     // a replica's first start can take long on a loaded 2-core machine; the tests are not about that
-    nb = await startTestNestbox({ set: { 'browser.replicas': 1, 'browser.startTimeoutSec': 240, ...set } })
+    nb = await startTestNestbox({ set: { 'browser.replicas': 1, 'browser.startTimeoutSec': 240, ...set }, ...(reuse?.dataDir ? { dataDir: reuse.dataDir, keepData: true } : {}) })
   } catch (e) {
-    pages.close()
+    if (!reuse?.pages) pages.close()
     throw e
   }
   const token = nb.bootstrap.stealthy_auto_browse_token
@@ -55,7 +56,7 @@ export async function startBrowserTest(pageTable: Record<string, Page>, set: Rec
     shot,
     close: async () => {
       await nb.close()
-      pages.close()
+      if (!reuse?.pages) pages.close()
     },
   }
 }

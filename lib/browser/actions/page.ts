@@ -9,7 +9,7 @@ const MAX_TEXT = 10_000
 const waitUntil = z.enum(['domcontentloaded', 'load', 'networkidle', 'commit']).default('domcontentloaded')
 
 /** Only web pages: file:, chrome: and the like would read the replica's own files and settings. */
-function webUrl(raw: string): string {
+export function webUrl(raw: string): string {
   let u: URL
   try {
     u = new URL(raw)

@@ -1,6 +1,7 @@
 /** The browser session around the page: tabs, cookies, web storage, dialogs, network and console logs. */
 import { z } from 'zod'
 import { action, ActionError, type ActionDef } from './define.ts'
+import { webUrl } from './page.ts'
 
 const index = z.number().int().min(0)
 const storageType = z.enum(['local', 'session']).default('local')
@@ -37,10 +38,10 @@ export const sessionActions: Record<string, ActionDef> = {
     return { tabs, count: tabs.length }
   }),
   new_tab: action({ url: z.string().optional(), wait_until: z.enum(['domcontentloaded', 'load', 'networkidle', 'commit']).default('domcontentloaded') }, async (c, a) => {
-    if (a.url && !/^(https?:|data:|about:blank$)/.test(a.url)) throw new ActionError('only http(s), data: and about:blank URLs can be opened')
+    const url = a.url ? webUrl(a.url) : null
     const page = await c.replica.context.newPage()
     c.state.active = page
-    if (a.url) await page.goto(a.url, { waitUntil: a.wait_until, timeout: 30_000 })
+    if (url) await page.goto(url, { waitUntil: a.wait_until, timeout: 30_000 })
     return { index: c.replica.context.pages().indexOf(page), url: page.url() }
   }),
   switch_tab: action({ index }, async (c, a) => {
