@@ -33,10 +33,20 @@ createServer((req, res) => {
 }).listen(Number(port), host, () => console.log('ready'))
 `
 
+/** A 10.N.9.0/24 no interface of this machine uses yet (test files run side by side, each with its own). */
+function freeNet(): number {
+  const used = execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' })
+  for (let i = 0; i < 100; i++) {
+    const n = 100 + ((process.pid + i) % 100)
+    if (!used.includes(` 10.${n}.9.`)) return n
+  }
+  throw new Error('no free 10.N.9.0/24 for the page server')
+}
+
 export type Page = string | { body: string; type?: string; headers?: Record<string, string>; slow?: number }
 
 export async function startPageServer(pages: Record<string, Page>): Promise<PageServer> {
-  const net = 150 + (process.pid % 50)
+  const net = freeNet()
   const ns = `nbp${process.pid}`
   const hostIf = `nbq${process.pid}`.slice(0, 15)
   const hostAddr = `10.${net}.9.1`
