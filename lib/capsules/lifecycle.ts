@@ -25,15 +25,17 @@ const LIVE: CapsuleStatus[] = ['pending', 'starting', 'running', 'pausing', 'pau
 export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
   const { db, runtime, clock, ids } = ctx
 
-  async function boot(actor: Principal, row: CapsuleRow, spec: CapsuleSpec) {
+  /** `up`: called once the capsule is running, before its audit entry is written (what waits for the boot can go on). */
+  async function boot(actor: Principal, row: CapsuleRow, spec: CapsuleSpec, up: () => void) {
     try {
       if (spec.network && spec.network.mode !== 'none' && ctx.credentials) spec = { ...spec, envs: { ...spec.envs, ...(await ctx.credentials(row.team_id, row.id)) } }
       await runtime.create(spec)
       const now = clock.now()
-      const up = await ctx.transition(row, ['starting'], 'running', { started_at: now, last_active_at: now, error: null })
+      const running = await ctx.transition(row, ['starting'], 'running', { started_at: now, last_active_at: now, error: null })
       ctx.touch(row.id)
-      hooks.running(up)
-      await ctx.action(actor, 'create', up, 'success')
+      hooks.running(running)
+      up()
+      await ctx.action(actor, 'create', running, 'success')
     } catch (err) {
       ctx.log.error('capsule create failed', { capsule: row.id, err })
       await runtime.destroy(row.id).catch((e) => ctx.log.error('cleanup after failed create failed', { capsule: row.id, err: e }))
@@ -138,8 +140,11 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
         ...(extra.binds?.length ? { binds: extra.binds } : {}),
       }
       // The lock is taken before answering, so a destroy/pause right after waits for the boot.
-      const booting = ctx.withLock(row.id, () => boot(p, started, spec))
-      ctx.starting.set(row.id, booting)
+      // The lock is held until the audit entry is written; a first exec waits only until the capsule runs.
+      let up = () => {}
+      const running = new Promise<void>((r) => (up = r))
+      const booting = ctx.withLock(row.id, () => boot(p, started, spec, up))
+      ctx.starting.set(row.id, Promise.race([running, booting]))
       booting.finally(() => ctx.starting.delete(row.id))
       return started
     },

@@ -81,7 +81,8 @@ export function writeMeta(c: Capsule) {
 }
 
 /** Boots the sandbox over the capsule's layer; `onExit` runs if it ever dies on its own. */
-export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => void) {
+/** `entered`: the sandbox exists (its pid 1 and cgroups), though boot goes on (relay, network); programs can be entered from now. */
+export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => void, entered?: (t: EnterTarget) => void) {
   const spec = c.meta.spec
   const sys = await env.system
   const image = diskImage(c)
@@ -134,6 +135,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     binds: spec.binds,
     timeoutMs: env.bootTimeoutMs,
   })
+  entered?.({ id: spec.id, pid1: b.pid1, procsFiles: c.cg.procsFiles, cgroupns: b.cgroupns })
   let slirp: { pid: number; ticks: number } | null = null
   try {
     await waitForFile(join(relay, 'ports.sock'), env.bootTimeoutMs)

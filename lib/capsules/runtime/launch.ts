@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { invalid } from '../../core/errors.ts'
 import { target as capsuleTarget, type Capsule } from './capsule.ts'
-import { defaultEnv, enterArgv, inCapsulePty, runFor, waiterArgv, type EnterSpec } from './enter.ts'
+import { defaultEnv, enterArgv, inCapsulePty, runFor, waiterArgv, type EnterSpec, type EnterTarget } from './enter.ts'
 import { startEntered } from './exec.ts'
 import { createFileOps } from './files.ts'
 import { CAPSULE_USER } from './layer.ts'
@@ -42,6 +42,13 @@ export function createLauncher(o: { warm: WarmPool; uidRange: number; seccomp?: 
     if (c.state === 'running' && c.pids) warm.prime(c.meta.id, waiterArgv(target(c)))
   }
 
+  /**
+   * The same for a capsule still booting, as soon as it can be entered: its
+   * first exec, which usually follows a create at once, then finds the entry in
+   * place rather than entering (cgroups, namespaces) while it waits.
+   */
+  const primeBooting = (t: EnterTarget) => warm.prime(t.id, waiterArgv({ ...t, seccomp: o.seccomp }))
+
   /** Starts a program in the capsule: through its warm entry when one is idle, else a fresh nestbox-enter. */
   const launch = (c: Capsule, s: EnterSpec): ChildProcess => {
     const run = runFor(s) // validates the request before any waiter is used
@@ -60,6 +67,7 @@ export function createLauncher(o: { warm: WarmPool; uidRange: number; seccomp?: 
 
   return {
     prime,
+    primeBooting,
     launch: (c: Capsule, req: Request) => launch(c, specFor(c, req)),
     /** argv for node-pty: the program wrapped so it gets a pty of the capsule's own (enter.ts inCapsulePty). */
     ptyArgv: (c: Capsule, req: Request) => {

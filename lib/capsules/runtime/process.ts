@@ -149,8 +149,8 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     settling.set(id, p)
   }
   const startSandbox = async (c: Capsule) => {
-    await boot(c, env, died)
-    // the first exec usually follows a create at once: have its entry ready
+    // the first exec usually follows a create at once: its entry starts entering while the boot goes on
+    await boot(c, env, died, launcher.primeBooting)
     launcher.prime(c)
   }
 
