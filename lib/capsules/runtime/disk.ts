@@ -10,7 +10,9 @@
  *
  * mkfs costs 20-140 ms, so it runs once per size; capsules get sparse copies of
  * that image (a few ms), made ahead: spares wait in a small pool per size and a
- * create only renames one (the pool refills in the background).
+ * create only renames one (the pool refills in the background, once no capsule
+ * is booting: starting cp forks nestbox, which stalls its event loop for
+ * milliseconds that a boot and its first exec would otherwise wait for).
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
@@ -36,8 +38,14 @@ export async function makeImage(path: string, mb: number) {
 
 export type Disks = ReturnType<typeof createDisks>
 
-/** `dir`: where formatted spares wait (the runtime's data dir, so a rename moves one into a capsule). */
-export function createDisks(o: { dir: string; spares?: number; onError?: (err: Error) => void }) {
+/** Quiet time after a spare was taken before the pool refills (REFILL_MS after the last one, and no boot under way). */
+const REFILL_MS = 50
+
+/**
+ * `dir`: where formatted spares wait (the runtime's data dir, so a rename moves
+ * one into a capsule). `busy`: true while the refill should wait (capsules booting).
+ */
+export function createDisks(o: { dir: string; spares?: number; onError?: (err: Error) => void; busy?: () => boolean }) {
   const want = o.spares ?? 4
   mkdirSync(o.dir, { recursive: true, mode: 0o700 })
   // left by an earlier run: spares `<mb>-<pid>-<n>.img` and formatted originals `<mb>.img`; half-made ones (`.tmp`) go
@@ -93,13 +101,25 @@ export function createDisks(o: { dir: string; spares?: number; onError?: (err: E
       filling.delete(mb)
     }
   }
+  const due = new Set<number>()
+  let timer: NodeJS.Timeout | undefined
+  const refillLater = (mb: number) => {
+    due.add(mb)
+    clearTimeout(timer)
+    const tick = () => {
+      if (o.busy?.()) return void (timer = setTimeout(tick, REFILL_MS).unref())
+      for (const size of due) void refill(size)
+      due.clear()
+    }
+    timer = setTimeout(tick, REFILL_MS).unref()
+  }
   return {
     /** Puts a fresh, empty image of `mb` MiB at `dest` (same filesystem as the pool). */
     async make(dest: string, mb: number) {
       const spare = pool.get(mb)?.shift()
       if (spare) renameSync(spare, dest)
       else await copy(mb, dest)
-      setImmediate(() => void refill(mb))
+      refillLater(mb)
     },
   }
 }

@@ -99,7 +99,9 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     system: opts.writableSystem === false ? Promise.resolve(null) : systemView({ dataDir, capsulesDir, view, log, onStop: (stop) => (stopWatching = stop) }),
   }
   mkdirSync(DISK_MOUNT, { recursive: true, mode: 0o755 })
-  const disks = createDisks({ dir: join(dataDir, 'disk-spares'), onError: (err) => log.warn('making a spare capsule disk failed', { err }) })
+  /** Boots under way: spare disks are made once there are none. */
+  let booting = 0
+  const disks = createDisks({ dir: join(dataDir, 'disk-spares'), onError: (err) => log.warn('making a spare capsule disk failed', { err }), busy: () => booting > 0 })
   const withDisks = opts.diskLimits === false ? Promise.resolve(false) : disksSupported()
   void withDisks.then((ok) => ok || log.warn('capsule disk limits are not enforced: this host cannot loop-mount an ext4 image'))
 
@@ -149,8 +151,13 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
     settling.set(id, p)
   }
   const startSandbox = async (c: Capsule) => {
-    // the first exec usually follows a create at once: its entry starts entering while the boot goes on
-    await boot(c, env, died, launcher.primeBooting)
+    booting++
+    try {
+      // the first exec usually follows a create at once: its entry starts entering while the boot goes on
+      await boot(c, env, died, launcher.primeBooting)
+    } finally {
+      booting--
+    }
     launcher.prime(c)
   }
 
