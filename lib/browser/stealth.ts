@@ -136,7 +136,7 @@ function initScript(fp: Fingerprint) {
 
 /** Once per browser connection, before the first page is used. */
 export async function applyStealth(context: BrowserContext, fp: Fingerprint): Promise<void> {
+  // Every later document of every tab (an already open blank tab from its next navigation on). No evaluate in open
+  // tabs here: one whose first document is not yet committed would hold the replica's start up indefinitely.
   await context.addInitScript(initScript, fp)
-  // Pages opened before the connection (the first tab) get the script on their next navigation; reload blank ones now.
-  await Promise.all(context.pages().filter((p) => p.url() === 'about:blank').map((p) => p.evaluate(initScript, fp).catch(() => {})))
 }
