@@ -5,7 +5,6 @@
  */
 import type { Context } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import { randomUUID } from 'node:crypto'
 import type { Logger } from '../core/logger.ts'
 import type { AppEnv } from '../http/types.ts'
 import { presentedToken, type Caller } from './keys/callers.ts'
@@ -50,7 +49,7 @@ export async function readJson(c: Context<AppEnv>, max: number): Promise<Record<
   return v as Record<string, unknown>
 }
 
-export const newCallId = () => randomUUID()
+export { newCallId } from './spend/call-id.ts'
 
 /** A sink on Node's response (every real request has one). */
 export function sinkOf(c: Context<AppEnv>): Sink {

@@ -79,6 +79,27 @@ test('chat completion through /v1 with the master key: upstream gets its own mod
   assert.is(response.headers.get('llm_provider-x-request-id'), 'req_upstream_1')
 })
 
+test('call ids are time-ordered UUIDs (v7), each the request_id of its spend log row', async () => {
+  const v7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+  const ids: string[] = []
+  for (let i = 0; i < 2; i++) {
+    const { response } = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `id ${i}` }] }).withResponse()
+    ids.push(response.headers.get('x-litellm-call-id')!)
+    // the next call starts in a later millisecond, so its id sorts after
+    const t = Date.now()
+    while (Date.now() === t) await new Promise((r) => setImmediate(r))
+  }
+  for (const id of ids) assert.match(id, v7)
+  assert.ok(ids[0] < ids[1], ids.join(' then '))
+  assert.ok(Math.abs(parseInt(ids[1].replace(/-/g, '').slice(0, 12), 16) - Date.now()) < 60_000, 'the id carries the time')
+  await nb.services.gateway.flushSpend()
+  for (const id of ids) {
+    const rows = await (await fetch(`${nb.url}/spend/logs?request_id=${id}`, { headers: { authorization: `Bearer ${master}` } })).json()
+    assert.is(rows.length, 1, id)
+    assert.is(rows[0].request_id, id)
+  }
+})
+
 test('chat completion without the /v1 prefix', async () => {
   const c = new OpenAI({ apiKey: master, baseURL: nb.url, maxRetries: 0 })
   const r = await c.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'no prefix' }] })

@@ -56,15 +56,20 @@ function failure(e: unknown, timedOut: UpstreamTimeout | null): UpstreamError {
 export async function callUpstream(r: UpstreamRequest, o: { timeoutMs: number; method?: string; cancel?: AbortSignal }): Promise<UpstreamCall> {
   const t = targetOf(r.url)
   const ac = new AbortController()
-  // The caller's signal (the client went away) cuts the call at any point, before or after the headers.
+  // The caller's signal (the client went away) cuts the call until it settles; a stream is cut by its reader after that.
   if (o.cancel?.aborted) throw new UpstreamError(499, 'client_disconnected', 'client closed the connection')
-  o.cancel?.addEventListener('abort', () => ac.abort(new errors.RequestAbortedError()), { once: true, signal: ac.signal })
+  const cancel = () => ac.abort(new errors.RequestAbortedError())
+  // Removed by hand in settle(): the {signal} option would tie each call to a WeakRef and a FinalizationRegistry entry that outlive it.
+  o.cancel?.addEventListener('abort', cancel, { once: true })
   let timedOut: UpstreamTimeout | null = null
   const timer = setTimeout(() => {
     timedOut = new UpstreamTimeout(o.timeoutMs)
     ac.abort(timedOut)
   }, o.timeoutMs)
-  const settle = () => clearTimeout(timer)
+  const settle = () => {
+    clearTimeout(timer)
+    o.cancel?.removeEventListener('abort', cancel)
+  }
   try {
     const method = (o.method ?? 'POST') as Dispatcher.HttpMethod
     const res = await agent.request({ origin: t.origin, path: t.path, method, headers: r.headers, body: method === 'GET' || method === 'HEAD' ? null : r.body, signal: ac.signal })
