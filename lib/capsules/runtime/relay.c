@@ -98,7 +98,8 @@ static void relay_from(int a, int b, int pre, long pre_len) {
           if (n > 0 && (pre_len -= n) == 0) close(pre);
         } else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) eof[d] = 1;
       }
-      if (len[d] > off[d] && p[1 - d].revents & (POLLOUT | POLLERR | POLLHUP)) {
+      /* written at once (the fds are non-blocking): a poll for POLLOUT only when the peer is full */
+      if (len[d] > off[d]) {
         ssize_t w = write(fds[1 - d], buf[d] + off[d], len[d] - off[d]);
         if (w > 0) off[d] += (size_t)w;
         else if (w < 0 && errno != EAGAIN && errno != EINTR) return;
