@@ -21,8 +21,11 @@ export type BrowserTest = {
 }
 
 /** `reuse`: a data directory (kept on close) and the page server of an earlier run (left running on close), for restarts. */
-export async function startBrowserTest(pageTable: Record<string, Page>, set: Record<string, string | number | boolean> = {}, reuse?: { pages?: PageServer; dataDir?: string }): Promise<BrowserTest> {
+type Settings = Record<string, string | number | boolean>
+/** `set`: configuration, or a function of the page server giving it (e.g. a proxy at the page server's address). */
+export async function startBrowserTest(pageTable: Record<string, Page>, settings: Settings | ((pages: PageServer) => Settings) = {}, reuse?: { pages?: PageServer; dataDir?: string }): Promise<BrowserTest> {
   const pages = reuse?.pages ?? (await startPageServer(pageTable))
+  const set = typeof settings === 'function' ? settings(pages) : settings
   let nb: TestNestbox
   try {
     // a replica's first start can take long on a loaded 2-core machine; the tests are not about that

@@ -88,6 +88,12 @@ test('time zone from the configuration', () => {
   assert.is(first.offset, -540)
 })
 
+test('no infobar (automation or unsupported flag): above the page only the tab strip and toolbar', () => {
+  // Chromium's top chrome is 87 px here; an infobar adds about 56 px more.
+  const top = first.outer[1] - first.inner[1]
+  assert.ok(top > 40 && top < 120, `top chrome ${top} px`)
+})
+
 test('a real window on a real screen', async () => {
   const res = await ok(t!, { action: 'get_resolution' })
   assert.equal(first.screen.slice(0, 2), [res.width, res.height])
