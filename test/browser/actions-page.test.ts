@@ -57,6 +57,10 @@ test('ping, get_text, get_html, eval and eval_js', async () => {
   assert.equal(await ok(t, { action: 'eval', expression: 'document.title + " " + (1 + 2)' }), { result: 'Test Page 3' })
   assert.equal(await ok(t, { action: 'eval_js', expression: '({ a: [1, "b"] })' }), { result: { a: [1, 'b'] } })
   assert.equal(await ok(t, { action: 'eval', expression: 'undefined' }), { result: null })
+  assert.equal(await ok(t, { action: 'eval', expression: 'new Promise((r) => setTimeout(() => r("later"), 100))' }), { result: 'later' })
+  const never = await t.post({ action: 'eval', expression: 'new Promise(() => {})', timeout: 0.3 })
+  assert.equal([never.success, never.error], [false, 'eval: no result within 300 ms'])
+  assert.equal(await ok(t, { action: 'ping' }), { message: 'pong', url: `${t.pages.base}/` }, 'the replica is free again')
 })
 
 test('get_text gives at most 10,000 characters and the full length', async () => {

@@ -113,8 +113,16 @@ export const pageActions: Record<string, ActionDef> = {
     const elements = await (await c.page()).evaluate(collectInteractive, a.visible_only)
     return { count: elements.length, elements }
   }),
-  eval: action({ expression: z.string({ error: 'expression required' }).min(1, 'expression required') }, async (c, a) => {
-    const result = await (await c.page()).evaluate(a.expression)
-    return { result: result === undefined ? null : result }
+  // A promise the page never settles would hold the replica: the answer gives up after `timeout` (seconds, 30 by default).
+  eval: action({ expression: z.string({ error: 'expression required' }).min(1, 'expression required'), timeout: seconds(30, 300) }, async (c, a) => {
+    const page = await c.page()
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ActionError(`eval: no result within ${a.timeout} ms`)), a.timeout)))
+    try {
+      const result = await Promise.race([page.evaluate(a.expression), late])
+      return { result: result === undefined ? null : result }
+    } finally {
+      clearTimeout(timer)
+    }
   }),
 }
