@@ -242,7 +242,21 @@ export function portRoutesV1(svc: CapsuleService, urls: PortUrls) {
 export function portHostRouting(svc: CapsuleService, baseDomain: string, entry: Entry): MiddlewareHandler<AppEnv> {
   return (c, next) => {
     const hit = portHost(c.req.header('host'), baseDomain)
-    if (!hit) return next()
-    return entry(c, () => openAndProxy(c, svc, hit[0], hit[1], c.req.path + searchOf(c), { host: () => c.req.header('host')!, prefix: null, cookiePath: '/' }))
+    // a connection held for a port host whose request turned out otherwise (or was refused at the entry) goes on as usual
+    const ctl = spliceControl((c.env.incoming as IncomingMessage).socket)
+    if (!hit) {
+      ctl?.release()
+      return next()
+    }
+    const proxied = () => openAndProxy(c, svc, hit[0], hit[1], c.req.path + searchOf(c), { host: () => c.req.header('host')!, prefix: null, cookiePath: '/' })
+    if (!ctl) return entry(c, proxied)
+    return (async () => {
+      try {
+        return await entry(c, proxied)
+      } catch (err) {
+        ctl.release()
+        throw err
+      }
+    })()
   }
 }
