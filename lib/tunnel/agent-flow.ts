@@ -11,6 +11,29 @@ import { INITIAL_WINDOW, MAX_CHUNK, type Frame } from './agent-frames.ts'
 /** Sends a frame; `done` runs once the frame is written to the tunnel's socket. */
 export type SendFrame = (header: Frame, payload?: Buffer, done?: () => void) => void
 
+/**
+ * Holds a stream's writes until the end of the current tick, so the frames made
+ * from one read (a 64 KiB chunk is four frames) leave in one syscall: call
+ * hold() before each write, and release() before ending the stream.
+ */
+export function batchWrites(sink: { cork(): void; uncork(): void }) {
+  let corked = false
+  const release = () => {
+    if (!corked) return
+    corked = false
+    sink.uncork()
+  }
+  return {
+    hold() {
+      if (corked) return
+      corked = true
+      sink.cork()
+      process.nextTick(release)
+    },
+    release,
+  }
+}
+
 export type Outflow = {
   /** The peer granted `n` more bytes. */
   grant(n: number): void
@@ -83,10 +106,12 @@ export type Inflow = {
 export function receiveInto(id: string, sink: Writable, send: SendFrame): Inflow {
   let outstanding = 0 // received, not yet granted back
   let taken = 0 // taken by the sink, not yet granted back
+  const batch = batchWrites(sink)
   return {
     write(buf) {
       outstanding += buf.length
       if (outstanding > INITIAL_WINDOW) return false
+      batch.hold()
       sink.write(buf, (err) => {
         if (err) return
         taken += buf.length
@@ -100,6 +125,7 @@ export function receiveInto(id: string, sink: Writable, send: SendFrame): Inflow
       return true
     },
     end() {
+      batch.release()
       sink.end()
     },
   }

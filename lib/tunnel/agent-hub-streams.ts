@@ -30,6 +30,8 @@ export function forwardedHeaders(req: IncomingMessage, hopByHop: boolean): Heade
   const prior = req.headers['x-forwarded-for']
   const addr = req.socket.remoteAddress ?? ''
   h['x-forwarded-for'] = prior ? `${prior}, ${addr}` : addr
+  h['x-forwarded-host'] = req.headers.host ?? ''
+  h['x-forwarded-proto'] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : ((req.headers['x-forwarded-proto'] as string | undefined) ?? 'http')
   return hopByHop ? h : endToEnd(h)
 }
 

@@ -30,7 +30,7 @@ export const CLOSE_REMOVED = 4004
 
 export type AgentHub = AgentTunnels & {
   /** Takes an accepted tunnel WebSocket over (the route checked its token). */
-  attach(sandboxId: string, ws: WebSocket, features: Features): void
+  attach(sandboxId: string, ws: WebSocket, socket: Duplex, features: Features): void
   /** Closes a sandbox's tunnel (the sandbox was deleted). */
   disconnect(sandboxId: string): void
   /** Called by the server's shutdown: closes every tunnel, each sandbox marked disconnected. */
@@ -70,9 +70,9 @@ export function createAgentHub(o: { log: Logger; requestTimeoutMs: number; pingI
       l.upgrade(req, socket, head)
     },
 
-    attach(id, ws, features) {
+    attach(id, ws, socket, features) {
       const old = links.get(id)
-      const link = new AgentLink(id, ws, features, { log: o.log, requestTimeoutMs: o.requestTimeoutMs, onInfo: (info) => run('info', id, () => o.hooks.onInfo(id, info)) })
+      const link = new AgentLink(id, ws, socket, features, { log: o.log, requestTimeoutMs: o.requestTimeoutMs, onInfo: (info) => run('info', id, () => o.hooks.onInfo(id, info)) })
       links.set(id, link)
       if (old) old.close(CLOSE_REPLACED, 'replaced by a new connection')
       o.log.info('local agent connected', { sandbox: id, replaced: !!old })

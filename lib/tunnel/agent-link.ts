@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket, RawData } from 'ws'
 import type { Logger } from '../core/logger.ts'
 import { decodeFrame, encodeFrame, type Frame } from './agent-frames.ts'
-import type { SendFrame } from './agent-flow.ts'
+import { batchWrites, type SendFrame } from './agent-flow.ts'
 import { errorPage, HttpStream, UpgradeStream, type HubStream } from './agent-hub-streams.ts'
 
 /** What an agent says it speaks, in the `X-Tunnel-Features` header of its tunnel request (absent: the seed's frames only). */
@@ -35,7 +35,9 @@ export class AgentLink {
   readonly features: Features
   private o: { log: Logger; requestTimeoutMs: number; onInfo: (info: Record<string, unknown>) => void }
 
-  constructor(sandboxId: string, ws: WebSocket, features: Features, o: AgentLink['o']) {
+  /** `socket`: the WebSocket's TCP socket (its writes are batched per tick). */
+  constructor(sandboxId: string, ws: WebSocket, socket: Duplex, features: Features, o: AgentLink['o']) {
+    this.batch = batchWrites(socket).hold
     this.sandboxId = sandboxId
     this.ws = ws
     this.features = features
@@ -45,8 +47,11 @@ export class AgentLink {
     ws.on('error', () => {})
   }
 
+  private batch: () => void
+
   readonly send: SendFrame = (h, payload, done) => {
     if (this.ws.readyState !== this.ws.OPEN) return
+    this.batch()
     this.ws.send(encodeFrame(h, payload), { binary: true }, done && ((err) => !err && done()))
   }
 

@@ -30,7 +30,7 @@ export function agentRoutesApi(agents: AgentService, hub: AgentHub) {
     const id = c.req.param('sandboxId')
     if (!(await agents.authorizeTunnel(id, c.req.query('token') ?? ''))) throw unauthorized('invalid tunnel token', 'invalid_tunnel_token')
     const features = parseFeatures(c.req.header('x-tunnel-features'))
-    return acceptWebSocket(c, (ws) => hub.attach(id, ws, features))
+    return acceptWebSocket(c, (ws) => hub.attach(id, ws, c.env.incoming.socket, features))
   })
   return r
 }
