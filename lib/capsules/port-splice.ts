@@ -37,7 +37,7 @@ export function portHostDivert(baseDomain: string): (socket: Socket, serve: (s: 
     const timer = setTimeout(() => start(null), FIRST_BYTES_MS)
     const start = (first: Buffer | null) => {
       clearTimeout(timer)
-      socket.off('readable', onReadable).off('close', onClose)
+      socket.off('readable', onReadable).off('close', onClose).off('error', onError)
       const end = first ? first.indexOf(END_OF_HEAD) : -1
       const host = end > 0 ? HOST_LINE.exec(first!.toString('latin1', 0, end + 2))?.[1] : undefined
       if (!first || !portHost(host, baseDomain)) {
@@ -53,11 +53,13 @@ export function portHostDivert(baseDomain: string): (socket: Socket, serve: (s: 
       if (b) start(b)
     }
     const onClose = () => clearTimeout(timer)
-    socket.on('readable', onReadable).once('close', onClose)
+    // a client gone before its first bytes (a reset): the HTTP server never sees it
+    const onError = () => socket.destroy()
+    socket.on('readable', onReadable).once('close', onClose).on('error', onError)
   }
 }
 
-/** What a take() hands over: the client's connection, and the bytes already read past the first head. */
+/** What takeOver() hands over: the client's connection, and the bytes already read past the first head. */
 export type Taken = { socket: Socket; rest: Buffer }
 
 /**

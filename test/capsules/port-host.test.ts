@@ -148,6 +148,15 @@ test('a WebSocket by host with the token cookie', async () => {
   ws.close()
 })
 
+test('a client that resets before sending anything is no trouble', async () => {
+  const u = new URL(nb.url)
+  const sock = connect(Number(u.port), u.hostname)
+  await new Promise((r) => sock.once('connect', r))
+  sock.resetAndDestroy()
+  await new Promise((r) => setTimeout(r, 50))
+  assert.is((await hostReq(new Agent(), 'localhost', '/v1/health')).status, 200)
+})
+
 test('a head split across reads, and other hosts, go through the HTTP server as before', async () => {
   const u = new URL(nb.url)
   const sock = connect(Number(u.port), u.hostname)
