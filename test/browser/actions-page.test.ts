@@ -153,6 +153,15 @@ test('tabs: new_tab becomes the active one, switch_tab and close_tab; console an
   await ok(t, { action: 'disable_network_log' })
 })
 
+test('a page that hangs its main thread loses its tab at the deadline; the replica serves again', async () => {
+  await ok(t, { action: 'goto', url: `${t.pages.base}/two` })
+  await ok(t, { action: 'eval', expression: 'setTimeout(() => { for (;;) {} }, 0)' })
+  const hung = await t.post({ action: 'get_text', timeout: 1.5 })
+  assert.equal([hung.success, hung.error], [false, 'get_text: the page did not answer within 1.5 s; its tab was closed'])
+  assert.equal(await ok(t, { action: 'goto', url: `${t.pages.base}/two` }), { url: `${t.pages.base}/two`, title: 'Two' })
+  assert.match((await ok(t, { action: 'get_text' })).text, /second page/)
+})
+
 test('bad requests: unknown action, missing parameters, non-web URLs, a body that is not an object', async () => {
   const unknown = await t.post({ action: 'fly' })
   assert.equal([unknown.success, unknown.error], [false, 'Unknown action: fly'])

@@ -8,6 +8,7 @@ import { z } from 'zod'
 import type { Envelope, ReplicaHandle } from '../replica-handle.ts'
 import { runScript, type Dispatch, type Outcome } from '../script.ts'
 import { parseResize, screenshot } from '../screenshot.ts'
+import { deadlineMs, withBackstop } from './backstop.ts'
 import { action, ActionError, BINARY, contextFor, seconds, type ActionData, type ActionDef } from './define.ts'
 import { domActions } from './dom.ts'
 import { pageActions } from './page.ts'
@@ -59,8 +60,9 @@ export const dispatch: Dispatch = async (replica, body) => {
   const { action: _a, output_id: _o, ...params } = body
   const args = def.schema.safeParse(params)
   if (!args.success) return { ok: false, error: issues(name, args.error) }
+  const ctx = contextFor(replica)
   try {
-    return { ok: true, data: await def.run(contextFor(replica), args.data) }
+    return { ok: true, data: await withBackstop(ctx, name, deadlineMs(name, args.data, params), def.run(ctx, args.data)) }
   } catch (e) {
     return { ok: false, error: firstLine(e) }
   }

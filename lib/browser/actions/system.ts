@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import type { Page } from 'playwright-core'
 import { clickButton, moveMouse, pointerAt, sendKey, typeText, viewportOrigin, wheel, type Point } from '../input.ts'
+import { MAX_SCROLL_STEPS } from './backstop.ts'
 import { action, coord, seconds, type ActionContext, type ActionDef } from './define.ts'
 
 const duration = z.union([z.number(), z.null()]).optional().transform((d) => (d == null ? null : Math.max(0, Math.min(d, 10))))
@@ -73,15 +74,15 @@ export const systemActions: Record<string, ActionDef> = {
   }),
   get_resolution: action({}, async (c) => ({ width: c.replica.screen.width, height: c.replica.screen.height })),
   scroll_to_bottom: action({ delay: seconds(0.4, 5) }, async (c, a) => {
-    await (await c.page()).evaluate(async (ms) => {
+    await (await c.page()).evaluate(async ([ms, max]) => {
       let prev = -1
-      for (let i = 0; i < 500 && scrollY !== prev; i++) {
+      for (let i = 0; i < max && scrollY !== prev; i++) {
         prev = scrollY
         scrollBy(0, innerHeight)
         await new Promise((r) => setTimeout(r, ms))
       }
       scrollTo(0, 0)
-    }, a.delay)
+    }, [a.delay, MAX_SCROLL_STEPS] as const)
     return { scrolled: 'bottom' }
   }),
   scroll_to_bottom_humanized: action({ min_clicks: z.number().int().min(1).max(20).default(2), max_clicks: z.number().int().min(1).max(20).default(6), delay: seconds(0.5, 5) }, async (c, a) => {
@@ -91,7 +92,7 @@ export const systemActions: Record<string, ActionDef> = {
       await moveMouse(c.replica, await toScreen(c, Math.round(size.w / 2), Math.round(size.h / 2)))
     }
     const hi = Math.max(a.min_clicks, a.max_clicks)
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < MAX_SCROLL_STEPS; i++) {
       const before = await page.evaluate(() => scrollY)
       await wheel(c.replica, -(a.min_clicks + Math.floor(Math.random() * (hi - a.min_clicks + 1))))
       await new Promise((r) => setTimeout(r, a.delay * (0.7 + Math.random() * 0.6)))
