@@ -78,6 +78,9 @@ export function createFdBroker(enterPath: string, log: Logger): FdBroker {
       })())
     },
     async pass(client, conn, prefix) {
+      // either may break while the broker works: the relay (or its client) then sees the end
+      client.on('error', () => client.destroy())
+      conn.on('error', () => conn.destroy())
       const a = fdOf(client as never)
       const b = fdOf(conn as never)
       const err = a === null || b === null ? 'no descriptor' : await ask(`pass ${a} ${b}`)
@@ -92,7 +95,6 @@ export function createFdBroker(enterPath: string, log: Logger): FdBroker {
       for (let d = client.read() as Buffer | null; d; d = client.read() as Buffer | null) read.push(d)
       client.destroy()
       const bytes = Buffer.concat(read)
-      conn.on('error', (err) => log.warn('capsule port: the relay hung up before taking the bytes read of its client', { err }))
       conn.end(Buffer.concat([Buffer.from(`${bytes.length}\n`), bytes]))
     },
     close() {
