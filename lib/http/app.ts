@@ -14,6 +14,7 @@ import { storageRoutes } from '../storage/mount.ts'
 import { storageError } from '../storage/errors.ts'
 import { gatewayRoutes } from '../gateway/routes.ts'
 import { tunnelRoutesV1 } from '../tunnel/routes.v1.ts'
+import { agentRoutesApi } from '../tunnel/routes.agent.ts'
 import { claudeboxSurface } from '../claudebox/routes.ts'
 import { openaiError } from '../claudebox/routes.openai.ts'
 import { runRoutes } from '../runs/routes.api.ts'
@@ -87,6 +88,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   api.route('/auth', workspaceAuthRoutes(s))
   api.route('/', sandboxRoutes(s.sandboxes.service, s.sandboxes.entry, s.sandboxes.scheme))
   api.route('/workspaces', workspaceRoutes(s))
+  api.route('/', agentRoutesApi(s.agents, s.agentTunnels))
   api.route('/', runRoutes(s.runs)) // cloudbox (seed 002): its own token, or a nestbox key
   app.route('/api', withEntry(api, surfaceEntry(s.log, { bodyLimit: limits, authenticate: accountAuth(s.identity, 'workspace') })))
 
