@@ -8,8 +8,8 @@
  * expanded: nestbox's environment is not the caller's to read.
  */
 import { parse as parseYaml } from 'yaml'
-import { ActionError, BINARY, type ActionData } from './actions/define.ts'
-import { activePage } from './actions/state.ts'
+import { withBackstop } from './actions/backstop.ts'
+import { ActionError, BINARY, contextFor, type ActionData } from './actions/define.ts'
 import type { ReplicaHandle } from './replica-handle.ts'
 import { checkCondition, testCondition, type Condition } from './script-conditions.ts'
 
@@ -136,9 +136,11 @@ async function runStep(run: Run, s: Step, i: number): Promise<StepResult> {
   try {
     let data: Record<string, unknown>
     let error: string | undefined
-    const page = () => activePage(run.replica)
+    // A hung page must not hold the script: a condition gets its timeout and half a minute, as an action would.
+    const ctx = contextFor(run.replica)
+    const test = (c: Condition) => withBackstop(ctx, `${kind} condition`, ((c.timeout as number | undefined) ?? 0) * 1000 + 30_000, testCondition(ctx.page, c, run.outputs))
     if (kind === 'if') {
-      const matched = await testCondition(page, node.condition as Condition, run.outputs)
+      const matched = await test(node.condition as Condition)
       const branch = matched ? node.then : node.else
       data = { branch: matched ? 'then' : branch ? 'else' : null, matched, results: branch ? await runSteps(run, branch as Step[], false) : [] }
     } else if (kind === 'repeat') {
@@ -149,7 +151,7 @@ async function runStep(run: Run, s: Step, i: number): Promise<StepResult> {
       const iterations: StepResult[][] = []
       const max = node.max_iterations as number
       let still = true
-      while (!run.halted && (still = await testCondition(page, node.condition as Condition, run.outputs))) {
+      while (!run.halted && (still = await test(node.condition as Condition))) {
         if (iterations.length >= max) break
         iterations.push(await runSteps(run, node.steps as Step[], true))
       }
