@@ -3,8 +3,9 @@
  * mode nestbox, so the service reaches /proxy/anthropic and nothing else), the
  * type's program bound in read-only, its service started as a tagged background
  * process; readiness is the service accepting on its port through the capsule's
- * ports relay (the same connection the subdomain proxy uses).
+ * ports relay (the same connection the subdomain proxy uses) with a 200 from its health path.
  */
+import { request as httpRequest } from 'node:http'
 import { AppError, isAppError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { system } from '../core/principal.ts'
@@ -18,6 +19,7 @@ import type { SandboxTokens } from './tokens.ts'
 export const SERVICE_TAG = 'sandbox-service'
 const POLL_MS = 150
 const TAIL_BYTES = 2048
+const HEALTH_TIMEOUT_MS = 5000
 
 export type CloudDeps = {
   capsules: CapsuleService
@@ -45,6 +47,19 @@ export function createCloudDriver(d: CloudDeps): CloudDriver {
       throw err
     }
   }
+
+  /** One GET of the service's health path through the ports relay: true on 200 (a listening socket alone is not ready). */
+  const healthy = (capsuleId: string, sb: SandboxRow) =>
+    new Promise<boolean>((resolve) => {
+      const l = LAUNCHERS[sb.type]
+      const req = httpRequest({ path: l.healthPath, headers: { host: 'localhost', authorization: l.authorization(d.tokens.serviceToken(sb.id)) }, agent: d.capsules.portConnections.agent(capsuleId, l.port), timeout: HEALTH_TIMEOUT_MS }, (res) => {
+        res.resume()
+        resolve(res.statusCode === 200)
+      })
+      req.on('timeout', () => req.destroy())
+      req.on('error', () => resolve(false))
+      req.end()
+    })
 
   return {
     capsuleStatus,
@@ -85,11 +100,8 @@ export function createCloudDriver(d: CloudDeps): CloudDriver {
         if (s?.exited != null) throw new Error(`${sb.type} exited with code ${s.exited} before it answered: ${s.tail.trim().split('\n').slice(-3).join(' | ')}`)
         const status = await capsuleStatus(sb.capsule_id)
         if (status !== 'running' && status !== 'starting' && status !== 'pending') throw new Error(`the capsule is ${status ?? 'gone'}`)
-        if (status === 'running') {
-          const sock = await d.capsules.portConnections.connect({ id: sb.capsule_id, port }).catch(() => null)
-          if (sock) return void sock.destroy()
-        }
-        if (Date.now() > deadline) throw new Error(`${sb.type} did not answer on port ${port} within ${Math.round(d.startTimeoutMs / 1000)} s`)
+        if (status === 'running' && (await healthy(sb.capsule_id, sb))) return
+        if (Date.now() > deadline) throw new Error(`${sb.type} did not answer ${LAUNCHERS[sb.type].healthPath} on port ${port} within ${Math.round(d.startTimeoutMs / 1000)} s`)
         await new Promise((r) => setTimeout(r, POLL_MS))
       }
     },

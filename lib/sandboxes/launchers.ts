@@ -18,14 +18,19 @@ export type HostPaths = { opencode: () => { dir: string; file: string }; opencla
 
 export type Launcher = {
   port: number
+  /** Answers 200 (with the credential) once the service is ready: readiness, not just a listening socket. */
+  healthPath: string
   binds(paths: HostPaths): Promise<Array<{ source: string; path: string }>>
   command(i: LaunchInput, paths: HostPaths): { cmd: string; args: string[]; envs: Record<string, string>; cwd: string }
   /** The Authorization header the subdomain proxy puts on requests toward the service. */
   authorization(serviceToken: string): string
+  /** Whether the proxy adds X-Forwarded-For/Host/Proto (openclaw answers 403 "proxy attribution required" when it cannot place every hop). */
+  forwardedHeaders: boolean
 }
 
 const opencode: Launcher = {
   port: 4096,
+  healthPath: '/global/health',
   binds: async (p) => [{ source: p.opencode().dir, path: OPENCODE_DIR_INSIDE }],
   command: (i, p) => ({
     cmd: `${OPENCODE_DIR_INSIDE}/${p.opencode().file}`,
@@ -47,9 +52,10 @@ const opencode: Launcher = {
     },
   }),
   authorization: (token) => `Basic ${Buffer.from(`opencode:${token}`).toString('base64')}`,
+  forwardedHeaders: true,
 }
 
-/** openclaw.json: local gateway mode, the anthropic provider through nestbox, the subdomain as an allowed Control UI origin. */
+/** openclaw.json: local gateway mode behind nestbox's proxy, the anthropic provider through nestbox, the subdomain as an allowed Control UI origin. */
 function openclawConfig(i: LaunchInput) {
   return {
     gateway: { mode: 'local', port: 18789, bind: 'lan', auth: { mode: 'token' }, ...(i.origin ? { controlUi: { allowedOrigins: [i.origin] } } : {}) },
@@ -60,6 +66,7 @@ function openclawConfig(i: LaunchInput) {
 
 const openclaw: Launcher = {
   port: 18789,
+  healthPath: '/health',
   binds: async (p) => [
     { source: await p.openclawDir(), path: OPENCLAW_DIR_INSIDE },
     { source: p.nodeDir(), path: NODE_DIR_INSIDE },
@@ -67,15 +74,17 @@ const openclaw: Launcher = {
   command: (i) => ({
     cmd: '/bin/sh',
     // the config is written into the capsule's own home, then the gateway replaces the shell
-    args: ['-c', `mkdir -p "$HOME/.openclaw" && printf '%s' "$NESTBOX_OPENCLAW_CONFIG" > "$HOME/.openclaw/openclaw.json" && exec ${NODE_DIR_INSIDE}/bin/node ${OPENCLAW_DIR_INSIDE}/node_modules/openclaw/openclaw.mjs gateway run --port 18789 --bind lan`],
+    args: ['-c', `mkdir -p "$HOME/.openclaw" && printf '%s' "$NESTBOX_OPENCLAW_CONFIG" > "$HOME/.openclaw/openclaw.json" && exec ${NODE_DIR_INSIDE}/node ${OPENCLAW_DIR_INSIDE}/node_modules/openclaw/openclaw.mjs gateway run --port 18789 --bind lan`],
     cwd: WORKDIR,
     envs: {
       OPENCLAW_GATEWAY_TOKEN: i.serviceToken,
       NESTBOX_OPENCLAW_CONFIG: JSON.stringify(openclawConfig(i)),
-      PATH: `${NODE_DIR_INSIDE}/bin:/usr/local/bin:/usr/bin:/bin`,
+      PATH: `${NODE_DIR_INSIDE}:/usr/local/bin:/usr/bin:/bin`,
     },
   }),
   authorization: (token) => `Bearer ${token}`,
+  // its requests come from the capsule's loopback through the relay; nestbox has already checked who may reach it
+  forwardedHeaders: false,
 }
 
 export const LAUNCHERS: Record<SandboxType, Launcher> = { opencode, openclaw }

@@ -49,7 +49,7 @@ function cookieOf(req: IncomingMessage): string | undefined {
 const isHttps = (req: IncomingMessage) => (req.socket as { encrypted?: boolean }).encrypted === true || req.headers['x-forwarded-proto'] === 'https'
 
 /** The request's headers as the service should get them: its credential in, nestbox's cookie out. */
-function forwarded(req: IncomingMessage, authorization: string): OutgoingHttpHeaders {
+function forwarded(req: IncomingMessage, authorization: string, withForwarded = true): OutgoingHttpHeaders {
   const h: OutgoingHttpHeaders = {}
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) h[k] = v
   if (typeof h.cookie === 'string') {
@@ -59,6 +59,8 @@ function forwarded(req: IncomingMessage, authorization: string): OutgoingHttpHea
   }
   h.host = req.headers.host ?? 'localhost'
   h.authorization = authorization
+  for (const k of ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip']) delete h[k]
+  if (!withForwarded) return h
   h['x-forwarded-host'] = req.headers.host ?? ''
   h['x-forwarded-proto'] = isHttps(req) ? 'https' : 'http'
   h['x-forwarded-for'] = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ')
@@ -66,8 +68,8 @@ function forwarded(req: IncomingMessage, authorization: string): OutgoingHttpHea
 }
 
 /** The tunnel forwards req.headers as they are: the same edits as forwarded() made in place. */
-function asForwarded(req: IncomingMessage, authorization: string) {
-  const h = forwarded(req, authorization)
+function asForwarded(req: IncomingMessage, authorization: string, withForwarded: boolean) {
+  const h = forwarded(req, authorization, withForwarded)
   for (const k of Object.keys(req.headers)) if (!(k in h) && !HOP.has(k)) delete req.headers[k]
   if (!('cookie' in h)) delete req.headers.cookie
   Object.assign(req.headers, h)
@@ -124,7 +126,7 @@ export function createSubdomainProxy(d: ProxyDeps) {
 
   function toCapsule(sb: SandboxRow, req: IncomingMessage, res: ServerResponse) {
     const l = LAUNCHERS[sb.type]
-    const up = httpRequest({ method: req.method, path: req.url, headers: forwarded(req, l.authorization(d.tokens.serviceToken(sb.id))), agent: d.capsules.portConnections.agent(sb.capsule_id!, l.port) })
+    const up = httpRequest({ method: req.method, path: req.url, headers: forwarded(req, l.authorization(d.tokens.serviceToken(sb.id)), l.forwardedHeaders), agent: d.capsules.portConnections.agent(sb.capsule_id!, l.port) })
     up.on('error', (err) => {
       if (!res.headersSent) sendPage(res, fail(502, 'Sandbox service not answering', `${sb.type} is not answering in the sandbox (${(err as NodeJS.ErrnoException).code ?? err.message}).`))
       else res.destroy()
@@ -151,7 +153,7 @@ export function createSubdomainProxy(d: ProxyDeps) {
           if (r === 'answered') return true
           if (!('id' in r)) return sendPage(res, r), true
           if (r.kind === 'local') {
-            asForwarded(req, LAUNCHERS[r.type].authorization(d.tokens.serviceToken(r.id)))
+            asForwarded(req, LAUNCHERS[r.type].authorization(d.tokens.serviceToken(r.id)), LAUNCHERS[r.type].forwardedHeaders)
             d.tunnels()!.request(r.id, req, res)
           } else toCapsule(r, req, res)
           return true
@@ -172,7 +174,7 @@ export function createSubdomainProxy(d: ProxyDeps) {
       if (!('id' in r)) return socketPage(socket, r)
       const auth = LAUNCHERS[r.type].authorization(d.tokens.serviceToken(r.id))
       if (r.kind === 'local') {
-        asForwarded(req, auth)
+        asForwarded(req, auth, LAUNCHERS[r.type].forwardedHeaders)
         return d.tunnels()!.upgrade(r.id, req, socket, head)
       }
       const sb = r
@@ -181,7 +183,7 @@ export function createSubdomainProxy(d: ProxyDeps) {
         return null
       })
       if (!up) return
-      const h = forwarded(req, auth)
+      const h = forwarded(req, auth, LAUNCHERS[sb.type].forwardedHeaders)
       h.connection = 'Upgrade'
       h.upgrade = req.headers.upgrade
       const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(h).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`))]
