@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import { createLogger } from '../core/logger.ts'
 import { startAgentClient } from './agent-client.ts'
-import { agentInfo, opencodeBinary, opencodeVersion, startOpencode, waitForPort } from './agent-info.ts'
+import { agentInfo, resolveOpencode, startOpencode, waitForPort } from './agent-info.ts'
 import { defaultRegistryPath, normalizeServer, readRegistry, removeAgent, saveAgent, type AgentEntry } from './agent-registry.ts'
 
 export const AGENT_USAGE = `usage:
@@ -14,7 +14,8 @@ export const AGENT_USAGE = `usage:
   nestbox agent connect --server URL            reconnect with the credentials saved for URL
   nestbox agent list
   nestbox agent remove <sandbox-id>             forget an agent's credentials (delete the sandbox on the server to revoke them)
-options: --registry FILE (default ~/.config/nestbox/agents.json), --workdir DIR (opencode's directory, default the current one)`
+options: --registry FILE (default ~/.config/nestbox/agents.json), --workdir DIR (opencode's directory, default the current one),
+         --opencode-bin FILE (default: opencode on PATH, else the one nestbox installs)`
 
 class AgentUsageError extends Error {}
 
@@ -70,6 +71,7 @@ function parse(argv: string[]) {
       'auto-start': { type: 'boolean' },
       registry: { type: 'string' },
       workdir: { type: 'string' },
+      'opencode-bin': { type: 'string' },
     },
   })
 }
@@ -114,14 +116,16 @@ async function connectCommand(registry: string, v: Values, onSignal: (fn: () => 
   }
 
   const workdir = v.workdir ?? process.cwd()
-  const bin = opencodeBinary()
+  const found = await resolveOpencode(v['opencode-bin'])
   let opencode: ReturnType<typeof startOpencode> | null = null
   if (v['auto-start']) {
-    opencode = startOpencode(bin, entry.opencode_port, workdir)
-    opencode.once('error', (err) => log.error('opencode could not start', { bin, err: err.message }))
+    if (!found) throw new Error(`--auto-start: no opencode found (${v['opencode-bin'] ?? 'not on PATH, and nestbox has none installed'}); install it (npm i -g opencode-ai) or pass --opencode-bin`)
+    opencode = startOpencode(found.bin, entry.opencode_port, workdir)
+    opencode.once('error', (err) => log.error('opencode could not start', { bin: found.bin, err: err.message }))
     if (!(await waitForPort(entry.opencode_port, 60_000))) log.warn('opencode does not answer yet', { port: entry.opencode_port })
+    else log.info('opencode started', { bin: found.bin, version: found.version, port: entry.opencode_port })
   }
-  const version = await opencodeVersion(bin)
+  const version = found?.version ?? null
   const client = startAgentClient({
     server,
     sandboxId: entry.sandbox_id,

@@ -1,11 +1,11 @@
 /** What a local agent reports about its machine (agent_info, seed 001), and its opencode: found, versioned, started. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { arch, availableParallelism, hostname, platform, release, totalmem, type } from 'node:os'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { VERSION } from '../core/version.ts'
+import { findOpencode } from '../sandboxes/packages.ts'
 
 export async function agentInfo(o: { workdir: string; opencodeVersion: string | null; localPort: number }): Promise<Record<string, unknown>> {
   const fs = await statfs(o.workdir).catch(() => null)
@@ -24,17 +24,30 @@ export async function agentInfo(o: { workdir: string; opencodeVersion: string | 
   }
 }
 
-/** opencode from nestbox's own node_modules when it has one, else from PATH. */
-export function opencodeBinary(): string {
-  const local = fileURLToPath(new URL('../../node_modules/.bin/opencode', import.meta.url))
-  return existsSync(local) ? local : 'opencode'
-}
-
 /** `opencode --version`, or null when it is not installed or does not answer within 15 s. */
 export function opencodeVersion(bin: string): Promise<string | null> {
   return new Promise((res) => {
     execFile(bin, ['--version'], { timeout: 15_000 }, (err, stdout) => res(err ? null : stdout.trim().split('\n')[0] || null))
   })
+}
+
+/**
+ * The opencode to run and its version: the one asked for, else the user's own on PATH, else the
+ * one nestbox installs (npm opencode-ai); null when none answers `--version`.
+ */
+export async function resolveOpencode(asked?: string): Promise<{ bin: string; version: string } | null> {
+  const candidates = asked ? [asked] : ['opencode']
+  if (!asked) {
+    try {
+      const f = findOpencode('')
+      candidates.push(join(f.dir, f.file))
+    } catch {}
+  }
+  for (const bin of candidates) {
+    const version = await opencodeVersion(bin)
+    if (version) return { bin, version }
+  }
+  return null
 }
 
 /** Starts `opencode serve` on 127.0.0.1:port in `workdir` (its output passes through to ours). */

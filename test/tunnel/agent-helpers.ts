@@ -5,7 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer } from 'ws'
 import type { TestNestbox } from '../harness.ts'
@@ -151,4 +153,11 @@ export function spawnAgent(args: string[], env: Record<string, string> = {}): Ag
       return exited
     },
   }
+}
+
+/** An `opencode` executable for the agent to run: a shell script starting fake-opencode.ts with this Node. */
+export function fakeOpencode(dir: string): string {
+  const file = join(dir, 'opencode')
+  writeFileSync(file, `#!/bin/sh\nexec '${process.execPath}' '${new URL('./fake-opencode.ts', import.meta.url).pathname}' "$@"\n`, { mode: 0o755 })
+  return file
 }
