@@ -1,0 +1,112 @@
+/**
+ * Local-agent tunnel benchmark (issue 14), each figure with its baseline from
+ * the same run. nestbox runs in this process; the agent (`nestbox agent
+ * connect`) and the local service are child processes; wrk and curl are the
+ * clients (so the clients' cost stays off nestbox):
+ *   - p50 of one keep-alive connection through the subdomain → tunnel → agent →
+ *     service vs straight to the service (added ≤ 2 ms);
+ *   - a 256 MiB download through the tunnel vs straight (≥ 0.5×), and nestbox's
+ *     RSS growth meanwhile (< 64 MiB).
+ * Usage: node test/bench/tunnel.ts [--quick]
+ */
+import { spawn } from 'node:child_process'
+import { get } from 'node:http'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startTestNestbox } from '../harness.ts'
+import { Browser } from '../identity/helpers.ts'
+import { agentCode, spawnAgent } from '../tunnel/agent-helpers.ts'
+import { freePort, median, printTable } from './lib/measure.ts'
+
+const quick = process.argv.includes('--quick')
+const SECONDS = quick ? 2 : 5
+const ROUNDS = quick ? 3 : 5
+const MiB = 1024 * 1024
+const SIZE = 256 * MiB
+
+const run = (cmd: string, args: string[]) =>
+  new Promise<string>((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.on('error', reject)
+    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`))))
+  })
+const wrkP50 = async (url: string, headers: string[]) => {
+  const out = await run('wrk', ['-t1', '-c1', `-d${SECONDS}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url])
+  const m = /50%\s+([\d.]+)(us|ms|s)/.exec(out)
+  if (!m) throw new Error(`wrk output not understood:\n${out}`)
+  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1)
+}
+/** curl's download rate in MiB/s. */
+const curlRate = async (url: string, headers: string[]) => Number(await run('curl', ['-sf', '-o', '/dev/null', '-w', '%{speed_download}', ...headers.flatMap((h) => ['-H', h]), url])) / MiB
+
+// the local service: "ok" at /, n zero bytes at /bytes?n= (written with backpressure)
+const port = await freePort()
+const service = spawn(process.execPath, ['-e', `
+  const zero = Buffer.alloc(64 * 1024)
+  require('http').createServer((q, s) => {
+    const n = Number(new URL(q.url, 'http://x').searchParams.get('n') || 0)
+    if (!n) return s.end('ok')
+    s.writeHead(200, { 'content-length': n })
+    let left = n
+    const pump = () => { while (left > 0) { const c = left >= zero.length ? zero : zero.subarray(0, left); left -= c.length; if (!s.write(c)) return s.once('drain', pump) } s.end() }
+    pump()
+  }).listen(${port}, '127.0.0.1')`], { stdio: 'inherit' })
+process.on('exit', () => service.kill())
+
+const nb = await startTestNestbox({ set: { baseDomain: 'box.test' } })
+const dir = mkdtempSync(join(tmpdir(), 'nestbox-bench-agent-'))
+const wid = (await (await nb.api('/api/workspaces')).json())[0].id
+const agent = spawnAgent(['connect', '--server', nb.url, '--code', await agentCode(nb, wid), '--opencode-port', String(port), '--registry', join(dir, 'agents.json')])
+const sandboxId = /registered local agent (\S+)/.exec(await agent.waitFor(/registered local agent/))![1]
+await agent.waitFor(/tunnel connected/)
+
+// enter the sandbox's subdomain as the admin would from the browser
+const admin = new Browser(nb.url)
+await admin.post('/api/auth/login', { username: nb.bootstrap.admin_email, password: nb.bootstrap.admin_password })
+const entry = new URL((await (await admin.get(`/api/sandboxes/${sandboxId}`)).json()).opencode_url)
+// (fetch would not send our Host header)
+const setCookie = await new Promise<string[]>((resolve, reject) =>
+  get(nb.url + entry.pathname + entry.search, { headers: { host: entry.host } }, (r) => (r.resume(), resolve(r.headers['set-cookie'] ?? []))).on('error', reject),
+)
+if (!setCookie.length) throw new Error('the sandbox entry set no cookie')
+const cookie = setCookie[0].split(';')[0]
+const via = [`Host: ${entry.host}`, `Cookie: ${cookie}`]
+if ((await run('curl', ['-sf', ...via.flatMap((h) => ['-H', h]), nb.url + '/'])) !== 'ok') throw new Error('the tunnel does not answer')
+
+const direct: number[] = []
+const tunneled: number[] = []
+for (let i = 0; i < ROUNDS; i++) {
+  direct.push(await wrkP50(`http://127.0.0.1:${port}/`, []))
+  tunneled.push(await wrkP50(nb.url + '/', via))
+}
+const [d, t] = [median(direct), median(tunneled)]
+
+const directRate: number[] = []
+const tunnelRate: number[] = []
+let growth = 0
+for (let i = 0; i < (quick ? 1 : 3); i++) {
+  directRate.push(await curlRate(`http://127.0.0.1:${port}/bytes?n=${SIZE}`, []))
+  global.gc?.()
+  const before = process.memoryUsage.rss()
+  let peak = before
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20)
+  tunnelRate.push(await curlRate(`${nb.url}/bytes?n=${SIZE}`, via))
+  clearInterval(sampler)
+  growth = Math.max(growth, peak - before)
+}
+const [dr, tr] = [median(directRate), median(tunnelRate)]
+
+printTable('local-agent tunnel (loopback)', [
+  ['measure', 'through the tunnel', 'baseline', 'ratio / added', 'target'],
+  ['p50, one keep-alive connection (wrk -c1)', `${t.toFixed(3)} ms`, `${d.toFixed(3)} ms direct`, `+${(t - d).toFixed(3)} ms`, '≤ +2 ms'],
+  ['256 MiB download (curl)', `${tr.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (tr / dr).toFixed(2), '≥ 0.5'],
+  ["nestbox's RSS growth during the download", `${(growth / MiB).toFixed(1)} MiB`, '', '', '< 64 MiB'],
+])
+
+await agent.stop()
+service.kill()
+await nb.close()
+rmSync(dir, { recursive: true, force: true })
