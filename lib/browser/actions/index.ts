@@ -7,7 +7,7 @@
 import { z } from 'zod'
 import type { Envelope, ReplicaHandle } from '../replica-handle.ts'
 import { runScript, type Dispatch, type Outcome } from '../script.ts'
-import { parseResize, screenshot } from '../screenshot.ts'
+import { parseResize, pngSize, screenshot } from '../screenshot.ts'
 import { deadlineMs, withBackstop } from './backstop.ts'
 import { action, ActionError, BINARY, contextFor, seconds, type ActionData, type ActionDef } from './define.ts'
 import { domActions } from './dom.ts'
@@ -20,8 +20,7 @@ export const CLUSTER_ACTIONS = new Set(['run_script', 'ping', 'sleep'])
 
 const shot = action({ type: z.enum(['browser', 'desktop']).default('browser'), width: z.unknown().optional(), height: z.unknown().optional(), whLargest: z.unknown().optional() }, async (c, a) => {
   const png = await screenshot(c.replica, a.type, parseResize(a))
-  const size = { width: png.readUInt32BE(16), height: png.readUInt32BE(20) }
-  return { type: a.type, size: png.length, ...size, image: `data:image/png;base64,${png.toString('base64')}`, [BINARY]: png } satisfies ActionData
+  return { type: a.type, size: png.length, ...pngSize(png), image: `data:image/png;base64,${png.toString('base64')}`, [BINARY]: png } satisfies ActionData
 })
 
 const ACTIONS: Record<string, ActionDef> = {
@@ -38,8 +37,6 @@ const ACTIONS: Record<string, ActionDef> = {
 }
 // compat: the MCP tool name of eval, accepted over HTTP too.
 ACTIONS.eval_js = ACTIONS.eval
-
-export const actionNames = () => [...Object.keys(ACTIONS), 'run_script'].sort()
 
 const firstLine = (e: unknown) => {
   const msg = e instanceof Error ? e.message : String(e)
