@@ -100,7 +100,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
   const app = createApp({ ...services, startedAt, dbOk })
   const server = createNodeServer(app.fetch, log, wss, createDirectRoutes(services))
   capsuleApi.serve(app.fetch)
-  if (config.baseDomain) divertConnections(server, portHostDivert(config.baseDomain))
+  const diverted = config.baseDomain ? divertConnections(server, portHostDivert(config.baseDomain)) : null
 
   const sockets = new Set<Socket>()
   server.on('connection', (s) => {
@@ -131,6 +131,7 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
       // Connections that finish their request after close() become idle keep-alives: reap them as they do.
       const reaper = setInterval(() => server.closeIdleConnections(), 50)
       server.closeIdleConnections()
+      diverted?.closeIdle()
       for (const c of wss.clients) c.close(1001, 'server shutting down')
       const timer = setTimeout(() => {
         for (const s of sockets) s.destroy()

@@ -157,6 +157,18 @@ test('a client that resets before sending anything is no trouble', async () => {
   assert.is((await hostReq(new Agent(), 'localhost', '/v1/health')).status, 200)
 })
 
+test('a connection that has sent nothing yet does not hold up shutdown', async () => {
+  const other = await start({ baseDomain: BASE })
+  const u = new URL(other.url)
+  const sock = connect(Number(u.port), u.hostname)
+  await new Promise((r) => sock.once('connect', r))
+  const closed = new Promise((r) => sock.once('close', r))
+  const t0 = performance.now()
+  await other.close()
+  await closed
+  assert.ok(performance.now() - t0 < 5000, `closed in ${Math.round(performance.now() - t0)} ms`)
+})
+
 test('a head split across reads, and other hosts, go through the HTTP server as before', async () => {
   const u = new URL(nb.url)
   const sock = connect(Number(u.port), u.hostname)
