@@ -94,9 +94,12 @@ export function createSandboxService(d: SandboxDeps) {
     return { ...sb, status }
   }
 
+  const watching = new Set<string>()
   /** Starts (or restarts after a resume) the service's readiness watch: creating → running, or error. */
   function watchReady(sb: SandboxRow & { capsule_id: string }) {
-    d.cloud.ready(sb).then(
+    if (watching.has(sb.id)) return
+    watching.add(sb.id)
+    d.cloud.ready(sb).finally(() => watching.delete(sb.id)).then(
       async () => {
         const cur = await findSandbox(d.db, sb.id)
         if (cur?.status === 'creating') await set(sb.id, { status: 'running', error: null, last_seen_at: now() })
@@ -225,10 +228,11 @@ export function createSandboxService(d: SandboxDeps) {
     /** A capsule changed state: its sandbox's status follows (creating → running waits for the service to answer). */
     async capsuleChanged(capsuleId: string): Promise<void> {
       const sb = await findSandboxByCapsule(d.db, capsuleId)
-      if (sb) {
-        forget(sb.id)
-        await current(sb)
-      }
+      if (!sb) return
+      forget(sb.id)
+      const cur = await current(sb)
+      // resumed from outside (e.g. /v1/capsules): running again once the service answers
+      if (cur.status === 'creating' && sb.status !== 'creating') watchReady({ ...cur, capsule_id: capsuleId })
     },
 
     /** The sandbox a valid proxy token names while it is running or starting, else null. */
