@@ -124,6 +124,8 @@ export function createSandboxService(d: SandboxDeps) {
     try {
       const capsuleId = await d.cloud.launch(sb, (why) => void serviceExited(sb.id, why).catch((err) => d.log.error('sandbox status not recorded', { sandbox: sb.id, err })))
       await set(sb.id, { capsule_id: capsuleId })
+      // deleted while its capsule was being made: nothing else would remove that capsule
+      if (!(await findSandbox(d.db, sb.id))) return void (await d.cloud.destroy(capsuleId))
       watchReady({ ...sb, capsule_id: capsuleId })
     } catch (err) {
       d.log.warn('sandbox launch failed', { sandbox: sb.id, err })
