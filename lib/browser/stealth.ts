@@ -94,7 +94,11 @@ export function chromiumArgs(fp: Fingerprint): string[] {
     '--disable-session-crashed-bubble',
     '--hide-crash-restore-bubble',
     '--password-store=basic',
-    '--disable-features=Translate,MediaRouter,OptimizationHints',
+    // A replica lives in 256 MiB (compat): no spare renderer kept warm, no left pages kept for back/forward;
+    // and it fetches nothing of its own (component updates, field trials), only what the pages ask for.
+    '--disable-features=Translate,MediaRouter,OptimizationHints,SpareRendererForSitePerProcess,BackForwardCache',
+    '--disable-background-networking',
+    '--disable-component-update',
     // No GPU under Xvfb: without the software renderer there is no WebGL at all, which no person's browser lacks.
     '--enable-unsafe-swiftshader',
     // The infobar Chromium shows for --no-sandbox would take viewport height and give the replica away.

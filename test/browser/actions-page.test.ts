@@ -22,7 +22,10 @@ const LATE = `<title>Late</title><body><script>setTimeout(() => { const p = docu
 let t: BrowserTest
 
 test.before(async () => {
-  t = await startBrowserTest({ '/': HOME, '/two': '<title>Two</title><p>second page</p>', '/late': LATE, '/long': `<title>Long</title><body><p>${'x'.repeat(12_000)}</p></body>` })
+  t = await startBrowserTest({ '/': HOME, '/two': '<title>Two</title><p>second page</p>', '/late': LATE, '/long': `<title>Long</title><body><p>${'x'.repeat(12_000)}</p></body>` }, {
+    // two tabs of Chromium come close to the default 256 MiB; this file is about actions, not the memory limit
+    'browser.memoryMb': 512,
+  })
 })
 test.after(async () => {
   await t?.close()
