@@ -9,6 +9,7 @@ import { newAdminPassword } from './lib/identity/bootstrap.ts'
 import { networkCheck } from './lib/capsules/doctor.ts'
 import { cloudflaredCheck } from './lib/tunnel/doctor.ts'
 import { claudeCheck } from './lib/claudebox/doctor.ts'
+import { sandboxesCheck } from './lib/sandboxes/doctor.ts'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { stringify as toYaml } from 'yaml'
@@ -77,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(toYaml(redactConfig(config)))
       return 0
     case 'doctor':
-      return runDoctor(config, [networkCheck(config.capsules.network.default), cloudflaredCheck(config.tunnel.cloudflared), claudeCheck(config.claudebox)])
+      return runDoctor(config, [networkCheck(config.capsules.network.default), cloudflaredCheck(config.tunnel.cloudflared), claudeCheck(config.claudebox), sandboxesCheck(config.sandboxes, config.dataDir)])
     case 'migrate': {
       const sqlite = openSqlite(join(resolve(config.dataDir), 'nestbox.db'))
       try {
