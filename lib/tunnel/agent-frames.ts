@@ -49,6 +49,33 @@ function carve(n: number): Buffer {
   return b
 }
 
+// Payload frames are encoded into buffers reused once the socket wrote them: a tunnel carrying 256 MiB otherwise
+// allocates 256 MiB of short-lived buffers, and V8 answers that external memory with a full GC every few MiB.
+const POOLED = 4 + 1024 + MAX_CHUNK
+const pool: Buffer[] = []
+const POOL_MAX = 256
+
+/** encodeFrame into a reused buffer; call release() once the frame is written (never before). */
+export function encodePooled(header: Frame, payload: Buffer): { frame: Buffer; release: () => void } {
+  const json = JSON.stringify(header)
+  const hl = Buffer.byteLength(json)
+  const n = 4 + hl + payload.length
+  if (n > POOLED) return { frame: encodeFrame(header, payload), release: () => {} }
+  const backing = pool.pop() ?? Buffer.allocUnsafeSlow(POOLED)
+  backing.writeUInt32BE(hl, 0)
+  backing.write(json, 4)
+  payload.copy(backing, 4 + hl)
+  let released = false
+  return {
+    frame: backing.subarray(0, n),
+    release: () => {
+      if (released) return
+      released = true
+      if (pool.length < POOL_MAX) pool.push(backing)
+    },
+  }
+}
+
 export function encodeFrame(header: Frame, payload?: Buffer): Buffer {
   const json = JSON.stringify(header)
   const hl = Buffer.byteLength(json)

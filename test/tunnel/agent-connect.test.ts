@@ -11,12 +11,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
-import { agentCode, block, patternSha, spawnAgent, startLocalService, type AgentProcess, type LocalService } from './agent-helpers.ts'
+import { agentCode, block, patternSha, spawnAgent, startLocalService, stopAgents, type LocalService } from './agent-helpers.ts'
 import { sandboxFront, type Front } from './agent-front.ts'
 
 let nb: TestNestbox
 let local: LocalService
-let agent: AgentProcess
 let sandboxId: string
 let front: Front
 const dir = mkdtempSync(join(tmpdir(), 'nestbox-agent-'))
@@ -26,13 +25,13 @@ test.before(async () => {
   nb = await startTestNestbox({ set: { baseDomain: 'box.test' } })
   local = await startLocalService()
   const wid = (await (await nb.api('/api/workspaces')).json())[0].id
-  agent = spawnAgent(['connect', '--server', nb.url, '--code', await agentCode(nb, wid), '--name', 'Laptop', '--opencode-port', String(local.port), '--registry', registry])
+  const agent = spawnAgent(['connect', '--server', nb.url, '--code', await agentCode(nb, wid), '--name', 'Laptop', '--opencode-port', String(local.port), '--registry', registry])
   sandboxId = /registered local agent (\S+)/.exec(await agent.waitFor(/registered local agent/))![1]
   await agent.waitFor(/tunnel connected/)
   front = await sandboxFront(nb, sandboxId)
 })
 test.after(async () => {
-  await agent.stop()
+  await stopAgents()
   await front.close()
   await local.close()
   await nb.close()
@@ -45,7 +44,7 @@ test('connect saves the credentials (0600) and list shows them', async () => {
   assert.is(saved.length, 1)
   assert.equal([saved[0].sandbox_id, saved[0].name, saved[0].server, saved[0].opencode_port], [sandboxId, 'Laptop', nb.url, local.port])
   const list = spawnAgent(['list', '--registry', registry])
-  assert.is(await list.exited, 0)
+  assert.is(await list.exitCode(), 0)
   assert.match(list.lines.join('\n'), sandboxId)
 })
 

@@ -111,8 +111,14 @@ export type AgentProcess = {
   /** Resolves with the first output line (stdout or stderr) matching `re` from the `from`-th line on. */
   waitFor(re: RegExp, o?: { from?: number; timeoutMs?: number }): Promise<string>
   exited: Promise<number | null>
+  /** The exit code, failing with the agent's output if it has not exited within `ms`. */
+  exitCode(ms?: number): Promise<number | null>
   stop(): Promise<number | null>
 }
+
+const running = new Set<AgentProcess>()
+/** Stops every agent still running (a test's after hook: a failed test must not leave children holding the process open). */
+export const stopAgents = () => Promise.all([...running].map((a) => a.stop()))
 
 /** `node main.ts agent <args>` as a child process (never synchronous: the server runs in this process). */
 export function spawnAgent(args: string[], env: Record<string, string> = {}): AgentProcess {
@@ -126,10 +132,15 @@ export function spawnAgent(args: string[], env: Record<string, string> = {}): Ag
   child.stdout!.on('data', take)
   child.stderr!.on('data', take)
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
-  return {
+  const agent: AgentProcess = {
     child,
     lines,
     exited,
+    exitCode(ms = 20_000) {
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`agent did not exit within ${ms} ms:\n${lines.join('\n')}`)), ms)))
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer))
+    },
     waitFor(re, o = {}) {
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -153,6 +164,9 @@ export function spawnAgent(args: string[], env: Record<string, string> = {}): Ag
       return exited
     },
   }
+  running.add(agent)
+  exited.then(() => running.delete(agent))
+  return agent
 }
 
 /** An `opencode` executable for the agent to run: a shell script starting fake-opencode.ts with this Node. */

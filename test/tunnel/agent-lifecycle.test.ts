@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
 import { freePort } from '../bench/lib/measure.ts'
-import { agentCode, fakeOpencode, spawnAgent } from './agent-helpers.ts'
+import { agentCode, fakeOpencode, spawnAgent, stopAgents } from './agent-helpers.ts'
 import { sandboxFront } from './agent-front.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'nestbox-agent-life-'))
@@ -27,6 +27,7 @@ test.before(async () => {
   nb = await startTestNestbox({ dataDir, set: { baseDomain: 'box.test', 'listen.port': port } })
 })
 test.after(async () => {
+  await stopAgents()
   await nb.close()
   rmSync(dir, { recursive: true, force: true })
   rmSync(workdir, { recursive: true, force: true })
@@ -68,7 +69,8 @@ test('--auto-start runs `opencode serve` on 127.0.0.1 in the workdir; agent_info
   assert.ok(info.disk_free > 0 && info.disk_free <= info.disk_total)
   assert.is((await sandbox(sandboxId)).status, 'running')
 
-  assert.is(await agent.stop(), 0)
+  agent.child.kill('SIGTERM')
+  assert.is(await agent.exitCode(), 0)
   assert.not.ok(await portOpen(opencodePort), 'opencode stopped with the agent')
   await until(async () => (await sandbox(sandboxId)).status === 'offline')
 })
@@ -89,22 +91,22 @@ test('reconnects from the saved credentials, and with backoff across a server re
   // another connection with the same credentials takes over; the first agent stops for good
   const second = spawnAgent(['connect', '--server', nb.url, '--opencode-port', String(opencodePort), '--registry', registry])
   await second.waitFor(/tunnel connected/)
-  assert.is(await agent.exited, 1)
+  assert.is(await agent.exitCode(), 1)
   assert.match(agent.lines.join('\n'), /another connection with these credentials took over/)
 
   // the sandbox deleted on the server: the agent stops and forgets it
   assert.is((await nb.api(`/api/sandboxes/${sandboxId}`, { method: 'DELETE' })).status, 204)
-  assert.is(await second.exited, 1)
+  assert.is(await second.exitCode(), 1)
   assert.match(second.lines.join('\n'), /removed on the server/)
   assert.equal(JSON.parse(readFileSync(registry, 'utf8')).agents, [])
 })
 
 test('connect without a code and nothing saved: a clear usage error; a spent code: the server\'s message', async () => {
   const none = spawnAgent(['connect', '--server', nb.url, '--registry', join(dir, 'empty.json')])
-  assert.is(await none.exited, 2)
+  assert.is(await none.exitCode(), 2)
   assert.match(none.lines.join('\n'), /no agent saved for .*pass --code/)
   const bad = spawnAgent(['connect', '--server', nb.url, '--code', 'f'.repeat(24), '--registry', join(dir, 'empty.json')])
-  assert.is(await bad.exited, 1)
+  assert.is(await bad.exitCode(), 1)
   assert.match(bad.lines.join('\n'), /registration failed \(401\): invalid or expired code/)
 })
 
