@@ -33,22 +33,6 @@ export type Frame = RequestFrame | UpgradeFrame | StreamFrame | WindowFrame | Ca
 
 export type Decoded = { ok: true; frame: Frame; payload: Buffer } | { ok: false; id?: string; error: string }
 
-// Frames are carved from shared slabs: one allocation per 256 KiB instead of one per frame (GC was a third of the
-// tunnel's CPU per byte). A carved frame is written once and dropped; the slab goes when its last frame does.
-const SLAB = 256 * 1024
-let slab = Buffer.allocUnsafe(0)
-let used = 0
-function carve(n: number): Buffer {
-  if (n > SLAB / 4) return Buffer.allocUnsafe(n)
-  if (used + n > slab.length) {
-    slab = Buffer.allocUnsafe(SLAB)
-    used = 0
-  }
-  const b = slab.subarray(used, used + n)
-  used += (n + 7) & ~7
-  return b
-}
-
 // Payload frames are encoded into buffers reused once the socket wrote them: a tunnel carrying 256 MiB otherwise
 // allocates 256 MiB of short-lived buffers, and V8 answers that external memory with a full GC every few MiB.
 const POOLED = 4 + 1024 + MAX_CHUNK
@@ -79,7 +63,7 @@ export function encodePooled(header: Frame, payload: Buffer): { frame: Buffer; r
 export function encodeFrame(header: Frame, payload?: Buffer): Buffer {
   const json = JSON.stringify(header)
   const hl = Buffer.byteLength(json)
-  const out = carve(4 + hl + (payload?.length ?? 0))
+  const out = Buffer.allocUnsafe(4 + hl + (payload?.length ?? 0))
   out.writeUInt32BE(hl, 0)
   out.write(json, 4)
   if (payload?.length) payload.copy(out, 4 + hl)
