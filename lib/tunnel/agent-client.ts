@@ -91,8 +91,9 @@ export function startAgentClient(o: AgentClientOptions) {
       o.log.info('tunnel connected', { server: o.server, sandbox: o.sandboxId })
       sendInfo()
       timer = setInterval(() => {
-        // the server pings every 20 s; three intervals of silence mean the connection is dead
+        // our ping's pong (or anything else) must come back within three intervals, else the connection is dead
         if (Date.now() - lastSeen > 3 * infoEvery) return sock.terminate()
+        send({ type: 'ping' })
         sendInfo()
       }, infoEvery)
     })

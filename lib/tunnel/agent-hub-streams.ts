@@ -116,11 +116,13 @@ export class UpgradeStream implements HubStream {
   private answered = false
   private done = false
   private socket: Duplex
-  private o: { selfGrant: boolean; onEnd: (cancel?: string) => void }
+  private timer: NodeJS.Timeout
+  private o: { timeoutMs: number; selfGrant: boolean; onEnd: (cancel?: string) => void }
 
   constructor(id: string, req: IncomingMessage, socket: Duplex, head: Buffer, send: SendFrame, o: UpgradeStream['o']) {
     this.socket = socket
     this.o = o
+    this.timer = setTimeout(() => this.fail(504, 'the local agent did not answer within the request timeout', 'timeout'), o.timeoutMs)
     send({ type: 'upgrade', id, method: req.method ?? 'GET', path: req.url ?? '/', headers: forwardedHeaders(req, true) })
     if (head.length) socket.unshift(head)
     this.inflow = receiveInto(id, socket, send)
@@ -134,7 +136,10 @@ export class UpgradeStream implements HubStream {
   }
 
   onStream(f: StreamFrame, payload: Buffer) {
-    if (payload.length) this.answered = true
+    if (payload.length && !this.answered) {
+      this.answered = true
+      clearTimeout(this.timer)
+    }
     if (payload.length && !this.inflow.write(payload)) return this.fail()
     if (f.done) {
       this.gotEnd = true
@@ -147,20 +152,21 @@ export class UpgradeStream implements HubStream {
     this.out.grant(bytes)
   }
 
-  fail(status = 502, message = 'the local agent closed the connection') {
+  fail(status = 502, message = 'the local agent closed the connection', cancel?: string) {
     if (this.done) return
     // nothing of the agent's answer written yet: an HTTP error can still be the answer
     if (!this.answered && !this.socket.destroyed && this.socket.writable) {
       this.socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(message)}\r\n\r\n${message}`)
     } else this.socket.destroy()
-    this.finish()
+    this.finish(cancel)
   }
 
   private finish(cancel?: string) {
     if (this.done) return
     this.done = true
+    clearTimeout(this.timer)
     this.out.stop()
-    if (cancel) this.socket.destroy()
+    if (cancel && !this.socket.writableEnded) this.socket.destroy()
     this.o.onEnd(cancel)
   }
 }

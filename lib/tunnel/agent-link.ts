@@ -75,7 +75,7 @@ export class AgentLink {
     if (!this.features.upgrade) return refuse(502, 'this local agent cannot carry WebSocket connections (update it)')
     if (this.streams.size >= MAX_STREAMS) return refuse(503, 'too many connections in flight to this local agent')
     const id = this.nextId()
-    this.streams.set(id, new UpgradeStream(id, req, socket, head, this.send, { selfGrant: !this.features.window, onEnd: (c) => this.ended(id, c) }))
+    this.streams.set(id, new UpgradeStream(id, req, socket, head, this.send, { timeoutMs: this.o.requestTimeoutMs, selfGrant: !this.features.window, onEnd: (c) => this.ended(id, c) }))
   }
 
   close(code: number, reason: string) {

@@ -207,7 +207,7 @@ test('a seed-only agent (no extensions): request bodies still stream, paced by t
   a.ws.close()
 })
 
-test('no answer head within the timeout: 504 to the client, cancel to the agent; an offline agent: 502', async () => {
+test('no answer head within the timeout (request or upgrade): 504 to the client, cancel to the agent; an offline agent: 502', async () => {
   const sb = await newSandbox()
   const a = new RawAgent(sb.sandbox_id, sb.tunnel_token, 'window,upgrade')
   await a.open()
@@ -218,6 +218,16 @@ test('no answer head within the timeout: 504 to the client, cancel to the agent;
   const req = await a.next<RequestFrame>((f) => f.type === 'request')
   const c = await a.next((f) => f.type === 'cancel')
   assert.is((c.f as { id: string }).id, req.f.id)
+  // an upgrade the agent never answers: 504 on the client's handshake, cancel to the agent
+  const ws = new WebSocket(frontUrl.replace('http', 'ws') + '/ws', { headers: { 'x-sandbox': sb.sandbox_id } })
+  const status = await new Promise<number>((r) => {
+    ws.once('unexpected-response', (_q, rs) => r(rs.statusCode ?? 0))
+    ws.once('open', () => r(101))
+    ws.on('error', () => {})
+  })
+  assert.is(status, 504)
+  const up = await a.next((f) => f.type === 'upgrade')
+  assert.equal((await a.next((f) => f.type === 'cancel')).f, { type: 'cancel', id: (up.f as { id: string }).id, reason: 'timeout' })
   a.ws.close()
   await a.closed
   const end = Date.now() + 5000
