@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -108,6 +108,22 @@ test('connect without a code and nothing saved: a clear usage error; a spent cod
   const bad = spawnAgent(['connect', '--server', nb.url, '--code', 'f'.repeat(24), '--registry', join(dir, 'empty.json')])
   assert.is(await bad.exitCode(), 1)
   assert.match(bad.lines.join('\n'), /registration failed \(401\): invalid or expired code/)
+})
+
+test('list and remove (by a unique id prefix) work on the registry file', async () => {
+  const file = join(dir, 'two.json')
+  const entry = (id: string) => ({ sandbox_id: id, workspace_id: 'w', tunnel_token: 't', server: 'http://127.0.0.1:1', name: `n-${id}`, opencode_port: 4096, created_at: new Date().toISOString() })
+  writeFileSync(file, JSON.stringify({ agents: [entry('abc-1'), entry('abd-2')] }), { mode: 0o600 })
+  const list = spawnAgent(['list', '--registry', file])
+  assert.is(await list.exitCode(), 0)
+  assert.is(list.lines.length, 2)
+  const ambiguous = spawnAgent(['remove', 'ab', '--registry', file])
+  assert.is(await ambiguous.exitCode(), 1)
+  const rm = spawnAgent(['remove', 'abd', '--registry', file])
+  assert.is(await rm.exitCode(), 0)
+  assert.match(rm.lines[0], /removed abd-2 \(n-abd-2/)
+  assert.equal(JSON.parse(readFileSync(file, 'utf8')).agents.map((a: { sandbox_id: string }) => a.sandbox_id), ['abc-1'])
+  assert.is(statSync(file).mode & 0o777, 0o600)
 })
 
 test.run()
