@@ -15,6 +15,7 @@ import { McpError, ToolListChangedNotificationSchema, type Tool } from '@modelco
 import type { Logger } from '../core/logger.ts'
 import { VERSION } from '../core/version.ts'
 import { errorResult, type ToolResult } from './types.ts'
+import { upstreamFetch } from './upstream-fetch.ts'
 import type { UpstreamSpec } from './upstream-config.ts'
 
 const CALL_TIMEOUT_MS = 10 * 60_000
@@ -56,7 +57,7 @@ export function createUpstream(spec: UpstreamSpec, o: { log: Logger; backoffMs?:
 
   function transportFor(): Transport {
     const requestInit = { headers: spec.headers }
-    if (spec.transport === 'http') return new StreamableHTTPClientTransport(new URL(spec.url!), { requestInit })
+    if (spec.transport === 'http') return new StreamableHTTPClientTransport(new URL(spec.url!), { requestInit, fetch: upstreamFetch })
     if (spec.transport === 'sse') return new SSEClientTransport(new URL(spec.url!), { requestInit, eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...spec.headers } }) } })
     const t = new StdioClientTransport({ command: spec.command!, args: spec.args, env: { ...getDefaultEnvironment(), ...spec.env }, stderr: 'pipe' })
     t.stderr?.on('data', (b: Buffer) => log.info('mcp: stdio server stderr', { text: b.toString('utf8').slice(0, 2000).trimEnd() }))

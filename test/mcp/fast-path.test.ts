@@ -4,6 +4,8 @@
  * SDK's own transport gives for the same request (asked again with a
  * Content-Type the fast path leaves to the SDK), for results, tool errors,
  * unknown tools and either kind of id; requests it declines are still served.
+ * Also the hub's own client to HTTP upstreams (upstream-fetch.ts), against an
+ * upstream answering JSON and one answering event streams.
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -17,14 +19,18 @@ import { startHttpUpstream, type Upstream } from './upstreams.ts'
 const MASTER = 'sk-mcp-fast-path-master'
 let nb: TestNestbox
 let web: Upstream
+let streamed: Upstream
 
 test.before(async () => {
   web = await startHttpUpstream('web')
-  nb = await startTestNestbox({ set: { 'gateway.masterKey': MASTER, 'gateway.mcpServers': JSON.stringify({ web: { url: web.url, transport: 'http' } }) } })
+  streamed = await startHttpUpstream('streamed', { eventStream: true })
+  const servers = { web: { url: web.url, transport: 'http', auth_type: 'bearer_token', auth_value: 'up-token' }, streamed: { url: streamed.url, transport: 'http' } }
+  nb = await startTestNestbox({ set: { 'gateway.masterKey': MASTER, 'gateway.mcpServers': JSON.stringify(servers) } })
 })
 test.after(async () => {
   await nb?.close()
   await web?.stop()
+  await streamed?.stop()
 })
 
 /** One JSON-RPC POST to /mcp/ with `contentType`; status, content type and parsed body. */
@@ -107,10 +113,28 @@ test('requests the fast path declines are answered by the SDK: bad params, batch
   assert.is(n.status, 406)
 })
 
+test('the hub’s client to upstreams (upstream-fetch.ts): JSON and event-stream answers, its headers, one session kept', async () => {
+  const client = new Client({ name: 'fast-path-test', version: '1.0.0' })
+  await client.connect(new StreamableHTTPClientTransport(new URL(nb.url + '/mcp/'), { requestInit: { headers: { authorization: `Bearer ${MASTER}` } } }))
+  const before = streamed.seen.authorization.length
+  for (let i = 0; i < 3; i++) {
+    const r = (await client.callTool({ name: 'streamed-add', arguments: { a: i, b: 10 } })) as { content: Array<{ text: string }> }
+    assert.is(r.content[0].text, String(i + 10))
+  }
+  // one POST per call on the kept session: no reconnects, no new initialize
+  assert.is(streamed.seen.authorization.length - before, 3)
+  const who = (await client.callTool({ name: 'web-whoami', arguments: {} })) as { content: Array<{ text: string }> }
+  assert.is(who.content[0].text, 'Bearer up-token')
+  const err = (await client.callTool({ name: 'streamed-fail', arguments: {} })) as { isError?: boolean; content: Array<{ text: string }> }
+  assert.is(err.isError, true)
+  assert.is(err.content[0].text, 'tool says no')
+  await client.close()
+})
+
 test('without a key the fast path is never reached', async () => {
   const r = await fetch(nb.url + '/mcp/', { method: 'POST', headers: { accept: 'application/json, text/event-stream', 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'web-echo', arguments: { text: 'x' } } }) })
   assert.is(r.status, 401)
-  assert.is(web.calls, 1) // the one call of the first test
+  assert.is(web.calls, 1) // the one echo call of the first test
 })
 
 test.run()

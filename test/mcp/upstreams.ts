@@ -53,8 +53,12 @@ function lifecycle(make: () => Server, path: string) {
   return up
 }
 
-/** A stateful Streamable HTTP server at /mcp (sessions end when it stops, as a real server's would). */
-export async function startHttpUpstream(label: string): Promise<Upstream> {
+/**
+ * A stateful Streamable HTTP server at /mcp (sessions end when it stops, as a
+ * real server's would); it answers POSTs with JSON, or with an event stream
+ * when `eventStream` is set (the SDK server's default).
+ */
+export async function startHttpUpstream(label: string, o: { eventStream?: boolean } = {}): Promise<Upstream> {
   let lastAuth = ''
   const up = lifecycle(() => {
     const sessions = new Map<string, StreamableHTTPServerTransport>()
@@ -68,7 +72,7 @@ export async function startHttpUpstream(label: string): Promise<Upstream> {
           res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }))
           return
         }
-        t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), enableJsonResponse: true, onsessioninitialized: (id) => void sessions.set(id, t!) })
+        t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), enableJsonResponse: !o.eventStream, onsessioninitialized: (id) => void sessions.set(id, t!) })
         await tools(label, up, () => lastAuth).connect(t)
       }
       await t.handleRequest(req, res)
