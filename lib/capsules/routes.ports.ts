@@ -14,7 +14,6 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders 
 import { Readable, type Writable } from 'node:stream'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { freeNow } from '../core/buffers.ts'
-import { AppError } from '../core/errors.ts'
 import type { Entry } from '../http/surface.ts'
 import type { AppEnv } from '../http/types.ts'
 import { takeOverUpgrade } from '../http/websocket.ts'
