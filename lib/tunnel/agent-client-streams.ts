@@ -5,9 +5,8 @@
  */
 import { request as httpRequest, type ClientRequest } from 'node:http'
 import { connect, type Socket } from 'node:net'
-import { toFrameHeaders, type Headers, type RequestFrame, type StreamFrame, type UpgradeFrame } from './agent-frames.ts'
+import { endToEnd, toFrameHeaders, type Headers, type RequestFrame, type StreamFrame, type UpgradeFrame } from './agent-frames.ts'
 import { receiveInto, sendBody, type Inflow, type Outflow, type SendFrame } from './agent-flow.ts'
-import { endToEnd } from './agent-hub-streams.ts'
 
 export interface AgentStream {
   onStream(f: StreamFrame, payload: Buffer): void

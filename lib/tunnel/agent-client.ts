@@ -7,10 +7,9 @@
  */
 import WebSocket from 'ws'
 import type { Logger } from '../core/logger.ts'
-import { decodeFrame, encodeFrame, encodePooled, type Frame } from './agent-frames.ts'
+import { CLOSE_REMOVED, CLOSE_REPLACED, decodeFrame, encodeFrame, encodePooled, type Frame } from './agent-frames.ts'
 import { batchWrites, type SendFrame } from './agent-flow.ts'
 import { LocalRequest, LocalUpgrade, type AgentStream } from './agent-client-streams.ts'
-import { CLOSE_REMOVED, CLOSE_REPLACED } from './agent-hub.ts'
 
 export const FEATURES = 'window,upgrade'
 

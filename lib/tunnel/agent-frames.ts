@@ -21,6 +21,10 @@ export const MAX_CHUNK = 16 * 1024
 export const MAX_HEADER = 64 * 1024
 export const INITIAL_WINDOW = 512 * 1024
 
+/** WebSocket close codes the agent acts on: replaced by a newer connection → it stops; sandbox removed → its credentials are gone. */
+export const CLOSE_REPLACED = 4001
+export const CLOSE_REMOVED = 4004
+
 export type Headers = Record<string, string | string[]>
 export type RequestFrame = { type: 'request'; id: string; method: string; path: string; headers: Headers; done?: boolean }
 export type UpgradeFrame = { type: 'upgrade'; id: string; method: string; path: string; headers: Headers }
@@ -135,6 +139,15 @@ export function decodeFrame(msg: Buffer): Decoded {
 /** Splits a buffer into ≤ MAX_CHUNK views (no copies). */
 export function* chunks(buf: Buffer): Generator<Buffer> {
   for (let i = 0; i < buf.length; i += MAX_CHUNK) yield buf.subarray(i, i + MAX_CHUNK)
+}
+
+/** Hop-by-hop headers, never carried across the tunnel (RFC 9110 §7.6.1). */
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate'])
+
+export function endToEnd(h: Headers): Headers {
+  const out: Headers = {}
+  for (const [k, v] of Object.entries(h)) if (!HOP.has(k.toLowerCase())) out[k] = v
+  return out
 }
 
 /** Node's header object as frame headers (undefined dropped; numbers as strings). */

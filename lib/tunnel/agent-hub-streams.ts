@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { toFrameHeaders, type Headers, type StreamFrame } from './agent-frames.ts'
+import { endToEnd, toFrameHeaders, type Headers, type StreamFrame } from './agent-frames.ts'
 import { receiveInto, sendBody, type Inflow, type Outflow, type SendFrame } from './agent-flow.ts'
 
 export interface HubStream {
@@ -14,15 +14,6 @@ export interface HubStream {
   onWindow(bytes: number): void
   /** The stream ends without its answer: the agent cancelled, timed out, or the tunnel closed. */
   fail(status: number, message: string): void
-}
-
-/** Hop-by-hop headers, never carried across the tunnel (RFC 9110 §7.6.1). */
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate'])
-
-export function endToEnd(h: Headers): Headers {
-  const out: Headers = {}
-  for (const [k, v] of Object.entries(h)) if (!HOP.has(k.toLowerCase())) out[k] = v
-  return out
 }
 
 export function forwardedHeaders(req: IncomingMessage, hopByHop: boolean): Headers {

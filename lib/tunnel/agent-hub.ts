@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws'
 import type { Logger } from '../core/logger.ts'
 import { AgentLink, type Features } from './agent-link.ts'
 import { errorPage } from './agent-hub-streams.ts'
+import { CLOSE_REMOVED, CLOSE_REPLACED } from './agent-frames.ts'
 
 /** What the subdomain proxy (lib/sandboxes) needs of the tunnels. */
 export interface AgentTunnels {
@@ -23,10 +24,6 @@ export type AgentHubHooks = {
   onDisconnect(sandboxId: string): void | Promise<void>
   onInfo(sandboxId: string, info: Record<string, unknown>): void | Promise<void>
 }
-
-/** Close codes the agent acts on (agent-client.ts): replaced → it stops; removed → its credentials are gone. */
-export const CLOSE_REPLACED = 4001
-export const CLOSE_REMOVED = 4004
 
 export type AgentHub = AgentTunnels & {
   /** Takes an accepted tunnel WebSocket over (the route checked its token). */
