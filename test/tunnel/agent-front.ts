@@ -1,12 +1,9 @@
 /**
- * How tests reach a local agent's sandbox. With a base domain: the way a browser
- * does — the sandbox's `opencode_url` (`/auth?token=` on its subdomain) sets the
- * cookie, and every request goes to nestbox with the subdomain as Host (undici's
- * request: fetch will not send a Host of ours). Without one: a loopback server
- * handing requests straight to the hub (AgentTunnels), for the hub's own tests.
+ * How tests reach a local agent's sandbox: the way a browser does. The sandbox's
+ * `opencode_url` (`/auth?token=` on its subdomain; nestbox needs a baseDomain)
+ * sets the cookie, and every request goes to nestbox with the subdomain as Host
+ * (undici's request: fetch will not send a Host of ours).
  */
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { request } from 'undici'
 import type { TestNestbox } from '../harness.ts'
@@ -21,10 +18,6 @@ export type Front = {
 }
 
 export async function sandboxFront(nb: TestNestbox, sandboxId: string): Promise<Front> {
-  return nb.services.config.baseDomain ? subdomainFront(nb, sandboxId) : hubFront(nb, sandboxId)
-}
-
-async function subdomainFront(nb: TestNestbox, sandboxId: string): Promise<Front> {
   const admin = new Browser(nb.url)
   const login = await admin.post('/api/auth/login', { username: nb.bootstrap.admin_email, password: nb.bootstrap.admin_password })
   if (login.status !== 200) throw new Error(`admin login: ${login.status}`)
@@ -46,23 +39,5 @@ async function subdomainFront(nb: TestNestbox, sandboxId: string): Promise<Front
     wsUrl: (path) => nb.url.replace('http', 'ws') + path,
     headers,
     close: async () => {},
-  }
-}
-
-async function hubFront(nb: TestNestbox, sandboxId: string): Promise<Front> {
-  const hub = nb.services.agentTunnels
-  const server = createServer((req, res) => hub.request(sandboxId, req, res))
-  server.on('upgrade', (req, socket, head) => hub.upgrade(sandboxId, req, socket, head))
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return {
-    fetch: (path, init) => fetch(base + path, init),
-    wsUrl: (path) => base.replace('http', 'ws') + path,
-    headers: {},
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections()
-        server.close(() => r())
-      }),
   }
 }
