@@ -120,6 +120,20 @@ test('flow control: a client that stops reading holds the local producer back; r
   assert.is(h.digest('hex'), patternSha(n))
 })
 
+test('a client that goes away mid-download: the local request is cancelled, not read to its end', async () => {
+  const closed = new Promise<void>((r) => (local.producer.onClose = r))
+  const ctl = new AbortController()
+  const res = await front.fetch(`/bytes?n=${256 * 1024 * 1024}`, { signal: ctl.signal })
+  const reader = res.body!.getReader()
+  await reader.read()
+  ctl.abort()
+  await closed
+  local.producer.onClose = undefined
+  assert.not.ok(local.producer.finished, 'the local response was cut short')
+  assert.ok(local.producer.written < 128 * 1024 * 1024)
+  assert.is((await front.fetch('/hello')).status, 200, 'the tunnel serves on')
+})
+
 test('concurrent requests are multiplexed on the one tunnel', async () => {
   const bodies = Array.from({ length: 24 }, (_, i) => Buffer.alloc(1000 + i * 5000, i))
   const answers = await Promise.all(bodies.map((b) => front.fetch('/sha', { method: 'POST', body: b }).then((r) => r.json())))

@@ -30,7 +30,7 @@ export async function sandboxFront(nb: TestNestbox, sandboxId: string): Promise<
   return {
     async fetch(path, init = {}) {
       const body = init.body instanceof ReadableStream ? Readable.fromWeb(init.body as never) : (init.body as string | Buffer | undefined)
-      const r = await request(nb.url + path, { method: (init.method ?? 'GET') as 'GET', headers: { ...(init.headers as Record<string, string>), ...headers }, body })
+      const r = await request(nb.url + path, { method: (init.method ?? 'GET') as 'GET', headers: { ...(init.headers as Record<string, string>), ...headers }, body, signal: init.signal ?? undefined })
       const h = new Headers()
       for (const [k, v] of Object.entries(r.headers)) for (const x of [v ?? []].flat()) h.append(k, x)
       const nobody = r.statusCode === 204 || r.statusCode === 304 || init.method === 'HEAD'

@@ -29,13 +29,13 @@ export type LocalService = {
   port: number
   server: Server
   /** Bytes the /bytes producer has handed to its response so far, and whether it waits for 'drain' now. */
-  producer: { written: number; waiting: boolean; onWait?: () => void }
+  producer: { written: number; waiting: boolean; onWait?: () => void; finished: boolean; onClose?: () => void }
   close(): Promise<void>
 }
 
 /** The service behind the agent: /hello, /echo-headers, POST /sha (streams the body into a hash), /bytes?n=, /never, and a WebSocket echo. */
 export async function startLocalService(): Promise<LocalService> {
-  const producer: LocalService['producer'] = { written: 0, waiting: false }
+  const producer: LocalService['producer'] = { written: 0, waiting: false, finished: false }
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     if (url.pathname === '/hello') {
@@ -58,6 +58,11 @@ export async function startLocalService(): Promise<LocalService> {
       const n = Number(url.searchParams.get('n'))
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(n) })
       producer.written = 0
+      producer.finished = false
+      res.once('close', () => {
+        producer.finished = res.writableFinished
+        producer.onClose?.()
+      })
       let i = 0
       const pump = () => {
         producer.waiting = false
