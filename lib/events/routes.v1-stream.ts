@@ -106,7 +106,8 @@ export function eventStreamDirect(events: EventLog, principalOf: (h: IncomingHtt
       return false
     }
     notePrincipal(req, p)
-    void serve(events, res, filter, from, () => log.child({ rid: recordOf(req)?.rid }))
+    const logOf = () => log.child({ rid: recordOf(req)?.rid })
+    serve(events, res, filter, from, logOf).catch((err) => (logOf().error('event stream failed', { err }), res.destroy()))
     return true
   }
   return (req, res) => {
