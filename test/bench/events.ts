@@ -162,7 +162,7 @@ if (want('memory')) {
   const small = await memory('nestbox', ['--max-semi-space-size=1'])
   const bare = await memory('bare')
   const kib = (xs: number[]) => xs.map((x) => (x / 1024).toFixed(1))
-  printTable('RSS growth per idle SSE client, 1,000 connected (a fresh server process per round; KiB)', [
+  printTable(`RSS growth per idle SSE client, 1,000 connected (a fresh server process per round; KiB; load average ${load()})`, [
     ['server', ...nbm.per.map((_, i) => `round ${i + 1}`), 'median', 'target'],
     ['nestbox RSS', ...kib(nbm.per), (median(nbm.per) / 1024).toFixed(1), '≤ 20'],
     ['nestbox JS heap', ...kib(nbm.heap), (median(nbm.heap) / 1024).toFixed(1), ''],
