@@ -72,6 +72,9 @@ export function charKeysym(ch: string): string {
   return 'U' + cp.toString(16).toUpperCase().padStart(4, '0')
 }
 
+/** The longest typing `chars` characters can take: gaps jitter up to 3× the interval, a hold adds up to 70 ms. */
+export const typingBudgetMs = (chars: number, intervalSec: number) => chars * (intervalSec * 3000 + 100) + 30_000
+
 /** xdotool arguments that type `text` one key at a time, the gaps jittered around `intervalSec` and longer after words. */
 export function typingArgs(text: string, intervalSec: number, rand: Rand = Math.random): string[] {
   const chars = [...text.replace(/\r\n?/g, '\n')]
@@ -82,14 +85,17 @@ export function typingArgs(text: string, intervalSec: number, rand: Rand = Math.
     // character in place until the key is up, so the browser reads the character, not an unmapped key.
     const sym = charKeysym(ch)
     // A spare keycode maps a lone keysym as (lower, upper): a capital beyond ASCII needs shift to come out as one.
-    const shift = !/^[\x00-\x7f]$/.test(ch) && ch !== ch.toLowerCase()
+    const ascii = /^[\x00-\x7f]$/.test(ch)
+    const shift = !ascii && ch !== ch.toLowerCase()
+    // `interval` is from one key press to the next: the hold is part of it (though never under 30 ms beyond ASCII).
+    const hold = ascii ? Math.min(between(rand, 30, 70), intervalSec * 600) : between(rand, 30, 70)
     if (shift) args.push('keydown', 'Shift_L')
-    args.push('keydown', sym, 'sleep', secs(between(rand, 30, 70)), 'keyup', sym)
+    args.push('keydown', sym, 'sleep', secs(hold), 'keyup', sym)
     if (shift) args.push('keyup', 'Shift_L')
     if (i === chars.length - 1) return
     let gap = intervalSec * 1000 * between(rand, 0.55, 1.5)
     if (ch === ' ' || ch === '\n') gap *= between(rand, 1.2, 2)
-    args.push('sleep', secs(gap))
+    args.push('sleep', secs(gap - hold))
   })
   return args
 }
@@ -176,7 +182,7 @@ export async function clickAt(r: ReplicaHandle, at: Point, rand: Rand = Math.ran
 export async function typeText(r: ReplicaHandle, text: string, intervalSec: number, rand: Rand = Math.random): Promise<void> {
   if (!text) return
   const args = typingArgs(text, intervalSec, rand)
-  await xdotool(r, args, [...text].length * intervalSec * 2000 + 30_000)
+  await xdotool(r, args, typingBudgetMs([...text].length, intervalSec))
 }
 
 export async function sendKey(r: ReplicaHandle, key: string): Promise<void> {

@@ -5,6 +5,7 @@
  * once) so the replica serves again. Actions without a timeout of their own
  * take the request's `timeout` (seconds) or a minute.
  */
+import { typingBudgetMs } from '../input.ts'
 import type { ActionContext } from './define.ts'
 
 const DEFAULT_MS = 60_000
@@ -24,7 +25,7 @@ export function deadlineMs(name: string, args: Record<string, unknown>, raw: Rec
     case 'sleep':
       return n('duration') + GRACE_MS
     case 'system_type':
-      return [...String(args.text ?? '')].length * n('interval') * 2000 + GRACE_MS
+      return typingBudgetMs([...String(args.text ?? '')].length, n('interval')) + GRACE_MS
     case 'type':
       return n('timeout') + n('delay') * String(args.text ?? '').length + GRACE_MS
     case 'goto':
