@@ -140,7 +140,12 @@ export function startAgentClient(o: AgentClientOptions) {
         case 'upgrade': {
           if (streams.has(f.id)) return send({ type: 'error', id: f.id, message: `stream ${f.id} is already open` })
           const opts = { port: o.localPort, send, onEnd: () => streams.delete(f.id) }
-          streams.set(f.id, f.type === 'request' ? new LocalRequest(f.id, f, payload, opts) : new LocalUpgrade(f.id, f, opts))
+          try {
+            streams.set(f.id, f.type === 'request' ? new LocalRequest(f.id, f, payload, opts) : new LocalUpgrade(f.id, f, opts))
+          } catch (err) {
+            // e.g. a header Node refuses to send: this request fails, the tunnel goes on
+            send({ type: 'cancel', id: f.id, reason: `refused by the agent: ${(err as Error).message}` })
+          }
           return
         }
       }
