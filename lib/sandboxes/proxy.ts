@@ -46,6 +46,24 @@ function cookieOf(req: IncomingMessage): string | undefined {
   return undefined
 }
 
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * The cookie is SameSite=Lax, and every {port}-{capsule} and other sandbox host is
+ * the same site: so a state change or a WebSocket must come from this very origin
+ * (browsers send Origin with both), not from a page another capsule serves.
+ */
+function sameOrigin(req: IncomingMessage): boolean {
+  if (SAFE.has(req.method ?? 'GET') && !req.headers.upgrade) return true
+  const origin = req.headers.origin
+  if (origin === undefined) return true // not a browser's cross-origin request
+  try {
+    return new URL(origin).host === req.headers.host?.toLowerCase()
+  } catch {
+    return false
+  }
+}
+
 const isHttps = (req: IncomingMessage) => (req.socket as { encrypted?: boolean }).encrypted === true || req.headers['x-forwarded-proto'] === 'https'
 
 /** The request's headers as the service should get them: its credential in, nestbox's cookie out. */
@@ -91,6 +109,7 @@ export function createSubdomainProxy(d: ProxyDeps) {
         return 'answered'
       }
       await d.entry.admit(sb, cookieOf(req))
+      if (!sameOrigin(req)) return fail(403, 'Not allowed', 'A page of another site may not send requests to this sandbox with your sign-in.')
     } catch (err) {
       if (isAppError(err) && err.status < 500) return fail(err.status, err.status === 403 ? 'Not allowed' : 'Sign-in needed', err.message)
       throw err

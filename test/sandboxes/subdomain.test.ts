@@ -40,6 +40,20 @@ test('an offline local agent: after entry, an error page saying so (503), never 
   assert.match(page.text, /Local agent offline/)
 })
 
+test('a state change or WebSocket from another origin (e.g. a page a capsule serves on a sibling host) is refused, even with the cookie', async () => {
+  const e = await enter(nb, local.opencode_url)
+  const host = splitUrl(local.opencode_url).host
+  const h = { cookie: e.cookie!, 'content-type': 'application/json' }
+  const foreign = await hostRequest(nb, host, '/session', { method: 'POST', headers: { ...h, origin: `http://8000-sb-12345678.${BASE}` }, body: '{}' })
+  assert.is(foreign.status, 403)
+  assert.match(foreign.text, /another site/)
+  const ws = await hostRequest(nb, host, '/pty', { headers: { cookie: e.cookie!, origin: 'http://evil.example', connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } })
+  assert.is(ws.status, 403)
+  // its own origin passes the check (and then meets the offline agent)
+  assert.is((await hostRequest(nb, host, '/session', { method: 'POST', headers: { ...h, origin: `http://${host}` }, body: '{}' })).status, 503)
+  assert.is((await hostRequest(nb, host, '/', { headers: { cookie: e.cookie!, origin: 'http://evil.example' } })).status, 503, 'a GET is not a state change')
+})
+
 test('unknown sandboxes and other prefixes: 404 page; the default prefix is not served once changed', async () => {
   assert.is((await hostRequest(nb, `code-0123456789ab.${BASE}`, '/')).status, 404)
   assert.is((await hostRequest(nb, `claw-${local.short_id}.${BASE}`, '/')).status, 404, 'an opencode sandbox is not reached under the openclaw prefix')
