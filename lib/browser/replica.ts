@@ -29,6 +29,8 @@ export type Replica = ReplicaHandle & {
   readonly profile: string
   /** Resolves once the replica can no longer serve, with the reason. */
   readonly died: Promise<string>
+  /** Why it died, once it has; else null. */
+  deadReason(): string | null
   /** Working-set memory of the capsule from the newest metrics sample, or null before the first. */
   memoryBytes(): number | null
   /** Disconnects and destroys the capsule. */
@@ -95,7 +97,8 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
       const mk = await caps.processes.exec(system, row.id, { cmd: 'mkdir', args: ['-p', PROFILE_DIR, '/tmp/.X11-unix'], timeoutSec: 30, background: false, tag: null })
       if (mk.exitCode !== 0) throw new Error('the replica capsule could not be prepared')
       const xvfb = await spawn('xvfb', '/usr/bin/Xvfb', [DISPLAY, '-screen', '0', `${screen.width}x${screen.height}x24`, '-nolisten', 'tcp', '-nocursor'])
-      const chrome = await spawn('chromium', '/usr/bin/chromium', [...chromiumArgs(fp), '--no-sandbox', `--user-data-dir=${PROFILE_DIR}`, `--remote-debugging-port=${CDP_PORT}`, '--remote-debugging-address=127.0.0.1', 'about:blank'], chromiumEnv(fp))
+      // --no-startup-window: no first tab racing the attach (evaluating in it could hang); page() opens the one window
+      const chrome = await spawn('chromium', '/usr/bin/chromium', [...chromiumArgs(fp), '--no-sandbox', `--user-data-dir=${PROFILE_DIR}`, `--remote-debugging-port=${CDP_PORT}`, '--remote-debugging-address=127.0.0.1', '--no-startup-window'], chromiumEnv(fp))
       const url = await devtoolsUrl(chrome, chrome.exited)
       browser = await chromium.connectOverCDP(await relayTransport(d, row.id, url))
       const context = browser.contexts()[0]
@@ -106,8 +109,14 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
     const b = browser as unknown as Browser
 
     let closing = false
-    let markDead: (why: string) => void = () => {}
-    const died = new Promise<string>((resolve) => (markDead = resolve))
+    let closed: Promise<void> | undefined
+    let dead: string | null = null
+    let resolveDied: (why: string) => void = () => {}
+    const died = new Promise<string>((resolve) => (resolveDied = resolve))
+    const markDead = (why: string) => {
+      dead ??= why
+      resolveDied(dead)
+    }
     const watch = (p: Page) => p.on('crash', () => markDead('its page crashed (out of memory?)'))
     context.pages().forEach(watch)
     context.on('page', watch)
@@ -142,6 +151,7 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
       context,
       screen,
       died,
+      deadReason: () => dead,
       exec,
       async page() {
         if (closing) throw unavailable('this browser replica is being replaced')
@@ -149,11 +159,14 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
         return open.at(-1) ?? (await context.newPage())
       },
       memoryBytes: () => d.capsules.sampler.latest(row.id)?.memBytes ?? null,
-      async close() {
-        closing = true
-        markDead('closed')
-        await b.close().catch(() => {})
-        await caps.destroy(system, row.id).catch((err) => d.log.warn('browser replica capsule not destroyed', { replica: id, capsule: row.id, err }))
+      close() {
+        closed ??= (async () => {
+          closing = true
+          markDead('closed')
+          await b.close().catch(() => {})
+          await caps.destroy(system, row.id).catch((err) => d.log.warn('browser replica capsule not destroyed', { replica: id, capsule: row.id, err }))
+        })()
+        return closed
       },
     }
   } catch (err) {

@@ -1,32 +1,24 @@
 /**
  * compat(stealthy-auto-browse 000): /stealthy-auto-browse/ — POST / (one action
  * or run_script), GET /screenshot/{browser,desktop}, the queue's health and
- * status (no auth), MCP at mcp/. Every answer that used a replica sets the
+ * status (no auth), MCP at mcp/ (routes.mcp.ts). Every answer that used a replica sets the
  * INSTANCEID cookie naming it, and a request carrying it goes to that replica.
  */
 import { Hono, type Context } from 'hono'
 import { getCookie } from 'hono/cookie'
-import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { AppError, invalid } from '../core/errors.ts'
-import type { ErrorRenderer } from '../http/errors.ts'
+import type { Logger } from '../core/logger.ts'
 import type { AppEnv } from '../http/types.ts'
 import { runAction } from './actions/index.ts'
 import type { BrowserAuth } from './auth.ts'
+import { BROWSER_PREFIX, bearerOf } from './http.ts'
+import { browserMcpRoutes } from './routes.mcp.ts'
 import type { Replica } from './replica.ts'
 import { parseResize, screenshot } from './screenshot.ts'
 import type { BrowserPool } from './service.ts'
 
-export const BROWSER_PREFIX = '/stealthy-auto-browse'
 const COOKIE = 'INSTANCEID'
 const cookiePath = `${BROWSER_PREFIX}/`
-
-/** compat: errors in the original's envelope {success:false, timestamp, error}. */
-export const browserError: ErrorRenderer = (c, e) => c.json({ success: false, timestamp: Date.now() / 1000, error: e.message }, e.status as ContentfulStatusCode)
-
-export const bearerOf = (c: Context<AppEnv>) => {
-  const h = c.req.header('authorization')
-  return h && /^bearer\s+/i.test(h) ? h.replace(/^bearer\s+/i, '').trim() : undefined
-}
 
 const stickTo = (id: string) => `${COOKIE}=${id}; Path=${cookiePath}; HttpOnly; SameSite=Lax`
 const unstick = `${COOKIE}=; Path=${cookiePath}; Max-Age=0; HttpOnly; SameSite=Lax`
@@ -43,8 +35,9 @@ async function onReplica<T>(c: Context<AppEnv>, pool: BrowserPool, fn: (r: Repli
   }
 }
 
-export function browserRoutes(pool: BrowserPool, auth: BrowserAuth) {
+export function browserRoutes(pool: BrowserPool, auth: BrowserAuth, log: Logger) {
   const r = new Hono<AppEnv>()
+  r.route('/', browserMcpRoutes(pool, auth, log))
 
   const act = async (c: Context<AppEnv>) => {
     await auth.check(bearerOf(c))

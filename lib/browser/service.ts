@@ -33,6 +33,8 @@ const GONE_KEPT = 1000
 
 export const replicaGone = (id: string, why: string) => new AppError(503, 'replica_replaced', `browser replica ${id} was replaced (${why}); send the request again to continue on another replica`)
 
+const diedDuring = (why: string) => new AppError(503, 'replica_died', `the browser replica died during this request (${why}); it is being replaced`)
+
 export function createBrowserPool(d: PoolDeps) {
   const start = d.start ?? startReplica
   const slots: Slot[] = []
@@ -75,13 +77,13 @@ export function createBrowserPool(d: PoolDeps) {
 
   /** Takes a dead (or oversized) replica out and starts its successor in the same slot. */
   async function replace(slot: Slot, r: Replica, why: string) {
-    if (slot.replica !== r) return
+    if (closed || slot.replica !== r) return
     slot.replica = null
     slot.state = 'restarting'
     gone.set(r.id, why)
     if (gone.size > GONE_KEPT) gone.delete(gone.keys().next().value!)
     queue.remove(r.id, replicaGone(r.id, why))
-    if (!closed) d.log.warn('browser replica replaced', { replica: r.id, capsule: r.capsuleId, why })
+    d.log.warn('browser replica replaced', { replica: r.id, capsule: r.capsuleId, why })
     await r.close()
     if (closed) return
     slot.state = 'starting'
@@ -113,9 +115,13 @@ export function createBrowserPool(d: PoolDeps) {
       const r = await queue.acquire(sticky && queue.has(sticky) ? sticky : null)
       try {
         await syncCookies(r)
-        const died = r.died.then((why) => Promise.reject(new AppError(503, 'replica_died', `the browser replica died during this request (${why}); it is being replaced`)))
+        const died = r.died.then((why) => Promise.reject(diedDuring(why)))
         died.catch(() => {})
         const value = await Promise.race([fn(r), died])
+        // an action can fail on its crashed page a moment before the crash is reported: then the answer is the crash
+        await new Promise((resolve) => setTimeout(resolve, 0))
+        const why = r.deadReason()
+        if (why) throw diedDuring(why)
         if (d.cfg.shareCookies) {
           jar = { version: jar.version + 1, cookies: await r.context.cookies() }
           jarSeen.set(r, jar.version)

@@ -22,7 +22,8 @@ import { cloudboxError, CLOUDBOX_PREFIXES } from '../runs/errors.ts'
 import { mcpRoutes } from '../mcp/routes.mcp.ts'
 import { sandboxRoutes } from '../sandboxes/routes.api.ts'
 import { sandboxHostUpgrades } from '../sandboxes/routes.subdomain.ts'
-import { BROWSER_PREFIX, browserError, browserRoutes } from '../browser/routes.ts'
+import { browserRoutes } from '../browser/routes.ts'
+import { BROWSER_PREFIX, browserError } from '../browser/http.ts'
 import { VERSION } from '../core/version.ts'
 import { tooLarge, notFound } from '../core/errors.ts'
 import { accountAuth, headerPrincipal } from './auth.ts'
@@ -99,7 +100,7 @@ export function createApp(s: Services & { startedAt: number; dbOk: () => boolean
   if (s.claudebox.zai) app.route('/claudebox-zai', withEntry(claudeboxSurface(s.claudebox.zai, s.log), surfaceEntry(s.log, { bodyLimit: limits })))
 
   // browser cluster (seed 000): its token or a key of its team; before the MCP hub, so /stealthy-auto-browse/mcp/ is its own
-  if (s.browser) app.route('/', withEntry(browserRoutes(s.browser.pool, s.browser.auth), surfaceEntry(s.log, { bodyLimit: limits })))
+  if (s.browser) app.route('/', withEntry(browserRoutes(s.browser.pool, s.browser.auth, s.log), surfaceEntry(s.log, { bodyLimit: limits })))
 
   // MCP hub (seed 000): /mcp/ and /{server}/mcp; a service that serves its own /{name}/mcp (storage, claudebox) keeps it.
   app.route('/', withEntry(mcpRoutes(s.mcp, { gateway: s.gateway, identity: s.identity, log: s.log, publicUrl: () => (s.site.source === 'listen' ? '' : s.site.url) }), surfaceEntry(s.log)))

@@ -41,6 +41,7 @@ export function createServices(core: Core) {
     sets: [
       { name: 'storage', load: async () => (await import('../storage/mcp-tools.ts')).storageTools(storage) },
       { name: 'capsules', load: async () => (await import('../capsules/mcp-tools.ts')).capsuleTools(capsules), serveAlone: true },
+      ...(browser ? [{ name: 'browser', load: async () => (await import('../browser/routes.mcp.ts')).hubTools(browser.pool, browser.teamId, core.config.browser.replicas) }] : []),
       ...[claudebox.main, claudebox.zai].filter((c) => c !== null).map((c) => ({ name: c.name, load: async () => (await import('../claudebox/mcp-tools.ts')).claudeboxTools(c), ownEndpoint: true })),
     ],
   })

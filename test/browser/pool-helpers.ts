@@ -1,0 +1,62 @@
+/** A nestbox with a browser pool for the pool tests, and a client of /stealthy-auto-browse/ that keeps the INSTANCEID cookie. */
+import { startTestNestbox, type TestNestbox } from '../harness.ts'
+
+export type Answer = { status: number; body: { success: boolean; timestamp: number; data?: any; error?: string }; instance: string | null; setCookie: string | null; ms: number }
+
+export async function startPool(set: Record<string, string | number | boolean> = {}, o: { dataDir?: string } = {}): Promise<{ nb: TestNestbox; token: string }> {
+  const nb = await startTestNestbox({ set: { 'browser.replicas': 1, ...set }, ...o })
+  return { nb, token: nb.bootstrap.stealthy_auto_browse_token ?? String(set['browser.token'] ?? '') }
+}
+
+/** One client: sends its INSTANCEID cookie back, as a browser or requests.Session would. */
+export function client(nb: TestNestbox, bearer: string) {
+  let cookie: string | null = null
+  const c = {
+    get instance() {
+      return cookie
+    },
+    set instance(v: string | null) {
+      cookie = v
+    },
+    async post(body: unknown, o: { bearer?: string; raw?: string } = {}): Promise<Answer> {
+      const t = Date.now()
+      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${o.bearer ?? bearer}` }
+      if (cookie) headers.cookie = `INSTANCEID=${cookie}`
+      const r = await fetch(`${nb.url}/stealthy-auto-browse/`, { method: 'POST', headers, body: o.raw ?? JSON.stringify(body) })
+      const setCookie = r.headers.get('set-cookie')
+      const m = setCookie ? /INSTANCEID=([^;]*)/.exec(setCookie) : null
+      if (m) cookie = m[1] || null
+      return { status: r.status, body: await r.json(), instance: m ? m[1] || null : null, setCookie, ms: Date.now() - t }
+    },
+  }
+  return c
+}
+
+export type PoolStatus = { status: string; num_replicas: number; running: number; queued: number; replicas: Array<{ id: string | null; profile: string; state: string; queue_length: number; memory_mb: number | null }> }
+
+export const status = async (nb: TestNestbox): Promise<PoolStatus> => (await fetch(`${nb.url}/stealthy-auto-browse/__queue/status`)).json() as Promise<PoolStatus>
+
+export async function until<T>(check: () => Promise<T | null | false> | T | null | false, ms = 30_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** The capsule of a replica (its metadata names it), through the Wrenn API. */
+export async function capsuleOf(nb: TestNestbox, replica: string): Promise<string> {
+  const list = (await (await nb.api('/v1/capsules')).json()) as Array<{ id: string; status: string; metadata: Record<string, string> }>
+  const row = list.find((c) => c.metadata?.replica === replica && c.status === 'running')
+  if (!row) throw new Error(`no running capsule for replica ${replica}`)
+  return row.id
+}
+
+/** Runs a shell command in a capsule through the Wrenn API. */
+export async function sh(nb: TestNestbox, capsule: string, script: string): Promise<string> {
+  const r = await nb.api(`/v1/capsules/${capsule}/exec`, { method: 'POST', json: { cmd: '/bin/sh', args: ['-c', script], timeout_sec: 30 } })
+  const j = (await r.json()) as { stdout: string; stderr: string }
+  return j.stdout
+}
