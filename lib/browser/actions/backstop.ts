@@ -32,6 +32,10 @@ export function deadlineMs(name: string, args: Record<string, unknown>, raw: Rec
     case 'refresh':
       // each attempt, and the doubling delays between them
       return (n('timeout') + n('retry_delay') * 2 ** n('retry_count')) * (1 + n('retry_count')) + GRACE_MS
+    case 'screenshot':
+    case 'save_screenshot':
+      // the capture and the resize each have 30 s (screenshot.ts)
+      return 60_000 + GRACE_MS
     case 'scroll_to_bottom':
     case 'scroll_to_bottom_humanized':
       return MAX_SCROLL_STEPS * (n('delay') * 1.3 + 1000) + GRACE_MS
