@@ -5,19 +5,23 @@
  *
  *  1. overhead at a fixed 300 req/s, non-streaming: latency through the gateway
  *     minus latency straight to the upstream (p50, p99); targets ≤ 0.5 / ≤ 2 ms;
+ *     beside it a bare Node proxy (lib/bare-proxy.ts: node:http + undici, no
+ *     gateway logic), the floor any gateway in Node pays on this machine;
  *  2. streaming time to first byte added (p50), target ≤ 1 ms;
  *  3. saturation throughput through the gateway / direct (wrk, 32 connections),
- *     target ≥ 0.6, with the gateway's CPU per request;
+ *     target ≥ 0.6, with the gateway's CPU per request, and the bare proxy's;
  *  4. RSS growth over 200,000 requests with a virtual key carrying rpm/tpm
  *     limits and a budget, spend logging on (target ≤ 20 MB past warm-up);
  *  5. RSS per open stream with 1,000 concurrent streams.
+ *
+ * Each table is followed by the load average (the machine is shared).
  *
  *   node test/bench/gateway.ts [--requests N] [--seconds S] [--streams N]
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cpuMs, freePort, haveWrk, median, memoryMb, printTable, startProcess, waitHealthy } from './lib/measure.ts'
 
@@ -107,6 +111,7 @@ function wrkPost(url: string, body: string, key: string, o: { connections: numbe
 const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-bench-gateway-'))
 const upPort = await freePort()
 const gwPort = await freePort()
+const barePort = await freePort()
 const up = startProcess(process.execPath, [join(root, 'test/bench/lib/fake-llm.ts'), String(upPort)])
 const MASTER = 'sk-bench-master-key-000'
 const upstream = `http://127.0.0.1:${upPort}/v1`
@@ -115,34 +120,44 @@ const modelList = [
   { model_name: 'slow', litellm_params: { model: 'openai/slow', api_base: upstream, api_key: 'sk-upstream' } },
 ]
 const gw = startProcess(process.execPath, [join(root, 'main.ts'), 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(gwPort), '--set', `gateway.masterKey=${MASTER}`, '--set', `gateway.modelList=${JSON.stringify(modelList)}`], { env: { ...process.env, NESTBOX_LOG_LEVEL: 'info' } as Record<string, string> })
+const bareProxy = startProcess(process.execPath, [join(root, 'test/bench/lib/bare-proxy.ts'), String(barePort), `${upstream}/chat/completions`])
+const bare = `http://127.0.0.1:${barePort}/`
+const load = () => console.log(`load average: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
 const gwUrl = `http://127.0.0.1:${gwPort}`
 const direct = `${upstream}/chat/completions`
 const through = `${gwUrl}/v1/chat/completions`
 
 try {
-  await waitHealthy(`${gwUrl}/health/liveliness`, performance.now(), 20_000)
+  // a start takes seconds more on a loaded machine
+  await waitHealthy(`${gwUrl}/health/liveliness`, performance.now(), 120_000)
+  await waitHealthy(bare, performance.now(), 20_000)
   const pid = gw.child.pid!
   const key = (await (await fetch(`${gwUrl}/key/generate`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ rpm_limit: 10_000_000, tpm_limit: 1_000_000_000, max_budget: 1_000_000, max_parallel_requests: 10_000 }) })).json()).key as string
 
   // Warm both paths (JIT, connection pools).
   await fixedRate(direct, BODY, 'x', 2, RATE)
   await fixedRate(through, BODY, key, 2, RATE)
+  await fixedRate(bare, BODY, 'x', 2, RATE)
 
   // 1. Overhead at a fixed rate, rounds alternating so drift on the shared machine cancels out.
   const d: number[] = []
   const g: number[] = []
   const own: number[] = []
+  const bp: number[] = []
   const viaGateway = () => fixedRate(through, BODY, key, SECONDS, RATE).then((r) => (g.push(...r.total), own.push(...r.overhead)))
   const straight = () => fixedRate(direct, BODY, 'x', SECONDS, RATE).then((r) => d.push(...r.total))
-  for (let i = 0; i < 4; i++) for (const run of i % 2 ? [viaGateway, straight] : [straight, viaGateway]) await run()
+  const viaBare = () => fixedRate(bare, BODY, 'x', SECONDS, RATE).then((r) => bp.push(...r.total))
+  for (let i = 0; i < 4; i++) for (const run of i % 2 ? [viaGateway, viaBare, straight] : [straight, viaBare, viaGateway]) await run()
   printTable(`1. Non-streaming latency at ${RATE} req/s (${d.length} requests each, ms)`, [
     ['path', 'p50', 'p99'],
     ['direct to upstream', median(d).toFixed(3), pct(d, 99).toFixed(3)],
     ['through gateway (virtual key, limits, spend log)', median(g).toFixed(3), pct(g, 99).toFixed(3)],
     ['added by the gateway', (median(g) - median(d)).toFixed(3), (pct(g, 99) - pct(d, 99)).toFixed(3)],
+    ['added by a bare Node proxy (node:http + undici, no gateway logic: the floor)', (median(bp) - median(d)).toFixed(3), (pct(bp, 99) - pct(d, 99)).toFixed(3)],
     ["gateway's own work (x-litellm-overhead-duration-ms: handler entry to answer, minus upstream wait)", median(own).toFixed(3), pct(own, 99).toFixed(3)],
   ])
   console.log(`targets: p50 added ≤ 0.5 ms → ${median(g) - median(d) <= 0.5 ? 'met' : 'NOT met'}; p99 added ≤ 2 ms → ${pct(g, 99) - pct(d, 99) <= 2 ? 'met' : 'NOT met'}`)
+  load()
 
   // 2. Streaming time to first byte.
   const sd: number[] = []
@@ -158,6 +173,7 @@ try {
     ['added', (median(sg) - median(sd)).toFixed(3), (pct(sg, 99) - pct(sd, 99)).toFixed(3)],
   ])
   console.log(`target: TTFB p50 added ≤ 1 ms → ${median(sg) - median(sd) <= 1 ? 'met' : 'NOT met'}`)
+  load()
 
   // 3. Saturation throughput (wrk, 32 connections), alternating rounds; the gateway's CPU per request.
   const ratios: number[] = []
@@ -165,6 +181,9 @@ try {
   const rg: number[] = []
   const cpu: number[] = []
   const upCpu: number[] = []
+  const rb: number[] = []
+  const bareCpu: number[] = []
+  const bareRatios: number[] = []
   for (let i = 0; i < 3; i++) {
     const a = await wrkPost(direct, BODY, 'x', { connections: 32, seconds: SECONDS })
     const c0 = cpuMs(pid)
@@ -175,14 +194,22 @@ try {
     rd.push(a.rps)
     rg.push(b.rps)
     ratios.push(b.rps / a.rps)
+    const p0 = cpuMs(bareProxy.child.pid!)
+    const p = await wrkPost(bare, BODY, 'x', { connections: 32, seconds: SECONDS })
+    bareCpu.push(((cpuMs(bareProxy.child.pid!) - p0) * 1000) / p.requests)
+    rb.push(p.rps)
+    bareRatios.push(p.rps / a.rps)
   }
   printTable(`3. Saturation, wrk 32 connections, ${SECONDS} s rounds (client, gateway and upstream share the cores)`, [
     ['path', 'req/s (median)', 'CPU µs/req'],
     ['direct to upstream', Math.round(median(rd)), `${median(upCpu).toFixed(0)} (upstream)`],
     ['through gateway', Math.round(median(rg)), `${median(cpu).toFixed(0)} (gateway)`],
-    ['ratio', median(ratios).toFixed(2), ''],
+    ['through a bare Node proxy (the floor)', Math.round(median(rb)), `${median(bareCpu).toFixed(0)} (proxy)`],
+    ['ratio gateway / direct', median(ratios).toFixed(2), ''],
+    ['ratio bare proxy / direct', median(bareRatios).toFixed(2), ''],
   ])
   console.log(`target: ratio ≥ 0.6 → ${median(ratios) >= 0.6 ? 'met' : 'NOT met'}`)
+  load()
 
   // 4. RSS over TOTAL requests with a keyed, limited, budgeted key and spend logging.
   const warm = Math.round(TOTAL / 10)
@@ -213,6 +240,7 @@ try {
     ['growth', (rss1.rss - rss0.rss).toFixed(1), (rss1.private - rss0.private).toFixed(1)],
   ])
   console.log(`target: growth ≤ 20 MB → ${rss1.rss - rss0.rss <= 20 ? 'met' : 'NOT met'}`)
+  load()
 
   // 5. Open streams.
   const before = memoryMb(pid)
@@ -245,5 +273,6 @@ try {
   agent.destroy()
   await gw.stop()
   await up.stop()
+  await bareProxy.stop()
   rmSync(dataDir, { recursive: true, force: true })
 }
