@@ -156,7 +156,11 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
       async page() {
         if (closing) throw unavailable('this browser replica is being replaced')
         const open = context.pages().filter((p) => !p.isClosed())
-        return open.at(-1) ?? (await context.newPage())
+        if (open.length) return open.at(-1)!
+        // a new tab's initial about:blank never commits over CDP here, and evaluating in it hangs: commit one first
+        const p = await context.newPage()
+        await p.goto('about:blank')
+        return p
       },
       memoryBytes: () => d.capsules.sampler.latest(row.id)?.memBytes ?? null,
       close() {
