@@ -1,12 +1,14 @@
 /**
  * Browser pool benchmark (issue 18), pages served from a network namespace (test/browser/pages.ts):
  *   `goto` of a small page + `get_text` through POST /stealthy-auto-browse/ (a warm, sticky replica)
- *   vs the same two steps with playwright-core driving Debian's chromium directly on the host, alternating;
+ *   vs the same two steps with playwright-core driving Debian's chromium directly on the host (headful on an
+ *   Xvfb of its own, as the replicas run; goto waits for domcontentloaded, the action's default), alternating;
  *   20 clients on 5 replicas for 60 s (each sticky, goto + get_text per request pair): every request must
  *   succeed; throughput and p95; idle working-set memory per replica from __queue/status.
  * Usage: node test/bench/browser.ts [--quick]   (--quick: 10 pairs, 15 s of load)
  */
 import { chromium } from 'playwright-core'
+import { spawn } from 'node:child_process'
 import { startPageServer } from '../browser/pages.ts'
 import { client, startPool, status, until } from '../browser/pool-helpers.ts'
 
@@ -20,7 +22,11 @@ const ms = (x: number) => `${x.toFixed(1)} ms`
 
 const pages = await startPageServer({ '/': '<html><head><title>Bench</title></head><body><h1>small page</h1><p>some text to read back</p></body></html>' })
 const { nb, token } = await startPool({ 'browser.replicas': REPLICAS })
-const host = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] })
+// the baseline is the same kind of browser: headful Debian chromium on an Xvfb display of its own, on the host
+const display = `:${200 + (process.pid % 500)}`
+const xvfb = spawn('/usr/bin/Xvfb', [display, '-screen', '0', '1920x1080x24', '-nolisten', 'tcp'], { stdio: 'ignore' })
+await new Promise((r) => setTimeout(r, 1000))
+const host = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: false, args: ['--no-sandbox'], env: { ...process.env, DISPLAY: display } })
 try {
   const hostPage = await host.newPage()
   const c = client(nb, token)
@@ -38,7 +44,7 @@ try {
     await step({ action: 'get_text' })
     pool.push(performance.now() - t0)
     t0 = performance.now()
-    await hostPage.goto(`${pages.base}/?i=${i}`)
+    await hostPage.goto(`${pages.base}/?i=${i}`, { waitUntil: 'domcontentloaded' })
     await hostPage.innerText('body')
     direct.push(performance.now() - t0)
   }
@@ -78,6 +84,7 @@ try {
   if (failed) process.exitCode = 1
 } finally {
   await host.close()
+  xvfb.kill()
   await nb.close()
   pages.close()
 }
