@@ -4,13 +4,13 @@
  * relays http://nestbox to (lib/capsules/runtime/network.ts). Capsules come back
  * before the app exists (start hooks run first), so requests wait for it.
  */
-import type { WebSocketServer } from 'ws'
 import type { Logger } from '../core/logger.ts'
 import { createNodeServer } from './node-server.ts'
+import { createWebSocketServer } from './websocket.ts'
 
 type Fetch = Parameters<typeof createNodeServer>[0]
 
-export function createCapsuleApi(log: Logger, wss: WebSocketServer) {
+export function createCapsuleApi(log: Logger) {
   let app: Fetch | null = null
   let ready: () => void
   const appReady = new Promise<void>((r) => (ready = r))
@@ -26,6 +26,7 @@ export function createCapsuleApi(log: Logger, wss: WebSocketServer) {
     },
     /** Serves the API on `socketPath` for capsule `capsuleId`; resolves to a function that stops it. */
     async listen(capsuleId: string, socketPath: string): Promise<() => void> {
+      const wss = createWebSocketServer()
       const server = createNodeServer(fetch, log.child({ capsule: capsuleId }), wss)
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
@@ -35,6 +36,7 @@ export function createCapsuleApi(log: Logger, wss: WebSocketServer) {
         })
       })
       return () => {
+        for (const c of wss.clients) c.terminate()
         server.close()
         server.closeAllConnections()
       }

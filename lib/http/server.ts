@@ -7,7 +7,6 @@ import type { Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { WebSocketServer } from 'ws'
 import type { Config } from '../core/config/index.ts'
 import { openDb } from '../core/db.ts'
 import { createEventBus } from '../core/events.ts'
@@ -23,6 +22,7 @@ import { createNodeServer } from './node-server.ts'
 import { portHostDivert } from '../capsules/port-splice.ts'
 import { divertConnections } from './divert.ts'
 import { createServices, type Services } from './services.ts'
+import { createWebSocketServer } from './websocket.ts'
 
 export type Nestbox = {
   url: string
@@ -72,8 +72,8 @@ export async function startNestbox(config: Config, opts: StartOptions = {}): Pro
     onStop: (fn: () => Promise<void> | void) => stopHooks.push(fn),
   }
   const site = createSiteUrl(config)
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
-  const capsuleApi = createCapsuleApi(log, wss)
+  const wss = createWebSocketServer()
+  const capsuleApi = createCapsuleApi(log)
   const services = createServices({ config, dataDir, db: handle.db, bus, clock: systemClock, ids: idGen, log, jobs, lifecycle, site, capsuleApi })
   mark('services')
 

@@ -10,9 +10,16 @@ import type { Context } from 'hono'
 import type { IncomingMessage } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { WebSocket } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
 import { invalid } from '../core/errors.ts'
 import type { AppEnv } from './types.ts'
+
+/**
+ * The WebSocket server behind one HTTP server. One each: @hono/node-server ties
+ * it to its HTTP server (a listener per server, and close() when that server
+ * closes), so a shared one would stop taking upgrades once any server closed.
+ */
+export const createWebSocketServer = () => new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
 
 /** Upgrade requests a route accepted (the rest get their response written by refuseUpgrade). */
 const accepted = new WeakSet<IncomingMessage>()

@@ -86,4 +86,17 @@ test('an accepted upgrade still works after refused ones on the same server', as
   assert.is(frames.filter((f) => f.type === 'stdout').map((f) => f.data).join(''), 'up\n')
 })
 
+test('WebSockets still open after a capsule with its own API socket (network nestbox) is destroyed', async () => {
+  const gone = await createCapsule(nb, { network: 'nestbox' })
+  assert.is((await nb.api(`/v1/capsules/${gone}`, { method: 'DELETE' })).status < 300, true)
+  const ws = new WebSocket(nb.url.replace(/^http/, 'ws') + `/v1/capsules/${id}/exec/stream`, { headers: owner() })
+  const opened = await new Promise<string>((res) => {
+    ws.once('open', () => res('open'))
+    ws.once('unexpected-response', (_req, r) => res(`refused ${r.statusCode}`))
+    ws.once('error', (e) => res(`error ${e.message}`))
+  })
+  ws.close()
+  assert.is(opened, 'open')
+})
+
 test.run()
