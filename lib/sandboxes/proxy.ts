@@ -158,7 +158,11 @@ export function createSubdomainProxy(d: ProxyDeps) {
       r.pipe(res)
       res.on('close', () => r.destroy())
     })
-    req.pipe(up)
+    // a request without a body is sent at once (piping would wait for its 'end' a turn later)
+    if (!req.headers['content-length'] && !req.headers['transfer-encoding']) {
+      req.resume()
+      up.end()
+    } else req.pipe(up)
   }
 
   return {

@@ -5,7 +5,9 @@
  *     keep-alive connection, requests one after another (latency, no queueing),
  *     through oc-{id}.{baseDomain} with the entry cookie vs the same requests made
  *     inside the sandbox's namespace (a Node client run in the capsule), rounds
- *     interleaved; target: p50 added ≤ 1 ms.
+ *     interleaved; target: p50 added ≤ 1 ms. For reference, the capsule port
+ *     exposure over the same relay: by host (its connection handed over at L4
+ *     after the first request) and by path (HTTP through Hono, as ours is HTTP).
  * Usage: node test/bench/sandboxes.ts [--quick]
  */
 import { Agent, request } from 'node:http'
@@ -93,13 +95,15 @@ export async function subdomainProxy(nb: TestNestbox): Promise<Rows> {
   const proxied: number[] = []
   const direct: number[] = []
   const ported: number[] = []
+  const pathed: number[] = []
   await sequential(nb, host, '/global/health', { cookie: sbCookie }, 50) // warm-up
   for (let r = 0; r < ROUNDS; r++) {
-    const inside = await (await nb.api(`/v1/capsules/${sb.capsule_id}/exec`, { method: 'POST', json: { cmd: '/usr/bin/node', args: ['-e', INSIDE, String(N), auth], timeout: 120 } })).json()
+    const inside = await (await nb.api(`/v1/capsules/${sb.capsule_id}/exec`, { method: 'POST', json: { cmd: '/usr/bin/node', args: ['-e', INSIDE, String(N), auth], timeout_sec: 300 } })).json()
     if (inside.exit_code !== 0) throw new Error(`inside client failed: ${JSON.stringify(inside).slice(0, 500)}`)
     direct.push(median(JSON.parse(inside.stdout)))
     proxied.push(median(await sequential(nb, host, '/global/health', { cookie: sbCookie }, N)))
     ported.push(median(await sequential(nb, portHost, '/global/health', portHeaders, N)))
+    pathed.push(median(await sequential(nb, u.host, `/v1/capsules/${sb.capsule_id}/ports/4096/global/health`, { 'x-api-key': nb.apiKey, authorization: auth }, N)))
   }
   await fetch(`${nb.url}/api/sandboxes/${sb.id}`, { method: 'DELETE', headers: { cookie, origin: nb.url } })
   const p = median(proxied)
@@ -109,6 +113,7 @@ export async function subdomainProxy(nb: TestNestbox): Promise<Rows> {
     ['direct, inside the sandbox namespace', d.toFixed(3), '1.00×'],
     [`oc-{id}.${BASE} (subdomain proxy)`, p.toFixed(3), `${(p / d).toFixed(2)}×`],
     [`4096-{capsule}.${BASE} (port exposure, same relay)`, median(ported).toFixed(3), `${(median(ported) / d).toFixed(2)}×`],
+    [`/v1/capsules/{id}/ports/4096/ (port exposure by path: HTTP through Hono)`, median(pathed).toFixed(3), `${(median(pathed) / d).toFixed(2)}×`],
     ['added by the proxy (target ≤ 1 ms)', (p - d).toFixed(3), p - d <= 1 ? 'ok' : 'OVER'],
     ['load average (1 min) at the end', loadavg()[0].toFixed(1), ''],
   ]
