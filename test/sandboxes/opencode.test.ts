@@ -233,8 +233,20 @@ test('another team neither sees nor touches the sandbox', async () => {
   assert.is((await getSb()()).status, 200)
 })
 
-test('delete: the capsule goes, the subdomain says so, the proxy token is refused', async () => {
-  const token = await proxyToken()
+let token: string
+
+test('status follows the capsule: stopped from /v1/capsules, the sandbox says stopped, its subdomain an error page, its token 403', async () => {
+  token = await proxyToken()
+  assert.is((await nb.api(`/v1/capsules/${sb.capsule_id}`, { method: 'DELETE' })).status, 202)
+  await waitStatus(getSb(), 'stopped', 60_000)
+  const page = await hostRequest(nb, host, '/global/health', { headers: { cookie } })
+  assert.is(page.status, 503)
+  assert.match(page.text, /stopped/)
+  assert.is((await messages(token)).status, 403)
+  assert.is((await owner.post(`/api/sandboxes/${sb.id}/resume`)).status, 409, 'a stopped sandbox cannot be resumed')
+})
+
+test('delete: the row goes, the subdomain says so, the proxy token is refused', async () => {
   assert.is((await owner.del(`/api/sandboxes/${sb.id}`)).status, 204)
   assert.is((await getSb()()).status, 404)
   const page = await hostRequest(nb, host, '/global/health', { headers: { cookie } })
