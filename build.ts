@@ -75,6 +75,21 @@ const embeddedPty: Plugin = {
   },
 }
 
+/**
+ * playwright-core require()s its package.json and browsers.json by paths built at
+ * run time, which do not exist inside the executable: their text goes in instead.
+ */
+const embeddedPlaywrightPackage: Plugin = {
+  name: 'embedded-playwright-package',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]playwright-core[\\/]lib[\\/][^\\/]+\.js$/ }, (args) => {
+      const packageRoot = join(dirname(args.path), '..')
+      const text = readFileSync(args.path, 'utf8').replace(/require\(import_path\d*\.default\.join\(packageRoot, "(\w+\.json)"\)\)/g, (_, name) => `(${readFileSync(join(packageRoot, name), 'utf8').trim()})`)
+      return { loader: 'js', resolveDir: dirname(args.path), contents: text }
+    })
+  },
+}
+
 async function bundle(file: string): Promise<void> {
   const r = await build({
     entryPoints: [join(root, 'main.ts')],
@@ -89,7 +104,7 @@ async function bundle(file: string): Promise<void> {
     legalComments: 'none',
     logLevel: 'warning',
     define: { 'import.meta.url': '__nestbox_import_meta_url' },
-    plugins: [embedMigrations, embeddedPty],
+    plugins: [embedMigrations, embeddedPty, embeddedPlaywrightPackage],
   })
   if (r.errors.length) throw new Error('esbuild failed')
   // import.meta has no CommonJS equivalent; the few modules that use import.meta.url get the bundle's own URL.
