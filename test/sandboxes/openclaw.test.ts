@@ -1,7 +1,7 @@
 /**
  * An openclaw sandbox: openclaw installed by nestbox on first use (here from npm's
- * local cache, offline: set npm_config_offline; run `npm cache add openclaw@<version>`
- * once on a new machine), its gateway started in a capsule with nestbox's Node and
+ * local cache, offline: set npm_config_offline; `bin/deps.sh --test` fills the cache),
+ * its gateway started in a capsule with nestbox's Node and
  * answering through claw-{id}.{baseDomain}: HTTP health with the Bearer credential
  * injected, and its WebSocket protocol's first frame through the proxy.
  */
