@@ -56,25 +56,46 @@ export function createAuditLog(d: { db: Db; clock: Clock; ids: IdGen; bus: Event
     return { entries: rows, next: last ? { before: last.created_at, beforeId: last.id } : null }
   }
 
+  const rowOf = (actor: Principal, e: AuditEntry, at: number) => {
+    const a = actorOf(actor)
+    return {
+      id: d.ids.id('al-', 16),
+      team_id: e.teamId,
+      actor_type: a.actorType,
+      actor_id: a.actorId,
+      actor_name: a.actorName,
+      resource_type: e.resourceType,
+      resource_id: e.resourceId ?? '',
+      action: e.action,
+      status: e.status ?? 'success',
+      metadata: JSON.stringify(e.metadata ?? {}),
+      created_at: at,
+    }
+  }
+  const publish = (row: ReturnType<typeof rowOf>, e: AuditEntry) =>
+    d.bus.publish({ type: 'audit', teamId: e.teamId, resourceType: e.resourceType, resourceId: row.resource_id, data: { id: row.id, action: e.action, status: row.status, actor: { type: row.actor_type, id: row.actor_id, name: row.actor_name }, metadata: e.metadata ?? {} }, at: row.created_at })
+
   return {
     /** Appends one entry for `actor`, and publishes it as an "audit" event. */
     async record(actor: Principal, e: AuditEntry): Promise<void> {
-      const a = actorOf(actor)
-      const row = {
-        id: d.ids.id('al-', 16),
-        team_id: e.teamId,
-        actor_type: a.actorType,
-        actor_id: a.actorId,
-        actor_name: a.actorName,
-        resource_type: e.resourceType,
-        resource_id: e.resourceId ?? '',
-        action: e.action,
-        status: e.status ?? 'success',
-        metadata: JSON.stringify(e.metadata ?? {}),
-        created_at: d.clock.now(),
-      }
+      const row = rowOf(actor, e, d.clock.now())
       await d.db.insertInto('audit_logs').values(row).execute()
-      d.bus.publish({ type: 'audit', teamId: e.teamId, resourceType: e.resourceType, resourceId: row.resource_id, data: { id: row.id, action: e.action, status: row.status, actor: { type: a.actorType, id: a.actorId, name: a.actorName }, metadata: e.metadata ?? {} }, at: row.created_at })
+      publish(row, e)
+    },
+
+    /**
+     * Appends entries that happened at `at` (each its own time) in one insert,
+     * then publishes each: for frequent entries (MCP tool calls), where one
+     * statement and commit per entry cost more than the entry.
+     */
+    async recordMany(items: Array<{ actor: Principal; entry: AuditEntry; at: number }>): Promise<void> {
+      // 11 parameters a row: 500 rows stay far under SQLite's limit of 32766.
+      for (let i = 0; i < items.length; i += 500) {
+        const slice = items.slice(i, i + 500)
+        const rows = slice.map((x) => rowOf(x.actor, x.entry, x.at))
+        await d.db.insertInto('audit_logs').values(rows).execute()
+        rows.forEach((row, j) => publish(row, slice[j].entry))
+      }
     },
 
     /** Entries of the caller's active team (any role may read them). */

@@ -5,8 +5,12 @@
  * Content-Type the fast path leaves to the SDK), for results, tool errors,
  * unknown tools and either kind of id; requests it declines are still served.
  * Also the hub's own client to HTTP upstreams (upstream-fetch.ts), against an
- * upstream answering JSON and one answering event streams.
+ * upstream answering JSON and one answering event streams; and tool-call audit
+ * entries written in batches, none lost at stop.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
@@ -131,10 +135,44 @@ test('the hub’s client to upstreams (upstream-fetch.ts): JSON and event-stream
   await client.close()
 })
 
+test('tool calls are audited in batches; entries still queued when nestbox stops are written before it stops', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nestbox-mcp-audit-'))
+  const set = { 'gateway.mcpServers': JSON.stringify({ web: { url: web.url, transport: 'http' } }) }
+  const entries = async (n: TestNestbox) => {
+    const page = await (await fetch(`${n.url}/v1/audit-logs?limit=200`, { headers: { 'x-api-key': n.apiKey } })).json()
+    return (page.entries as Array<{ resource_type: string; resource_id: string; status: string; metadata: { key: string } }>).filter((e) => e.resource_type === 'mcp_tool')
+  }
+  const calls = async (n: TestNestbox, count: number) => {
+    const client = new Client({ name: 'audit-test', version: '1.0.0' })
+    await client.connect(new StreamableHTTPClientTransport(new URL(n.url + '/mcp/'), { requestInit: { headers: { authorization: `Bearer ${n.apiKey}` } } }))
+    for (let i = 0; i < count; i++) await client.callTool({ name: i % 2 ? 'web-fail' : 'web-add', arguments: i % 2 ? {} : { a: i, b: 1 } })
+    await client.close()
+  }
+  try {
+    let n = await startTestNestbox({ dataDir: dir, set })
+    await calls(n, 4)
+    for (let t = Date.now(); (await entries(n)).length < 4; ) {
+      assert.ok(Date.now() - t < 10_000, 'the first batch was written')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const first = await entries(n)
+    assert.equal(first.map((e) => e.resource_id).sort(), ['web-add', 'web-add', 'web-fail', 'web-fail'])
+    assert.equal(first.map((e) => e.status).sort(), ['failure', 'failure', 'success', 'success'])
+    // stopped at once after the calls: the queued entries are written by the stop
+    await calls(n, 3)
+    await n.close()
+    n = await startTestNestbox({ dataDir: dir, set })
+    assert.is((await entries(n)).length, 7)
+    await n.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('without a key the fast path is never reached', async () => {
   const r = await fetch(nb.url + '/mcp/', { method: 'POST', headers: { accept: 'application/json, text/event-stream', 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'web-echo', arguments: { text: 'x' } } }) })
   assert.is(r.status, 401)
-  assert.is(web.calls, 1) // the one echo call of the first test
+  assert.is(web.calls, 1) // the one echo call of the first test (echo counts its calls)
 })
 
 test.run()

@@ -241,10 +241,11 @@ test('capsule tools act for the key\'s team only, end to end', async () => {
     assert.is(bad.isError, true)
     assert.match(bad.content[0].text, /cmd/)
 
-    // Tool calls are in the team's audit log with key, duration and outcome.
-    const audit = await fetch(nb.url + '/v1/audit-logs?limit=200', { headers: { 'x-api-key': a.key } }).then((r) => r.json())
-    const entry = audit.entries.find((e: { resource_type: string; resource_id: string }) => e.resource_type === 'mcp_tool' && e.resource_id === 'capsules-exec')
-    assert.ok(entry, 'audit entry for capsules-exec')
+    // Tool calls are in the team's audit log with key, duration and outcome (written in batches: within moments).
+    const entry = await until(async () => {
+      const audit = await fetch(nb.url + '/v1/audit-logs?limit=200', { headers: { 'x-api-key': a.key } }).then((r) => r.json())
+      return audit.entries.find((e: { resource_type: string; resource_id: string }) => e.resource_type === 'mcp_tool' && e.resource_id === 'capsules-exec')
+    }, 'the audit entry for capsules-exec')
     assert.is(entry.team_id, a.teamId)
     assert.is(typeof entry.metadata.duration_ms, 'number')
   } finally {
