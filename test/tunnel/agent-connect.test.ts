@@ -170,7 +170,8 @@ test('the local service gone: 502 from the agent, the tunnel stays up', async ()
   await local.close()
   const r = await front.fetch('/hello')
   assert.is(r.status, 502)
-  assert.match(await r.text(), /ECONNREFUSED/)
+  // refused, or reset when the agent's kept-alive connection to it was the one cut
+  assert.match(await r.text(), /^502 Bad Gateway: .*(ECONNREFUSED|ECONNRESET|socket hang up)/)
   assert.ok(nb.services.agentTunnels.connected(sandboxId))
 })
 
