@@ -11,12 +11,18 @@ import { INITIAL_WINDOW, MAX_CHUNK, type Frame } from './agent-frames.ts'
 /** Sends a frame; `done` runs once the frame is written to the tunnel's socket. */
 export type SendFrame = (header: Frame, payload?: Buffer, done?: () => void) => void
 
+/** Bytes a batch may hold before it is written anyway (bounds the memory a batch pins). */
+export const BATCH_MAX = 256 * 1024
+
 /**
- * Holds a stream's writes until the end of the current tick, so the frames made
- * from one read (a 64 KiB chunk is four frames) leave in one syscall: call
- * hold() before each write, and release() before ending the stream.
+ * Holds a sink's writes until the event loop's poll phase is over (setImmediate),
+ * so the frames made from the several reads libuv does per wake-up leave in one
+ * writev, at most BATCH_MAX bytes each: every syscall on a loopback socket wakes
+ * the reader, and one per 16 KiB frame (or per 64 KiB read) made that wake-up the
+ * tunnel's main cost. Call hold() before each write, and release() before ending
+ * the sink.
  */
-export function batchWrites(sink: { cork(): void; uncork(): void }) {
+export function batchWrites(sink: { cork(): void; uncork(): void; readonly writableLength: number }) {
   let corked = false
   const release = () => {
     if (!corked) return
@@ -25,10 +31,11 @@ export function batchWrites(sink: { cork(): void; uncork(): void }) {
   }
   return {
     hold() {
-      if (corked) return
+      if (corked && sink.writableLength < BATCH_MAX) return
+      release()
       corked = true
       sink.cork()
-      process.nextTick(release)
+      setImmediate(release)
     },
     release,
   }
