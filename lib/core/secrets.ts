@@ -1,5 +1,7 @@
-/** Hashing and comparison of secrets. Tokens: SHA-256. Passwords: scrypt, off the event loop. */
+/** Hashing and comparison of secrets. Tokens: SHA-256. Passwords: scrypt, off the event loop. Server keys kept in files. */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 export const sha256hex = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex')
 
@@ -36,4 +38,19 @@ export async function verifyPassword(password: string, stored: string | null | u
   const want = Buffer.from(hash, 'base64url')
   const got = await scrypt(password, Buffer.from(salt, 'base64url'), Number(n), Number(rr), Number(pp))
   return got.length === want.length && timingSafeEqual(got, want)
+}
+
+/** A 32-byte server key kept in `file` (64 hex characters), created 0600 on first use; concurrent first uses agree on one key. */
+export function loadKeyFile(file: string): Buffer {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true })
+    try {
+      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+  }
+  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex')
+  if (key.length !== 32) throw new Error(`${file} must hold 32 bytes as 64 hex characters`)
+  return key
 }

@@ -5,30 +5,14 @@
  *   `nbx-{sandboxId}.{hmac}`: the id says which sandbox, the HMAC proves it;
  * - the service credential nestbox injects toward opencode (Basic) or openclaw (Bearer).
  */
-import { createHmac, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
-import { safeEqual } from '../core/secrets.ts'
-
-function loadKey(file: string): Buffer {
-  if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true })
-    try {
-      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-  }
-  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex')
-  if (key.length !== 32) throw new Error(`${file} must hold 32 bytes as 64 hex characters`)
-  return key
-}
+import { createHmac } from 'node:crypto'
+import { loadKeyFile, safeEqual } from '../core/secrets.ts'
 
 const PREFIX = 'nbx-'
 
 export function createSandboxTokens(keyFile: string) {
   let key: Buffer | undefined
-  const mac = (purpose: string, id: string) => createHmac('sha256', (key ??= loadKey(keyFile))).update(`${purpose}\0${id}`).digest('base64url')
+  const mac = (purpose: string, id: string) => createHmac('sha256', (key ??= loadKeyFile(keyFile))).update(`${purpose}\0${id}`).digest('base64url')
   return {
     proxyToken: (sandboxId: string) => `${PREFIX}${sandboxId}.${mac('proxy', sandboxId)}`,
     /** The sandbox id a proxy token names when its HMAC is right, else null (constant-time compare). */

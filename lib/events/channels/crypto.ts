@@ -4,28 +4,13 @@
  * config cannot be moved to another row.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { loadKeyFile } from '../../core/secrets.ts'
 
 export type Sealer = { seal: (plain: string, aad: string) => string; open: (sealed: string, aad: string) => string }
 
-function loadKey(file: string): Buffer {
-  if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true })
-    try {
-      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-  }
-  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex')
-  if (key.length !== 32) throw new Error(`${file} must hold 32 bytes as 64 hex characters`)
-  return key
-}
-
 export function createSealer(keyFile: string): Sealer {
   let key: Buffer | undefined
-  const k = () => (key ??= loadKey(keyFile))
+  const k = () => (key ??= loadKeyFile(keyFile))
   return {
     seal(plain, aad) {
       const iv = randomBytes(12)
