@@ -9,11 +9,14 @@
  *     RSS growth meanwhile (< 64 MiB).
  * Usage: node test/bench/tunnel.ts [--quick]
  *
- * 2026-11-26, 2 cores at load average ~22 (other suites running): p50 +0.62 ms;
- * 88 MiB/s through vs 412 MiB/s direct (0.21, target 0.5 not met); RSS +20 MiB.
- * Per 256 MiB the agent and nestbox each spend ~1 s of CPU (a plain Node pipe
- * proxy ~0.35 s), most of it full GCs V8 runs for the socket reads' buffers;
- * under this load the figures swing 3x between runs.
+ * 2026-11-26, 2 cores at load average ~2-3, same state back to back: p50 +0.49 ms;
+ * 359 MiB/s through vs 2585 MiB/s direct (0.14, target 0.5 not met; 228 MiB/s,
+ * 0.09, before the tunnel's writes were batched per poll phase); RSS +17-61 MiB.
+ * Per 256 MiB the agent and nestbox each still spend ~0.8-1 s of CPU (a plain
+ * Node pipe proxy ~0.35 s): the largest part of nestbox's is full GCs V8 runs
+ * for the 64 KiB buffers Node allocates per socket read (256 MiB of them per
+ * download, plus ws's copies of frames that span two reads). The figures swing
+ * 2-3x between runs when other work shares the 2 cores.
  */
 import { spawn } from 'node:child_process'
 import { get } from 'node:http'
