@@ -10,12 +10,6 @@ export interface ReplicaHandle {
   readonly context: BrowserContext
   /** The current tab (opened if none). */
   page(): Promise<Page>
-  /**
-   * Before a navigation: when the capsule's memory is past the recycle threshold, a fresh tab
-   * (a new renderer) takes `page`'s place, so a long-lived tab cannot grow into the memory limit;
-   * cookies and storage live in the context and stay, back-history does not. Else `page` itself.
-   */
-  recycle(page: Page): Promise<Page>
   /** The X screen the browser window is on (Xvfb's size). */
   readonly screen: { width: number; height: number }
   /** Runs argv inside the replica's capsule with DISPLAY set (xdotool, screenshot tools). */

@@ -21,8 +21,6 @@ import { applyStealth, chromiumArgs, chromiumEnv, fingerprintFor } from './steal
 export const DISPLAY = ':99'
 const CDP_PORT = 9222
 const PROFILE_DIR = '/root/browser-profile'
-/** Past this share of the memory limit a navigation gets a fresh tab (the old renderer's heap keeps growing with navigations). */
-const RECYCLE_AT = 0.6
 
 export type ReplicaDeps = { capsules: CapsuleService; teamId: string; cfg: Config['browser']; log: Logger }
 
@@ -146,14 +144,6 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
       }
     }
 
-    const memoryBytes = () => d.capsules.sampler.latest(row.id)?.memBytes ?? null
-    const newTab = async () => {
-      // a new tab's initial about:blank never commits over CDP here, and evaluating in it hangs: commit one first
-      const p = await context.newPage()
-      await p.goto('about:blank')
-      return p
-    }
-
     return {
       id,
       profile,
@@ -167,15 +157,12 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
         if (closing) throw unavailable('this browser replica is being replaced')
         const open = context.pages().filter((p) => !p.isClosed())
         if (open.length) return open.at(-1)!
-        return newTab()
+        // a new tab's initial about:blank never commits over CDP here, and evaluating in it hangs: commit one first
+        const p = await context.newPage()
+        await p.goto('about:blank')
+        return p
       },
-      async recycle(page) {
-        if (closing || page.isClosed() || (memoryBytes() ?? 0) < RECYCLE_AT * d.cfg.memoryMb * 1048576) return page
-        const fresh = await newTab()
-        await page.close().catch(() => {})
-        return fresh
-      },
-      memoryBytes,
+      memoryBytes: () => d.capsules.sampler.latest(row.id)?.memBytes ?? null,
       close() {
         closed ??= (async () => {
           closing = true

@@ -80,8 +80,7 @@ export const pageActions: Record<string, ActionDef> = {
     },
     async (c, a) => {
       const url = webUrl(a.url)
-      const page = await c.replica.recycle(await c.page())
-      c.state.active = page
+      const page = await c.page()
       await navigate(() => page.goto(url, { waitUntil: a.wait_until, timeout: a.timeout, referer: a.referer }), a.retry_count, a.retry_delay)
       return where(page)
     },
