@@ -33,6 +33,8 @@ export type Replica = ReplicaHandle & {
   deadReason(): string | null
   /** Working-set memory of the capsule from the newest metrics sample, or null before the first. */
   memoryBytes(): number | null
+  /** A full garbage collection in the tab's renderer (V8 and Blink's heap); no-op without a tab. */
+  collectGarbage(): Promise<void>
   /** Disconnects and destroys the capsule. */
   close(): Promise<void>
 }
@@ -75,14 +77,21 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
     p.then(resolve, reject).finally(() => clearTimeout(timer))
   })
 
+/**
+ * V8 sizes its heap from the host's memory, not the capsule's: a tab's renderer then collects lazily and grows by
+ * megabytes per navigation into the capsule's OOM kill. A quarter of the capsule keeps it collecting in time.
+ */
+const v8HeapCap = (memoryMb: number) => `--js-flags=--max-old-space-size=${Math.max(32, Math.floor(memoryMb / 4))}`
+
 /** Starts a replica (capsule, Xvfb, chromium, CDP) or throws after destroying what it made. */
 export async function startReplica(d: ReplicaDeps, id: string, profile: string): Promise<Replica> {
   const caps = d.capsules.admin
   const limits = d.capsules.config.limits
+  const memoryMb = Math.min(d.cfg.memoryMb, limits.maxMemoryMb)
   const row = await caps.create(system, {
     team_id: d.teamId,
     network: 'internet',
-    memory_mb: Math.min(d.cfg.memoryMb, limits.maxMemoryMb),
+    memory_mb: memoryMb,
     vcpus: Math.min(d.cfg.vcpus, limits.maxVcpus),
     timeout_sec: 0,
     metadata: { browser: 'replica', replica: id, profile },
@@ -98,7 +107,7 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
       if (mk.exitCode !== 0) throw new Error('the replica capsule could not be prepared')
       const xvfb = await spawn('xvfb', '/usr/bin/Xvfb', [DISPLAY, '-screen', '0', `${screen.width}x${screen.height}x24`, '-nolisten', 'tcp', '-nocursor'])
       // --no-startup-window: no first tab racing the attach (evaluating in it could hang); page() opens the one window
-      const chrome = await spawn('chromium', '/usr/bin/chromium', [...chromiumArgs(fp), '--no-sandbox', `--user-data-dir=${PROFILE_DIR}`, `--remote-debugging-port=${CDP_PORT}`, '--remote-debugging-address=127.0.0.1', '--no-startup-window'], chromiumEnv(fp))
+      const chrome = await spawn('chromium', '/usr/bin/chromium', [...chromiumArgs(fp), v8HeapCap(memoryMb), '--no-sandbox', `--user-data-dir=${PROFILE_DIR}`, `--remote-debugging-port=${CDP_PORT}`, '--remote-debugging-address=127.0.0.1', '--no-startup-window'], chromiumEnv(fp))
       const url = await devtoolsUrl(chrome, chrome.exited)
       browser = await chromium.connectOverCDP(await relayTransport(d, row.id, url))
       const context = browser.contexts()[0]
@@ -163,6 +172,16 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
         return p
       },
       memoryBytes: () => d.capsules.sampler.latest(row.id)?.memBytes ?? null,
+      async collectGarbage() {
+        const p = context.pages().find((x) => !x.isClosed())
+        if (!p) return
+        const s = await context.newCDPSession(p)
+        try {
+          await s.send('HeapProfiler.collectGarbage')
+        } finally {
+          await s.detach().catch(() => {})
+        }
+      },
       close() {
         closed ??= (async () => {
           closing = true

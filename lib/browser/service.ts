@@ -91,6 +91,11 @@ export function createBrowserPool(d: PoolDeps) {
   }
 
   const overMemory = (r: Replica) => (r.memoryBytes() ?? 0) > d.cfg.memoryMb * 1024 * 1024
+  // Past 60% of its memory a replica's tab is collected before the next request: its renderer would
+  // otherwise grow with garbage into the capsule's OOM kill. At most once per metrics sample (500 ms).
+  const lastCollected = new WeakMap<Replica, number>()
+  const shouldCollect = (r: Replica) =>
+    (r.memoryBytes() ?? 0) > d.cfg.memoryMb * 1024 * 1024 * 0.6 && Date.now() - (lastCollected.get(r) ?? 0) > 1000
 
   async function syncCookies(r: Replica) {
     if (!d.cfg.shareCookies || (jarSeen.get(r) ?? 0) === jar.version) return
@@ -128,9 +133,15 @@ export function createBrowserPool(d: PoolDeps) {
         }
         return { replica: r, value }
       } finally {
-        queue.release(r)
         const slot = slots.find((s) => s.replica === r)
-        if (slot && overMemory(r)) void replace(slot, r, `it used more than its ${d.cfg.memoryMb} MiB`)
+        if (slot && overMemory(r)) {
+          queue.release(r)
+          void replace(slot, r, `it used more than its ${d.cfg.memoryMb} MiB`)
+        } else if (!r.deadReason() && shouldCollect(r)) {
+          // the answer goes out now; the replica's next request waits for the collection
+          lastCollected.set(r, Date.now())
+          void r.collectGarbage().catch((err) => d.log.debug('browser replica garbage collection failed', { replica: r.id, err })).finally(() => queue.release(r))
+        } else queue.release(r)
       }
     },
 

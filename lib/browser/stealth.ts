@@ -94,9 +94,10 @@ export function chromiumArgs(fp: Fingerprint): string[] {
     '--disable-session-crashed-bubble',
     '--hide-crash-restore-bubble',
     '--password-store=basic',
-    // A replica lives in 256 MiB (compat): no spare renderer kept warm, no left pages kept for back/forward;
+    // A replica lives in 256 MiB (compat): no spare renderer kept warm, no left pages kept for back/forward,
+    // no WebUI omnibox popup preloaded in a renderer of its own (~50 MiB; the native popup is what people see);
     // and it fetches nothing of its own (component updates, field trials), only what the pages ask for.
-    '--disable-features=Translate,MediaRouter,OptimizationHints,SpareRendererForSitePerProcess,BackForwardCache',
+    '--disable-features=Translate,MediaRouter,OptimizationHints,SpareRendererForSitePerProcess,BackForwardCache,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup,PreloadTopChromeWebUI',
     '--disable-background-networking',
     '--disable-component-update',
     // No GPU under Xvfb: without the software renderer there is no WebGL at all, which no person's browser lacks.
