@@ -22,6 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import type { Readable, Writable } from 'node:stream'
 import { RELAY_DIR_INSIDE } from './network.ts'
 import { writeIdMaps } from './uids.ts'
@@ -123,6 +124,10 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     env: { PATH: SAFE_PATH, NESTBOX_BOOT: BOOT, RELAY_MOUNT, BINDS_MOUNT },
   })
   for (const fd of fds) closeSync(fd)
+  // Joining a cgroup v1 hierarchy waits for an RCU grace period (10-20 ms here): let that overlap the chain's
+  // start. The chain is one pid (each stage execs the next) until bwrap forks, well after it reads "go" below.
+  const joined = child.pid ? Promise.all(s.procsFiles.map((f) => writeFile(f, String(child.pid)))) : Promise.resolve([])
+  joined.catch(() => {})
 
   return new Promise<Booted>((resolve, reject) => {
     let stderr = ''
@@ -146,11 +151,12 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
     child.on('exit', (code, sig) => fail(`bwrap exited (${sig ?? code})`))
     io[4].once('data', async () => {
       try {
-        // blocked on its read now: whatever it forks from here on is born in the capsule's cgroups
-        for (const f of s.procsFiles) writeFileSync(f, String(child.pid))
+        // blocked on its read now
         writeIdMaps(child.pid!, s.base, s.range)
         // its user namespace now maps 0 → base: the template can be idmapped through it
         await s.mount?.(child.pid!)
+        // in the capsule's cgroups before it goes on: whatever it forks from here on is born in them
+        await joined
         io[3].end('go\n')
       } catch (err) {
         fail(`preparing its namespaces: ${(err as Error).message}`)
