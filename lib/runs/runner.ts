@@ -2,9 +2,9 @@
  * One repo run in a fresh capsule: boot (with readiness attempts), clone, each
  * command and verify step with `bash -lc` in the repository, then the diff and
  * the artifact. Every step leaves a receipt, handed to `emit` as it finishes.
- * The outcome is ready before the capsule is gone: `destroyed` settles once it
- * is (at once when the run keeps it), so the caller answers without waiting for
- * the teardown and holds the run's slot until then.
+ * The outcome is ready before the capsule is gone: the caller answers, then
+ * calls `teardown` (settled at once when the run keeps its capsule) and holds
+ * the run's slot until it settles.
  */
 import { join } from 'node:path'
 import type { Logger } from '../core/logger.ts'
@@ -17,7 +17,7 @@ import { receiptText } from './output.ts'
 export type Receipt = { type: 'clone' | 'command' | 'verify' | 'diff'; cmd: string; code: number | null; signal: string | null; stdout: string; stderr: string; startedAt: string; finishedAt: string; timedOut?: boolean }
 export type RunnerReceipt = { type: string; event: string; ts: string } & Record<string, unknown>
 export type RunOutcome = { ok: boolean; receipts: Receipt[]; runnerReceipts: RunnerReceipt[]; artifact: { path: string; content: string } | null; diff: string; error?: string; capsuleId?: string }
-export type RunDone = { outcome: RunOutcome; destroyed: Promise<void> }
+export type RunDone = { outcome: RunOutcome; teardown: () => Promise<void> }
 export type RunEvent = { kind: 'receipt'; receipt: Receipt } | { kind: 'runner'; receipt: RunnerReceipt }
 
 export const REPO_DIR = '/work/repo'
@@ -60,8 +60,10 @@ export function createRunner(d: RunnerDeps) {
     const outcome = await steps(runId, teamId, input, emit, (id) => (made.id = id))
     const id = made.id
     if (id && input.keep) outcome.capsuleId = id
-    const destroyed = id && !input.keep ? caps.destroy(system, id).catch((err) => d.log.warn('run capsule not destroyed', { run: runId, capsule: id, err })) : Promise.resolve()
-    return { outcome, destroyed }
+    const teardown = async () => {
+      if (id && !input.keep) await caps.destroy(system, id).catch((err) => d.log.warn('run capsule not destroyed', { run: runId, capsule: id, err }))
+    }
+    return { outcome, teardown }
   }
 
   /** Boot, clone, steps, diff and artifact; `created` learns the capsule's id as soon as it exists. */

@@ -33,6 +33,15 @@ const run = async () => {
   if (r.status !== 200 || !b.ok) throw new Error(`run failed: ${r.status} ${JSON.stringify(b).slice(0, 500)}`)
   return performance.now() - t0
 }
+/** Resolves once the team has no capsule left (a run's capsule is torn down after its answer). */
+const settled = async () => {
+  for (;;) {
+    const list = (await (await nb.api('/v1/capsules')).json()) as Array<{ status: string }>
+    if (!list.some((c) => c.status !== 'stopped')) return
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 /**
  * The same steps on the host: init, shallow fetch, checkout, `bash -lc true`, diff. The run's login shell
  * reads /etc/profile and a home of its own with no profile in it (the capsule's /root is empty), so the
@@ -56,7 +65,10 @@ try {
   const hosts: number[] = []
   const plain: number[] = []
   for (let i = 0; i < N; i++) {
+    // each measured on a machine at rest: the run's capsule teardown (after its answer) is over before the next
+    await settled()
     runs.push(await run())
+    await settled()
     hosts.push(host())
     plain.push(host(false))
   }
