@@ -92,7 +92,7 @@ export function createBrowserPool(d: PoolDeps) {
 
   const overMemory = (r: Replica) => (r.memoryBytes() ?? 0) > d.cfg.memoryMb * 1024 * 1024
   // Past 60% of its memory a replica's tab is collected before the next request: its renderer would
-  // otherwise grow with garbage into the capsule's OOM kill. At most once per metrics sample (500 ms).
+  // otherwise grow with garbage into the capsule's OOM kill. At most once a second (metrics are sampled every 500 ms).
   const lastCollected = new WeakMap<Replica, number>()
   const shouldCollect = (r: Replica) =>
     (r.memoryBytes() ?? 0) > d.cfg.memoryMb * 1024 * 1024 * 0.6 && Date.now() - (lastCollected.get(r) ?? 0) > 1000
