@@ -175,12 +175,16 @@ export async function startReplica(d: ReplicaDeps, id: string, profile: string):
       async collectGarbage() {
         const p = context.pages().find((x) => !x.isClosed())
         if (!p) return
-        const s = await context.newCDPSession(p)
-        try {
-          await s.send('HeapProfiler.collectGarbage')
-        } finally {
-          await s.detach().catch(() => {})
+        // a page busy in a script of its own would hold the collection (and the replica with it) forever
+        const collect = async () => {
+          const s = await context.newCDPSession(p)
+          try {
+            await s.send('HeapProfiler.collectGarbage')
+          } finally {
+            await s.detach().catch(() => {})
+          }
         }
+        await withTimeout(collect(), 5000, 'a garbage collection in the tab')
       },
       close() {
         closed ??= (async () => {
