@@ -3,10 +3,12 @@
  * call record(); teams read theirs at /v1/audit-logs, platform admins everything
  * at /v1/admin/audit-logs, newest first, in pages keyed by (time, id).
  */
+import { createBatcher } from '../core/batcher.ts'
 import type { Db } from '../core/db.ts'
 import { forbidden, invalid, unauthorized } from '../core/errors.ts'
 import type { EventBus } from '../core/events.ts'
 import type { Clock, IdGen } from '../core/ids.ts'
+import type { Logger } from '../core/logger.ts'
 import { actorOf, type Principal } from '../core/principal.ts'
 
 export type AuditEntry = {
@@ -40,7 +42,11 @@ function parsePage(q: AuditPageQuery): { before: number | null; beforeId: string
   return { before, beforeId, limit }
 }
 
-export function createAuditLog(d: { db: Db; clock: Clock; ids: IdGen; bus: EventBus }) {
+/** recordSoon's entries wait at most this long, or until this many are queued, before they are inserted together. */
+const SOON_MS = 50
+const SOON_BATCH = 200
+
+export function createAuditLog(d: { db: Db; clock: Clock; ids: IdGen; bus: EventBus; log: Logger }) {
   /** One page, newest first; `teamId` undefined = every team and platform-level entries. */
   async function page(teamId: string | undefined, q: AuditPageQuery) {
     const { before, beforeId, limit } = parsePage(q)
@@ -75,6 +81,17 @@ export function createAuditLog(d: { db: Db; clock: Clock; ids: IdGen; bus: Event
   const publish = (row: ReturnType<typeof rowOf>, e: AuditEntry) =>
     d.bus.publish({ type: 'audit', teamId: e.teamId, resourceType: e.resourceType, resourceId: row.resource_id, data: { id: row.id, action: e.action, status: row.status, actor: { type: row.actor_type, id: row.actor_id, name: row.actor_name }, metadata: e.metadata ?? {} }, at: row.created_at })
 
+  // At most SOON_BATCH rows of 11 parameters an insert: far under SQLite's limit of 32766.
+  const soon = createBatcher<{ row: ReturnType<typeof rowOf>; entry: AuditEntry }>({
+    max: SOON_BATCH,
+    delayMs: SOON_MS,
+    write: async (batch) => {
+      await d.db.insertInto('audit_logs').values(batch.map((x) => x.row)).execute()
+      for (const x of batch) publish(x.row, x.entry)
+    },
+    onError: (err, batch) => d.log.error('audit entries not written', { err, entries: batch.length }),
+  })
+
   return {
     /** Appends one entry for `actor`, and publishes it as an "audit" event. */
     async record(actor: Principal, e: AuditEntry): Promise<void> {
@@ -84,19 +101,14 @@ export function createAuditLog(d: { db: Db; clock: Clock; ids: IdGen; bus: Event
     },
 
     /**
-     * Appends entries that happened at `at` (each its own time) in one insert,
-     * then publishes each: for frequent entries (MCP tool calls), where one
-     * statement and commit per entry cost more than the entry.
+     * Appends an entry soon, inserted together with others: for frequent entries
+     * (MCP tool calls), where one statement and commit per entry cost more than
+     * the entry. Each keeps its own time; flush() writes what waits (at stop).
      */
-    async recordMany(items: Array<{ actor: Principal; entry: AuditEntry; at: number }>): Promise<void> {
-      // 11 parameters a row: 500 rows stay far under SQLite's limit of 32766.
-      for (let i = 0; i < items.length; i += 500) {
-        const slice = items.slice(i, i + 500)
-        const rows = slice.map((x) => rowOf(x.actor, x.entry, x.at))
-        await d.db.insertInto('audit_logs').values(rows).execute()
-        rows.forEach((row, j) => publish(row, slice[j].entry))
-      }
+    recordSoon(actor: Principal, e: AuditEntry): void {
+      soon.add({ row: rowOf(actor, e, d.clock.now()), entry: e })
     },
+    flush: soon.flush,
 
     /** Entries of the caller's active team (any role may read them). */
     async listTeam(p: Principal, q: AuditPageQuery) {

@@ -19,7 +19,9 @@ import { setupSandboxes } from '../sandboxes/setup.ts'
 export type { Core, Lifecycle } from '../core/wiring.ts'
 
 export function createServices(core: Core) {
-  const audit = createAuditLog({ db: core.db, clock: core.clock, ids: core.ids, bus: core.bus })
+  const audit = createAuditLog({ db: core.db, clock: core.clock, ids: core.ids, bus: core.bus, log: core.log })
+  // registered first, so it runs last: entries recorded while the other services stop are written too
+  core.lifecycle.onStop(() => audit.flush())
   const identity = createIdentityService({ db: core.db, clock: core.clock, ids: core.ids, audit, bus: core.bus, log: core.log, config: core.config.identity, site: core.site, dataDir: core.dataDir, jobs: core.jobs })
   // Each domain adds its service here, one line each.
   const { events, channels, dispatcher } = setupEvents(core, audit)

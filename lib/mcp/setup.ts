@@ -15,10 +15,6 @@ import { parseUpstreams } from './upstream-config.ts'
 
 export type McpCore = Pick<Core, 'config' | 'log' | 'lifecycle'>
 
-/** Tool-call audit entries wait at most this long, or until this many are queued, before they are inserted together. */
-const AUDIT_FLUSH_MS = 50
-const AUDIT_BATCH = 200
-
 /**
  * A service's tool set, loaded on first use: `{ name: 'storage', load: async () => (await import('../storage/mcp-tools.ts')).storageTools(storage) }`.
  * `serveAlone`: the hub also serves the set alone at /{name}/mcp (for a service without an MCP endpoint of its own;
@@ -41,34 +37,17 @@ export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoade
   const names = new Set([...d.sets.map((s) => s.name), ...specs.map((s) => s.name)])
   const alone = [...d.sets.filter((s) => s.serveAlone).map((s) => s.name), ...specs.map((s) => s.name)]
 
-  // Written after the answer is on its way, in batches (one insert per AUDIT_FLUSH_MS, not one per call); the rest at stop.
-  let pending: Parameters<AuditLog['recordMany']>[0] = []
-  let flushTimer: NodeJS.Timeout | null = null
-  let writing = Promise.resolve()
-  const flushAudit = (): Promise<void> => {
-    if (flushTimer) clearTimeout(flushTimer)
-    flushTimer = null
-    const batch = pending
-    pending = []
-    if (batch.length) writing = writing.then(() => d.audit.recordMany(batch)).catch((err) => log.error('mcp: audit entries not written', { err, entries: batch.length }))
-    return writing
-  }
+  // Written after the answer is on its way, together with other calls' entries (audit.recordSoon).
   const audit = (r: ToolCallRecord) => {
     const p = r.caller.principal
-    pending.push({
-      actor: p ?? system,
-      at: Date.now(),
-      entry: {
-        teamId: p && 'teamId' in p ? p.teamId : null,
-        resourceType: 'mcp_tool',
-        resourceId: `${r.server}-${r.tool}`,
-        action: 'call',
-        status: r.ok ? 'success' : 'failure',
-        metadata: { server: r.server, tool: r.tool, key: r.caller.keyName, duration_ms: Math.round(r.durationMs * 1000) / 1000, ...(r.error ? { error: r.error } : {}) },
-      },
+    d.audit.recordSoon(p ?? system, {
+      teamId: p && 'teamId' in p ? p.teamId : null,
+      resourceType: 'mcp_tool',
+      resourceId: `${r.server}-${r.tool}`,
+      action: 'call',
+      status: r.ok ? 'success' : 'failure',
+      metadata: { server: r.server, tool: r.tool, key: r.caller.keyName, duration_ms: Math.round(r.durationMs * 1000) / 1000, ...(r.error ? { error: r.error } : {}) },
     })
-    if (pending.length >= AUDIT_BATCH) void flushAudit()
-    else if (!flushTimer) (flushTimer = setTimeout(flushAudit, AUDIT_FLUSH_MS)).unref()
   }
 
   const create = async (): Promise<McpHub> => {
@@ -85,7 +64,6 @@ export function setupMcp(core: McpCore, d: { audit: AuditLog; sets: ToolSetLoade
   })
   core.lifecycle.onStop(async () => {
     if (hub) await (await hub).close()
-    await flushAudit()
   })
   return {
     /** The servers whose /{name}/mcp the hub serves: every upstream server, and the sets that asked. */

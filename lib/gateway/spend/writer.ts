@@ -7,6 +7,7 @@
  * a slice takes about half a millisecond, which bounds what a flush adds to a
  * request's latency; 100-row slices held it 3 ms, at the same CPU per row).
  */
+import { createBatcher } from '../../core/batcher.ts'
 import type { Db } from '../../core/db.ts'
 import type { Logger } from '../../core/logger.ts'
 import { writeSpend } from '../store.ts'
@@ -33,42 +34,28 @@ async function writeSlices(db: Db, items: Item[]) {
 }
 
 export function createSpendWriter(d: { db: Db; log: Logger; flushMs: number }) {
-  let queue: Item[] = []
-  let timer: NodeJS.Timeout | undefined
-  let writing: Promise<void> = Promise.resolve()
-
-  const flush = (): Promise<void> => {
-    clearTimeout(timer)
-    timer = undefined
-    if (!queue.length) return writing
-    const batch = queue
-    queue = []
-    writing = writing.then(() => writeSlices(d.db, batch).catch((err) => d.log.error('gateway: spend batch not written', { err, rows: batch.length })))
-    return writing
-  }
+  const batcher = createBatcher<Item>({
+    max: FLUSH_AT,
+    delayMs: d.flushMs,
+    write: (batch) => writeSlices(d.db, batch),
+    onError: (err, batch) => d.log.error('gateway: spend batch not written', { err, rows: batch.length }),
+  })
 
   return {
     /** Queues one call's row; `keyId` / `teamId` name the key and team budget its spend counts against (null = none). */
     record(row: GatewaySpendLogRow, keyId: string | null, teamId: string | null) {
-      queue.push({ row, keyId, teamId })
-      if (queue.length >= FLUSH_AT) void flush()
-      else if (!timer) {
-        timer = setTimeout(flush, d.flushMs)
-        timer.unref()
-      }
+      batcher.add({ row, keyId, teamId })
     },
     /** Runs `fn` after everything queued so far is written, before anything queued later. */
     sequence(fn: () => Promise<unknown>): Promise<void> {
-      void flush()
-      writing = writing.then(fn).then(
+      return batcher.after(() => fn().then(
         () => {},
         (err) => d.log.error('gateway: spend update failed', { err }),
-      )
-      return writing
+      ))
     },
     /** Writes everything queued so far; resolves when it is in the database. */
-    flush,
-    pending: () => queue.length,
+    flush: batcher.flush,
+    pending: batcher.pending,
   }
 }
 export type SpendWriter = ReturnType<typeof createSpendWriter>
