@@ -7,7 +7,7 @@
  */
 import WebSocket from 'ws'
 import type { Logger } from '../core/logger.ts'
-import { CLOSE_REMOVED, CLOSE_REPLACED, decodeFrame, encodeFrame, encodePooled, type Frame } from './agent-frames.ts'
+import { CLOSE_REMOVED, CLOSE_REPLACED, decodeFrame, sendFrame, type Frame } from './agent-frames.ts'
 import { batchWrites, type SendFrame } from './agent-flow.ts'
 import { LocalRequest, LocalUpgrade, type AgentStream } from './agent-client-streams.ts'
 
@@ -70,12 +70,7 @@ export function startAgentClient(o: AgentClientOptions) {
     const send: SendFrame = (h, payload, cb) => {
       if (sock.readyState !== sock.OPEN) return
       batch()
-      if (!payload?.length) return sock.send(encodeFrame(h), { binary: true }, cb && ((err) => !err && cb()))
-      const p = encodePooled(h, payload)
-      sock.send(p.frame, { binary: true }, (err) => {
-        p.release()
-        if (!err) cb?.()
-      })
+      sendFrame(sock, h, payload, cb)
     }
     const sendInfo = () =>
       o.info().then(

@@ -1,7 +1,8 @@
 /**
  * The local-agent tunnel's frames (seed 001, WIRE.md "agentserver"): a binary
  * WebSocket message is a 4-byte big-endian header length, a JSON header, then
- * raw payload. Pure encode/decode and validation; no I/O.
+ * raw payload. Encode/decode and validation, and sendFrame, the one way both
+ * ends write a frame.
  *
  * Seed frames: `request` (server→agent) + body, `stream` (agent→server) with
  * status/headers on its first frame and `done:true` on its last, `ping`/`pong`.
@@ -17,6 +18,8 @@
  * - `cancel {id, reason?}` (either way): the stream is over, drop it;
  * - `error {id?, message}` (either way): a frame was refused; nothing else changes.
  */
+import type { WebSocket } from 'ws'
+
 export const MAX_CHUNK = 16 * 1024
 export const MAX_HEADER = 64 * 1024
 export const INITIAL_WINDOW = 512 * 1024
@@ -43,35 +46,34 @@ const POOLED = 4 + 1024 + MAX_CHUNK
 const pool: Buffer[] = []
 const POOL_MAX = 256
 
-/** encodeFrame into a reused buffer; call release() once the frame is written (never before). */
-export function encodePooled(header: Frame, payload: Buffer): { frame: Buffer; release: () => void } {
-  const json = JSON.stringify(header)
-  const hl = Buffer.byteLength(json)
-  const n = 4 + hl + payload.length
-  if (n > POOLED) return { frame: encodeFrame(header, payload), release: () => {} }
-  const backing = pool.pop() ?? Buffer.allocUnsafeSlow(POOLED)
-  backing.writeUInt32BE(hl, 0)
-  backing.write(json, 4)
-  payload.copy(backing, 4 + hl)
-  let released = false
-  return {
-    frame: backing.subarray(0, n),
-    release: () => {
-      if (released) return
-      released = true
-      if (pool.length < POOL_MAX) pool.push(backing)
-    },
-  }
+/** Writes the frame: header length, header JSON, payload. */
+function fill(out: Buffer, json: string, hl: number, payload?: Buffer): Buffer {
+  out.writeUInt32BE(hl, 0)
+  out.write(json, 4)
+  if (payload?.length) payload.copy(out, 4 + hl)
+  return out
 }
 
 export function encodeFrame(header: Frame, payload?: Buffer): Buffer {
   const json = JSON.stringify(header)
   const hl = Buffer.byteLength(json)
-  const out = Buffer.allocUnsafe(4 + hl + (payload?.length ?? 0))
-  out.writeUInt32BE(hl, 0)
-  out.write(json, 4)
-  if (payload?.length) payload.copy(out, 4 + hl)
-  return out
+  return fill(Buffer.allocUnsafe(4 + hl + (payload?.length ?? 0)), json, hl, payload)
+}
+
+/**
+ * Sends one frame on a tunnel WebSocket, a payload frame through a reused buffer
+ * (back in the pool once ws wrote it); `done` runs once it is written.
+ */
+export function sendFrame(ws: Pick<WebSocket, 'send'>, header: Frame, payload?: Buffer, done?: () => void): void {
+  const json = JSON.stringify(header)
+  const hl = Buffer.byteLength(json)
+  const n = 4 + hl + (payload?.length ?? 0)
+  if (!payload?.length || n > POOLED) return ws.send(fill(Buffer.allocUnsafe(n), json, hl, payload), { binary: true }, done && ((err) => !err && done()))
+  const backing = pool.pop() ?? Buffer.allocUnsafeSlow(POOLED)
+  ws.send(fill(backing, json, hl, payload).subarray(0, n), { binary: true }, (err) => {
+    if (pool.length < POOL_MAX) pool.push(backing)
+    if (!err) done?.()
+  })
 }
 
 const isStr = (v: unknown): v is string => typeof v === 'string'

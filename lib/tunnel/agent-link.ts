@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { WebSocket, RawData } from 'ws'
 import type { Logger } from '../core/logger.ts'
-import { decodeFrame, encodeFrame, encodePooled, type Frame } from './agent-frames.ts'
+import { decodeFrame, sendFrame, type Frame } from './agent-frames.ts'
 import { batchWrites, type SendFrame } from './agent-flow.ts'
 import { errorPage, HttpStream, UpgradeStream, type HubStream } from './agent-hub-streams.ts'
 
@@ -52,12 +52,7 @@ export class AgentLink {
   readonly send: SendFrame = (h, payload, done) => {
     if (this.ws.readyState !== this.ws.OPEN) return
     this.batch()
-    if (!payload?.length) return this.ws.send(encodeFrame(h), { binary: true }, done && ((err) => !err && done()))
-    const p = encodePooled(h, payload)
-    this.ws.send(p.frame, { binary: true }, (err) => {
-      p.release()
-      if (!err) done?.()
-    })
+    sendFrame(this.ws, h, payload, done)
   }
 
   get inFlight() {
