@@ -51,3 +51,14 @@ export async function startTestNestbox(opts: { set?: Record<string, string | num
     },
   }
 }
+
+/** Polls `check` until it returns a truthy value, and returns that; throws after `ms`. */
+export async function until<T>(check: () => Promise<T | null | false> | T | null | false, ms = 30_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}

@@ -1,5 +1,6 @@
 /** A nestbox with a browser pool for the pool tests, and a client of /stealthy-auto-browse/ that keeps the INSTANCEID cookie. */
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
+export { until } from '../harness.ts'
 
 export type Answer = { status: number; body: { success: boolean; timestamp: number; data?: any; error?: string }; instance: string | null; setCookie: string | null; ms: number }
 
@@ -36,15 +37,6 @@ export type PoolStatus = { status: string; num_replicas: number; running: number
 
 export const status = async (nb: TestNestbox): Promise<PoolStatus> => (await fetch(`${nb.url}/stealthy-auto-browse/__queue/status`)).json() as Promise<PoolStatus>
 
-export async function until<T>(check: () => Promise<T | null | false> | T | null | false, ms = 30_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 /** The capsule of a replica (its metadata names it), through the Wrenn API. */
 export async function capsuleOf(nb: TestNestbox, replica: string): Promise<string> {

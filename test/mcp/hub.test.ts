@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { startTestNestbox, type TestNestbox } from '../harness.ts'
+import { startTestNestbox, until, type TestNestbox } from '../harness.ts'
 import { addMember } from '../capsules/fixtures.ts'
 import { startHttpUpstream, startSseUpstream, type Upstream } from './upstreams.ts'
 
@@ -58,16 +58,6 @@ async function rejects(p: Promise<unknown>, re?: RegExp) {
   const err = await p.then(() => null, (e: Error) => e)
   assert.ok(err, 'expected a rejection')
   if (re) assert.match(err!.message, re)
-}
-/** Polls `fn` until it returns a truthy value (upstream restarts happen in the background). */
-async function until<T>(fn: () => Promise<T | null | false>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 test.before(async () => {
@@ -245,7 +235,7 @@ test('capsule tools act for the key\'s team only, end to end', async () => {
     const entry = await until(async () => {
       const audit = await fetch(nb.url + '/v1/audit-logs?limit=200', { headers: { 'x-api-key': a.key } }).then((r) => r.json())
       return audit.entries.find((e: { resource_type: string; resource_id: string }) => e.resource_type === 'mcp_tool' && e.resource_id === 'capsules-exec')
-    }, 'the audit entry for capsules-exec')
+    }, 20_000, 'the audit entry for capsules-exec')
     assert.is(entry.team_id, a.teamId)
     assert.is(typeof entry.metadata.duration_ms, 'number')
   } finally {
@@ -269,7 +259,7 @@ test('a dead upstream fails its own tools with a clear error, the rest keep work
   const back = await until(async () => {
     const x = await call(MASTER, 'web-echo', { text: 'after' })
     return x.isError ? null : x
-  }, 'web to answer again')
+  }, 20_000, 'web to answer again')
   assert.is(back.content[0].text, 'web: after')
 
   // The same for the SSE transport: its session dies with the server.
@@ -282,7 +272,7 @@ test('a dead upstream fails its own tools with a clear error, the rest keep work
   const again = await until(async () => {
     const x = await call(MASTER, 'legacy-echo', { text: 'c' })
     return x.isError ? null : x
-  }, 'legacy to answer again')
+  }, 20_000, 'legacy to answer again')
   assert.is(again.content[0].text, 'legacy: c')
 })
 
@@ -292,7 +282,7 @@ test('a stdio server that dies is restarted with backoff; while it cannot start 
   writeFileSync(failFile(), 'x')
   process.kill(pid1, 'SIGKILL')
   const hub = await nb.services.mcp.hub()
-  await until(async () => hub.status().find((s) => s.name === 'local')!.state === 'down', 'local to be down')
+  await until(async () => hub.status().find((s) => s.name === 'local')!.state === 'down', 20_000, 'local to be down')
   const r = await call(MASTER, 'local-echo', { text: 'x' })
   assert.is(r.isError, true)
   assert.match(r.content[0].text, /MCP server "local" is unavailable/)
@@ -301,7 +291,7 @@ test('a stdio server that dies is restarted with backoff; while it cannot start 
   const pid2 = await until(async () => {
     const x = await call(MASTER, 'local-pid')
     return x.isError ? null : Number(x.content[0].text)
-  }, 'local to be restarted')
+  }, 20_000, 'local to be restarted')
   assert.ok(pid2 !== pid1)
   assert.ok(hub.status().find((s) => s.name === 'local')!.restarts >= 1)
 })
@@ -325,7 +315,7 @@ test('stdio servers stop with nestbox', async () => {
   }
   assert.ok(alive())
   await nb.close()
-  await until(async () => !alive(), 'the stdio server to exit', 10_000)
+  await until(async () => !alive(), 10_000, 'the stdio server to exit')
   nb = undefined as unknown as TestNestbox
   assert.not.ok(existsSync(failFile()))
 })

@@ -91,6 +91,14 @@ class RawAgent {
 }
 
 const via = (sandboxId: string, path: string, init: RequestInit = {}) => fetch(frontUrl + path, { ...init, headers: { ...(init.headers as Record<string, string>), 'x-sandbox': sandboxId } })
+/** The status of a WebSocket handshake to the front through a sandbox's tunnel (101 once it opened). */
+const upgradeStatus = (sandboxId: string) =>
+  new Promise<number>((r) => {
+    const ws = new WebSocket(frontUrl.replace('http', 'ws') + '/ws', { headers: { 'x-sandbox': sandboxId } })
+    ws.once('unexpected-response', (_q, rs) => r(rs.statusCode ?? 0))
+    ws.once('open', () => r(101))
+    ws.on('error', () => {})
+  })
 
 test('malformed frames (bad length, bad JSON, unknown type, unknown id, oversize) are refused; the stream in flight still completes', async () => {
   const sb = await newSandbox()
@@ -197,12 +205,7 @@ test('a seed-only agent (no extensions): request bodies still stream, paced by t
   assert.is(got, big.length)
   a.send({ type: 'stream', id: req.f.id, status: 204, done: true })
   assert.is((await res).status, 204)
-  const ws = new WebSocket(frontUrl.replace('http', 'ws') + '/ws', { headers: { 'x-sandbox': sb.sandbox_id } })
-  const status = await new Promise<number>((r) => {
-    ws.once('unexpected-response', (_q, rs) => r(rs.statusCode ?? 0))
-    ws.once('open', () => r(101))
-    ws.on('error', () => {})
-  })
+  const status = await upgradeStatus(sb.sandbox_id)
   assert.is(status, 502)
   a.ws.close()
 })
@@ -219,12 +222,7 @@ test('no answer head within the timeout (request or upgrade): 504 to the client,
   const c = await a.next((f) => f.type === 'cancel')
   assert.is((c.f as { id: string }).id, req.f.id)
   // an upgrade the agent never answers: 504 on the client's handshake, cancel to the agent
-  const ws = new WebSocket(frontUrl.replace('http', 'ws') + '/ws', { headers: { 'x-sandbox': sb.sandbox_id } })
-  const status = await new Promise<number>((r) => {
-    ws.once('unexpected-response', (_q, rs) => r(rs.statusCode ?? 0))
-    ws.once('open', () => r(101))
-    ws.on('error', () => {})
-  })
+  const status = await upgradeStatus(sb.sandbox_id)
   assert.is(status, 504)
   const up = await a.next((f) => f.type === 'upgrade')
   assert.equal((await a.next((f) => f.type === 'cancel')).f, { type: 'cancel', id: (up.f as { id: string }).id, reason: 'timeout' })
