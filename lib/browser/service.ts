@@ -90,12 +90,13 @@ export function createBrowserPool(d: PoolDeps) {
     await fill(slot)
   }
 
-  const overMemory = (r: Replica) => (r.memoryBytes() ?? 0) > d.cfg.memoryMb * 1024 * 1024
+  /** The replica's share of its memory limit, from the newest metrics sample (0 before the first). */
+  const memoryShare = (r: Replica) => (r.memoryBytes() ?? 0) / (d.cfg.memoryMb * 1024 * 1024)
+  const overMemory = (r: Replica) => memoryShare(r) > 1
   // Past 60% of its memory a replica's tab is collected before the next request: its renderer would
   // otherwise grow with garbage into the capsule's OOM kill. At most once a second (metrics are sampled every 500 ms).
   const lastCollected = new WeakMap<Replica, number>()
-  const shouldCollect = (r: Replica) =>
-    (r.memoryBytes() ?? 0) > d.cfg.memoryMb * 1024 * 1024 * 0.6 && Date.now() - (lastCollected.get(r) ?? 0) > 1000
+  const shouldCollect = (r: Replica) => memoryShare(r) > 0.6 && Date.now() - (lastCollected.get(r) ?? 0) > 1000
 
   async function syncCookies(r: Replica) {
     if (!d.cfg.shareCookies || (jarSeen.get(r) ?? 0) === jar.version) return

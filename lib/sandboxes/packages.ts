@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { basename, dirname, join } from 'node:path'
+import type { Config } from '../core/config/index.ts'
 import { unavailable } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 
@@ -54,6 +55,12 @@ export function findNodeDir(): string {
   throw unavailable('no Node executable to bind into capsules', 'node_missing')
 }
 
+/** Where openclaw is installed: the configured directory, else one per version in the data directory. */
+export const openclawDirOf = (cfg: Config['sandboxes'], dataDir: string) => cfg.openclawDir || join(dataDir, 'sandboxes', `openclaw-${cfg.openclawVersion}`)
+
+/** Whether `dir` holds a complete install (one is renamed into place whole). */
+export const openclawInstalledIn = (dir: string) => existsSync(join(dir, 'node_modules', 'openclaw', 'openclaw.mjs'))
+
 /**
  * Installs openclaw@version into `dir` once (a directory already holding it is used as it is) (npm, with nestbox's Node first on
  * PATH since openclaw needs Node 24); concurrent first sandboxes share one
@@ -62,8 +69,7 @@ export function findNodeDir(): string {
  */
 export function createOpenclawInstaller(d: { dir: string; version: string; nodeDir: () => string; log: Logger; npmArgs?: string[] }) {
   let pending: Promise<string> | null = null
-  // complete once present: an install is renamed into place whole
-  const installed = () => existsSync(join(d.dir, 'node_modules', 'openclaw', 'openclaw.mjs'))
+  const installed = () => openclawInstalledIn(d.dir)
 
   async function install(): Promise<string> {
     if (installed()) return d.dir
@@ -79,7 +85,7 @@ export function createOpenclawInstaller(d: { dir: string; version: string; nodeD
       await new Promise<void>((resolve, reject) =>
         execFile('npm', args, { cwd: tmp, env, maxBuffer: 16 << 20, timeout: 20 * 60_000 }, (err, _out, stderr) => (err ? reject(new Error(`npm install openclaw@${d.version} failed: ${String(stderr).trim().split('\n').slice(-3).join(' | ') || err.message}`)) : resolve())),
       )
-      if (!existsSync(join(tmp, 'node_modules', 'openclaw', 'openclaw.mjs'))) throw new Error('npm install finished but node_modules/openclaw/openclaw.mjs is missing')
+      if (!openclawInstalledIn(tmp)) throw new Error('npm install finished but node_modules/openclaw/openclaw.mjs is missing')
       rmSync(d.dir, { recursive: true, force: true })
       mkdirSync(dirname(d.dir), { recursive: true })
       renameSync(tmp, d.dir)

@@ -12,7 +12,7 @@ import type { IdentityService } from '../identity/service.ts'
 import type { AgentTunnels } from '../tunnel/agent-hub.ts'
 import { createCloudDriver } from './cloud.ts'
 import { createEntry } from './entry.ts'
-import { createOpenclawInstaller, findNodeDir, findOpencode } from './packages.ts'
+import { createOpenclawInstaller, findNodeDir, findOpencode, openclawDirOf } from './packages.ts'
 import { createSubdomainProxy } from './proxy.ts'
 import { createSandboxService } from './service.ts'
 import { deleteTeamSandboxes, markLocalSandboxesOffline } from './store.ts'
@@ -31,7 +31,7 @@ export function setupSandboxes(core: SandboxCore, d: { identity: IdentityService
   const entry = createEntry({ db: core.db, clock: core.clock, tokens, sessions: d.identity.sessions, prefixes, baseDomain })
 
   const nodeDir = () => findNodeDir()
-  const installer = createOpenclawInstaller({ dir: cfg.openclawDir || join(core.dataDir, 'sandboxes', `openclaw-${cfg.openclawVersion}`), version: cfg.openclawVersion, nodeDir, log })
+  const installer = createOpenclawInstaller({ dir: openclawDirOf(cfg, core.dataDir), version: cfg.openclawVersion, nodeDir, log })
   const cloud = createCloudDriver({
     capsules: d.capsules,
     tokens,
