@@ -11,13 +11,13 @@ import { chromium } from 'playwright-core'
 import { spawn } from 'node:child_process'
 import { startPageServer } from '../browser/pages.ts'
 import { client, startPool, status, until } from '../browser/pool-helpers.ts'
+import { pct } from './lib/measure.ts'
 
 const quick = process.argv.includes('--quick')
 const N = quick ? 10 : 30
 const LOAD_MS = (quick ? 15 : 60) * 1000
 const CLIENTS = 20
 const REPLICAS = 5
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 const ms = (x: number) => `${x.toFixed(1)} ms`
 
 const pages = await startPageServer({ '/': '<html><head><title>Bench</title></head><body><h1>small page</h1><p>some text to read back</p></body></html>' })

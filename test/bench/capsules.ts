@@ -14,17 +14,13 @@ import { closeSync, openSync, ftruncateSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startTestNestbox } from '../harness.ts'
-import { descendantsPss } from './lib/measure.ts'
+import { descendantsPss, pct } from './lib/measure.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const IDLE = Number(args[args.indexOf('--idle') + 1]) || (quick ? 50 : 200)
 const N = quick ? 10 : 30
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
-}
 const time = async (fn: () => Promise<unknown>) => {
   const t0 = performance.now()
   await fn()

@@ -13,11 +13,11 @@ import { join } from 'node:path'
 import { findCliDir } from '../../lib/claudebox/cli-dir.ts'
 import { startFakeClaudeUpstream } from '../claudebox/fake-upstream.ts'
 import { cbx, startBox } from '../claudebox/helpers.ts'
+import { pct } from './lib/measure.ts'
 
 const quick = process.argv.includes('--quick')
 const N = quick ? 5 : 15
 const FIRST = quick ? 2 : 4
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 
 const up = await startFakeClaudeUpstream()
 const b = await startBox(process.argv.includes('--no-seccomp') ? { 'capsules.process.seccomp': false } : {}, { up })

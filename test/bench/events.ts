@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { loadConfig } from '../../lib/core/config/index.ts'
 import { silentLogger } from '../../lib/core/logger.ts'
 import { startNestbox, type Nestbox } from '../../lib/http/server.ts'
-import { median, printTable } from './lib/measure.ts'
+import { median, pct, printTable } from './lib/measure.ts'
 import { readFileSync } from 'node:fs'
 
 const arg = (name: string, def: number) => {
@@ -29,7 +29,6 @@ const arg = (name: string, def: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : def
 }
 const ROUNDS = arg('rounds', 3)
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 const now = () => performance.timeOrigin + performance.now()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -23,7 +23,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cpuMs, freePort, haveWrk, median, memoryMb, printTable, startProcess, waitHealthy } from './lib/measure.ts'
+import { cpuMs, freePort, haveWrk, median, memoryMb, pct, printTable, startProcess, waitHealthy } from './lib/measure.ts'
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -39,7 +39,6 @@ if (!haveWrk()) {
 }
 
 const root = new URL('../../', import.meta.url).pathname
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 const agent = new http.Agent({ keepAlive: true, maxSockets: 2000 })
 const BODY = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'hello' }] })
 const STREAM_BODY = JSON.stringify({ model: 'bench', stream: true, messages: [{ role: 'user', content: 'hello' }] })

@@ -22,6 +22,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { loadConfig } from '../../lib/core/config/index.ts'
 import { createLogger } from '../../lib/core/logger.ts'
 import { startNestbox } from '../../lib/http/server.ts'
+import { pct } from './lib/measure.ts'
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -41,7 +42,6 @@ const median = (xs: number[]) => {
   const m = s.length >> 1
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 
 function table(title: string, rows: Array<Array<string | number>>) {
   const cells = rows.map((r) => r.map(String))

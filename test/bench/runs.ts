@@ -14,10 +14,10 @@ import { startTestNestbox } from '../harness.ts'
 import { makeRepo, repoRoot } from '../runs/helpers.ts'
 import { grade } from '../../lib/runs/grade.ts'
 import type { ComputerSpec } from '../../lib/runs/computer-spec.ts'
+import { pct } from './lib/measure.ts'
 
 const quick = process.argv.includes('--quick')
 const N = quick ? 5 : 15
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 const rows: Array<{ metric: string; p50: number; p95: number; target: string; baseline?: number }> = []
 
 const root = repoRoot()

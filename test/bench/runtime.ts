@@ -17,14 +17,13 @@ import { detectCgroups } from '../../lib/capsules/runtime/cgroups.ts'
 import { createProcessRuntime } from '../../lib/capsules/runtime/process.ts'
 import type { CapsuleSpec } from '../../lib/capsules/runtime/types.ts'
 import { silentLogger } from '../../lib/core/logger.ts'
-import { descendantsPss, median, printTable } from './lib/measure.ts'
+import { descendantsPss, median, pct, printTable } from './lib/measure.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const IDLE = Number(args[args.indexOf('--idle') + 1]) || (quick ? 50 : 200)
 const N = quick ? 15 : 40
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 const time = async (fn: () => Promise<unknown>) => {
   const t0 = performance.now()
   await fn()

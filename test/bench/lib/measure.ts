@@ -1,5 +1,5 @@
 /**
- * Shared benchmark helpers: medians, a table printer, server processes on free
+ * Shared benchmark helpers: medians and percentiles, a table printer, server processes on free
  * loopback ports, waiting for health, resident memory from /proc, and wrk as the
  * load generator (a separate C process, so its own cost stays off the server).
  */
@@ -12,6 +12,9 @@ export const median = (xs: number[]): number => {
   const m = s.length >> 1
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
+
+/** The p-th percentile (p in 0-100) of `xs`: the sample at that rank, no interpolation. */
+export const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]
 
 /** Prints rows as an aligned table; the first row is the header. */
 export function printTable(title: string, rows: Array<Array<string | number>>): void {
