@@ -8,20 +8,20 @@ const version = (cmd: string, args: string[]) => {
   return (r.stdout || r.stderr).trim().split('\n')[0]
 }
 
-/** none and nestbox need nothing beyond nestbox-enter; internet needs slirp4netns and nft. Required when the default mode is internet. */
+/** none and nestbox need nothing beyond nestbox-enter; internet needs pasta (passt) and nft. Required when the default mode is internet. */
 export function networkCheck(defaultMode: NetworkMode) {
   return {
     name: 'network',
     required: defaultMode === 'internet',
     run: (): string => {
-      const slirp = version('slirp4netns', ['--version'])
+      const pasta = version('pasta', ['--version'])
       const nft = version('nft', ['--version'])
       // the filter must load in a network namespace of its own (the kernel's nf_tables)
       const filter = nft && spawnSync('unshare', ['--net', '--', 'nft', 'add table inet nestbox_doctor'], { timeout: 5000 }).status === 0
-      const missing = [!slirp && 'slirp4netns', !nft && 'nft (nftables)', nft && !filter && 'nf_tables in a network namespace'].filter(Boolean)
+      const missing = [!pasta && 'pasta (passt)', !nft && 'nft (nftables)', nft && !filter && 'nf_tables in a network namespace'].filter(Boolean)
       const modes = `modes none, nestbox: available (default: ${defaultMode})`
       if (missing.length) throw new Error(`${modes}; internet unavailable: ${missing.join(', ')} missing (bin/deps.sh installs them)`)
-      return `${modes}; internet: ${slirp!.replace(/^slirp4netns version /, 'slirp4netns ')}, ${nft}`
+      return `${modes}; internet: ${pasta}, ${nft}`
     },
   }
 }

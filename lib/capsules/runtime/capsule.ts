@@ -29,7 +29,7 @@ import type { CapsuleSpec } from './types.ts'
  * `diskMb`: the capsule's files are in a disk image of that size (disk.ts); absent: in its directory, unlimited.
  */
 export type Meta = { id: string; slot: number; spec: CapsuleSpec; createdAt: number; lower?: string; diskMb?: number }
-type Pids = { pid1: number; pid1Ticks: number; anchor: number; monitor: number; monitorTicks: number; cgroupns: boolean; slirp?: number; slirpTicks?: number }
+type Pids = { pid1: number; pid1Ticks: number; anchor: number; monitor: number; monitorTicks: number; cgroupns: boolean; pasta?: number; pastaTicks?: number; /** before pasta */ slirp?: number; slirpTicks?: number }
 
 export type Capsule = {
   meta: Meta
@@ -136,18 +136,18 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     timeoutMs: env.bootTimeoutMs,
   })
   entered?.({ id: spec.id, pid1: b.pid1, procsFiles: c.cg.procsFiles, cgroupns: b.cgroupns })
-  let slirp: { pid: number; ticks: number } | null = null
+  let pasta: { pid: number; ticks: number } | null = null
   try {
     await waitForFile(join(relay, 'ports.sock'), env.bootTimeoutMs)
     if (net.mode === 'internet') {
-      const p = await startInternet(b.pid1, net.allowOut ? await resolveAllowOut(net.allowOut) : null)
-      slirp = { pid: p.pid!, ticks: startTicks(p.pid!) ?? -1 }
+      const p = await startInternet(b.pid1, net.allowOut ? await resolveAllowOut(net.allowOut) : null, join(c.dir, 'pasta.pid'))
+      pasta = { pid: p.pid!, ticks: startTicks(p.pid!) ?? -1 }
     }
   } catch (err) {
     signal(b.pid1, 'SIGKILL')
     throw err
   }
-  c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, monitorTicks: startTicks(b.monitor.pid!) ?? -1, cgroupns: b.cgroupns, ...(slirp ? { slirp: slirp.pid, slirpTicks: slirp.ticks } : {}) }
+  c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, monitorTicks: startTicks(b.monitor.pid!) ?? -1, cgroupns: b.cgroupns, ...(pasta ? { pasta: pasta.pid, pastaTicks: pasta.ticks } : {}) }
   c.pidns = pidNamespace(b.pid1)
   c.monitor = b.monitor
   c.state = 'running'
@@ -235,8 +235,8 @@ export async function killAll(c: Capsule) {
     if (i === 999) throw new Error(`capsule ${c.meta.id}: processes still alive after 5 s of SIGKILL`)
     await new Promise((r) => setTimeout(r, i < 20 ? 1 : 5))
   }
-  // slirp4netns lives outside the capsule's cgroups: it goes with it
-  if (p?.slirp && startTicks(p.slirp) === p.slirpTicks) signal(p.slirp, 'SIGKILL')
+  // the network helper lives outside the capsule's cgroups: it goes with it
+  for (const [pid, ticks] of [[p?.pasta, p?.pastaTicks], [p?.slirp, p?.slirpTicks]]) if (pid && startTicks(pid) === ticks) signal(pid, 'SIGKILL')
   c.closeApi?.()
   c.closeApi = null
   c.pids = null
@@ -244,6 +244,7 @@ export async function killAll(c: Capsule) {
   c.state = 'files-only'
   c.stopped = false
   await rm(join(c.dir, 'state.json'), { force: true })
+  await rm(join(c.dir, 'pasta.pid'), { force: true })
 }
 
 /** Serves nestbox's API on the capsule's relay socket (again, after a restart of nestbox). */

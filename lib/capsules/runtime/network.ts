@@ -6,8 +6,9 @@
  *   nestbox  plus nestbox's own API at http://nestbox (127.0.0.7:80 inside): the
  *            anchor relays it to a unix socket nestbox serves for this capsule
  *            (relay.c). No interface, no route: nothing else exists.
- *   internet plus outside addresses through slirp4netns (user-mode TCP/IP: no host
- *            interface, bridge or firewall rule is touched, no host port opened),
+ *   internet plus outside addresses through pasta (passt's user-mode TCP/IP: its
+ *            connections leave from host sockets; no host interface, bridge or
+ *            firewall rule is touched, no host port opened, no port forwarded),
  *            with the host's own addresses (and its loopback) refused by a
  *            filter inside the capsule's namespace, which capsule root, having
  *            no CAP_NET_ADMIN, cannot change; `allowOut` narrows it further.
@@ -20,6 +21,7 @@ import { lookup } from 'node:dns/promises'
 import { isIPv4 } from 'node:net'
 import { connect, type Socket } from 'node:net'
 import { networkInterfaces } from 'node:os'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { invalid } from '../../core/errors.ts'
 import { runHostCommand } from './host-command.ts'
@@ -34,13 +36,14 @@ export const NESTBOX_ADDR = '127.0.0.7'
 export const NESTBOX_URL = `http://${NESTBOX_HOST}`
 export const RELAY_DIR_INSIDE = '/dev/.nestbox'
 
-/** slirp4netns's fixed addresses (its defaults): the capsule's gateway, DNS, and itself. */
-const SLIRP_HOST_LOOPBACK = '10.0.2.2'
-const SLIRP_DNS = '10.0.2.3'
+/** The capsule's side of an internet network (slirp's classic addresses): its own address, its gateway, its DNS server. */
+const CAPSULE_ADDR = '10.0.2.100'
+const GATEWAY = '10.0.2.2'
+const DNS_ADDR = '10.0.2.3'
 
 export const hostsFile = (id: string, mode: NetworkMode) =>
   `127.0.0.1\tlocalhost ${id}\n::1\tlocalhost ip6-localhost ip6-loopback\n${mode === 'none' ? '' : `${NESTBOX_ADDR}\t${NESTBOX_HOST}\n`}`
-export const resolvConf = (mode: NetworkMode) => (mode === 'internet' ? `nameserver ${SLIRP_DNS}\n` : '')
+export const resolvConf = (mode: NetworkMode) => (mode === 'internet' ? `nameserver ${DNS_ADDR}\n` : '')
 
 const CIDR = /^(\d{1,3}(?:\.\d{1,3}){3})(?:\/(\d{1,2}))?$/
 const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}[a-zA-Z0-9])?)*$/
@@ -81,15 +84,15 @@ export function hostAddresses(): string[] {
 
 /** The filter inside an internet capsule's namespace (nft syntax). */
 export function egressRules(allowCidrs: string[] | null): string {
-  const host = [SLIRP_HOST_LOOPBACK, ...hostAddresses()]
+  const host = [GATEWAY, ...hostAddresses()]
   return `table inet nestbox {
   chain out {
     type filter hook output priority 0; policy accept;
     oif "lo" accept
     ip daddr { ${host.join(', ')} } meta l4proto tcp reject with tcp reset
     ip daddr { ${host.join(', ')} } reject
-${allowCidrs ? `    ip daddr ${SLIRP_DNS} udp dport 53 accept
-    ip daddr ${SLIRP_DNS} tcp dport 53 accept
+${allowCidrs ? `    ip daddr ${DNS_ADDR} udp dport 53 accept
+    ip daddr ${DNS_ADDR} tcp dport 53 accept
 ${allowCidrs.length ? `    ip daddr { ${allowCidrs.join(', ')} } accept\n` : ''}    meta l4proto tcp reject with tcp reset
     reject
 ` : ''}    ip6 daddr != ::1 reject
@@ -99,41 +102,58 @@ ${allowCidrs.length ? `    ip daddr { ${allowCidrs.join(', ')} } accept\n` : ''}
 }
 
 /**
- * Gives the capsule whose pid 1 is `pid1` its way out: the filter first (so no
- * packet leaves before it), then slirp4netns with a tap device. Resolves once
- * slirp4netns reports ready.
+ * pasta's options: IPv4 only, on a tap device `tap0` with the addresses above
+ * and DNS queries to DNS_ADDR forwarded to the host's resolver. No port is
+ * forwarded either way (its default forwards every port bound inside, and host
+ * loopback ports in), and the gateway is not mapped to the host's loopback.
+ * As root pasta would switch to nobody, who cannot join the capsule's user
+ * namespace: it stays root, as slirp4netns did.
  */
-export async function startInternet(pid1: number, allowCidrs: string[] | null, timeoutMs = 10_000): Promise<ChildProcess> {
+const PASTA_OPTIONS = ['--runas', '0:0', '--foreground', '--quiet', '--config-net', '--ipv4-only', '--address', CAPSULE_ADDR, '--netmask', '24', '--gateway', GATEWAY,
+  '--no-map-gw', '--dns-forward', DNS_ADDR, '--ns-ifname', 'tap0', '--tcp-ports', 'none', '--udp-ports', 'none', '--tcp-ns', 'none', '--udp-ns', 'none']
+
+const written = (file: string) => {
+  try {
+    return readFileSync(file, 'utf8').trim() !== ''
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Gives the capsule whose pid 1 is `pid1` its way out: the filter first (so no
+ * packet leaves before it), then pasta. Resolves once pasta has configured the
+ * namespace (it writes its pid file then, to `pidFile`).
+ */
+export async function startInternet(pid1: number, allowCidrs: string[] | null, pidFile: string, timeoutMs = 10_000): Promise<ChildProcess> {
   await runHostCommand('/usr/bin/nsenter', ['-t', String(pid1), '-n', '--', 'nft', '-f', '-'], egressRules(allowCidrs))
-  const slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--ready-fd=3', String(pid1), 'tap0'], {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  rmSync(pidFile, { force: true })
+  const pasta = spawn('pasta', [...PASTA_OPTIONS, '--pid', pidFile, String(pid1)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
   })
-  await new Promise<void>((resolve, reject) => {
-    let err = ''
-    const timer = setTimeout(() => fail(new Error(`slirp4netns not ready within ${timeoutMs} ms`)), timeoutMs)
-    const fail = (e: Error) => {
-      clearTimeout(timer)
-      try {
-        slirp.kill('SIGKILL')
-      } catch {
-        // gone
-      }
-      reject(new Error(`${e.message}${err ? `: ${err.trim().slice(0, 300)}` : ''}`))
+  let err = ''
+  let exited: number | null | undefined
+  pasta.stderr!.on('data', (d) => (err += d))
+  pasta.on('error', (e) => ((err += e.message), (exited = null)))
+  pasta.on('exit', (code) => (exited = code))
+  try {
+    for (const started = Date.now(); !written(pidFile); ) {
+      if (exited !== undefined) throw new Error(`pasta exited ${exited}`)
+      if (Date.now() - started > timeoutMs) throw new Error(`pasta not ready within ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 1))
     }
-    slirp.stderr!.on('data', (d) => (err += d))
-    slirp.on('error', fail)
-    slirp.on('exit', (code) => fail(new Error(`slirp4netns exited ${code}`)))
-    slirp.stdio[3]!.once('data', () => {
-      clearTimeout(timer)
-      slirp.removeAllListeners('exit')
-      resolve()
-    })
-  })
-  for (const s of [slirp.stderr, slirp.stdio[3]]) (s as Socket | null)?.destroy()
-  slirp.unref()
-  return slirp
+  } catch (e) {
+    pasta.kill('SIGKILL')
+    // Debian's build also complains, line by line, that it has no syslog
+    const said = err.split('\n').filter((l) => l && !l.startsWith('Failed to send')).join('; ')
+    throw new Error(`${(e as Error).message}${said ? `: ${said.slice(0, 300)}` : ''}`)
+  }
+  pasta.removeAllListeners('exit')
+  pasta.stderr!.destroy()
+  pasta.unref()
+  return pasta
 }
 
 /** Host path of the relay directory of a capsule whose record directory is `dir`. */
