@@ -13,7 +13,7 @@ import { getCookie } from 'hono/cookie'
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import { Readable, type Writable } from 'node:stream'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import { freeNow } from '../core/buffers.ts'
+import { freeNow, freeParsedReads } from '../core/buffers.ts'
 import type { Entry } from '../http/surface.ts'
 import type { AppEnv } from '../http/types.ts'
 import { takeOverUpgrade } from '../http/websocket.ts'
@@ -162,6 +162,7 @@ function proxyHttp(c: Context<AppEnv>, svc: CapsuleService, to: Opened, path: st
       // an app that breaks off mid-answer cuts the client's connection (a short body, not a silent end); a client that goes away ends the request upstream
       res.on('error', () => outgoing.destroy()).on('aborted', () => outgoing.destroy())
       outgoing.on('close', () => res.destroy())
+      freeParsedReads(res)
       pipeFreeing(res, outgoing)
       resolve(RESPONSE_ALREADY_SENT)
     })

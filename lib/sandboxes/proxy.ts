@@ -8,6 +8,7 @@
  */
 import { request as httpRequest, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { freeParsedReads } from '../core/buffers.ts'
 import { isAppError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { CapsuleService } from '../capsules/service.ts'
@@ -155,6 +156,7 @@ export function createSubdomainProxy(d: ProxyDeps) {
       for (let i = 0; i < r.rawHeaders.length; i += 2) if (!RESPONSE_HOP.has(r.rawHeaders[i].toLowerCase())) headers.push(r.rawHeaders[i], r.rawHeaders[i + 1])
       res.writeHead(r.statusCode ?? 502, r.statusMessage, headers)
       // SSE and long answers stream with backpressure; a client that leaves ends the upstream request
+      freeParsedReads(r)
       r.pipe(res)
       res.on('close', () => r.destroy())
     })

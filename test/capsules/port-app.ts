@@ -1,11 +1,12 @@
 /**
  * The app the port tests run inside a capsule (python3 from the host, seen
- * read-only inside): GET /big?n= streams n MiB, /sse sends 3 events,
+ * read-only inside): GET /big?n=[&chunked] streams n MiB (bigBody(n)), /sse sends 3 events,
  * /ws echoes (RFC 6455), POST answers its body's length and sha256 (sized or
  * chunked), any
  * other GET echoes the path and headers it got.
  */
 import * as assert from 'uvu/assert'
+import { createHash } from 'node:crypto'
 import type { TestNestbox } from '../harness.ts'
 import { exec } from './fixtures.ts'
 
@@ -27,10 +28,12 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header('content-length', str(len(out))); self.end_headers(); self.wfile.write(out)
     def do_GET(self):
         if self.path.startswith('/big'):
-            n = int(self.path.split('n=')[1]); self.send_response(200)
-            self.send_header('content-length', str(n << 20)); self.end_headers()
-            chunk = b'x' * (1 << 20)
-            for _ in range(n): self.wfile.write(chunk)
+            n = int(self.path.split('n=')[1].split('&')[0]); chunked = self.path.endswith('&chunked'); self.send_response(200)
+            self.send_header(*(('transfer-encoding', 'chunked') if chunked else ('content-length', str(n << 20)))); self.end_headers()
+            for i in range(n):
+                chunk = hashlib.sha256(b'%d' % i).digest() * 32768
+                self.wfile.write(b'%x\r\n%s\r\n' % (len(chunk), chunk) if chunked else chunk)
+            if chunked: self.wfile.write(b'0\r\n\r\n')
         elif self.path == '/sse':
             self.send_response(200); self.send_header('content-type', 'text/event-stream'); self.send_header('transfer-encoding', 'chunked'); self.end_headers()
             for i in range(3):
@@ -66,3 +69,8 @@ export async function startApp(nb: TestNestbox, capsule: string, port: number) {
   throw new Error('app did not start')
 }
 
+
+/** What GET /big?n= answers: MiB i is sha256(i) repeated. */
+export function bigBody(n: number): Buffer {
+  return Buffer.concat(Array.from({ length: n }, (_, i) => Buffer.alloc(1 << 20, createHash('sha256').update(String(i)).digest())))
+}
