@@ -17,7 +17,7 @@ import type { BackgroundProcess } from './exec.ts'
 import { prepareLayer } from './layer.ts'
 import { pidNamespace, startTicks } from './proc-table.ts'
 import { enterHelperPath } from './enter-helper.ts'
-import { hostsFile, relayDir, resolvConf, resolveAllowOut, startInternet } from './network.ts'
+import { hostsFile, PASTA_FILES, relayDir, resolvConf, resolveAllowOut, startInternet } from './network.ts'
 import { bootCapsule } from './sandbox.ts'
 import { DISK_MOUNT } from './disk.ts'
 import { mountRoot } from './root.ts'
@@ -140,7 +140,7 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
   try {
     await waitForFile(join(relay, 'ports.sock'), env.bootTimeoutMs)
     if (net.mode === 'internet') {
-      const p = await startInternet(b.pid1, net.allowOut ? await resolveAllowOut(net.allowOut) : null, join(c.dir, 'pasta.pid'))
+      const p = await startInternet(b.pid1, net.allowOut ? await resolveAllowOut(net.allowOut) : null, c.dir)
       pasta = { pid: p.pid!, ticks: startTicks(p.pid!) ?? -1 }
     }
   } catch (err) {
@@ -244,7 +244,7 @@ export async function killAll(c: Capsule) {
   c.state = 'files-only'
   c.stopped = false
   await rm(join(c.dir, 'state.json'), { force: true })
-  await rm(join(c.dir, 'pasta.pid'), { force: true })
+  for (const f of PASTA_FILES) await rm(join(c.dir, f), { force: true })
 }
 
 /** Serves nestbox's API on the capsule's relay socket (again, after a restart of nestbox). */

@@ -21,7 +21,7 @@ import { lookup } from 'node:dns/promises'
 import { isIPv4 } from 'node:net'
 import { connect, type Socket } from 'node:net'
 import { networkInterfaces } from 'node:os'
-import { readFileSync, rmSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { invalid } from '../../core/errors.ts'
 import { runHostCommand } from './host-command.ts'
@@ -112,6 +112,9 @@ ${allowCidrs.length ? `    ip daddr { ${allowCidrs.join(', ')} } accept\n` : ''}
 const PASTA_OPTIONS = ['--runas', '0:0', '--foreground', '--quiet', '--config-net', '--ipv4-only', '--address', CAPSULE_ADDR, '--netmask', '24', '--gateway', GATEWAY,
   '--no-map-gw', '--dns-forward', DNS_ADDR, '--ns-ifname', 'tap0', '--tcp-ports', 'none', '--udp-ports', 'none', '--tcp-ns', 'none', '--udp-ns', 'none']
 
+/** What pasta writes in a capsule's directory: its pid once the namespace is configured, and its messages. */
+export const PASTA_FILES = ['pasta.pid', 'pasta.log']
+
 const written = (file: string) => {
   try {
     return readFileSync(file, 'utf8').trim() !== ''
@@ -123,20 +126,24 @@ const written = (file: string) => {
 /**
  * Gives the capsule whose pid 1 is `pid1` its way out: the filter first (so no
  * packet leaves before it), then pasta. Resolves once pasta has configured the
- * namespace (it writes its pid file then, to `pidFile`).
+ * namespace (it writes its pid file then). pasta's files go in `dir`
+ * (PASTA_FILES); its messages to a file, not a pipe, as it outlives a restart
+ * of nestbox.
  */
-export async function startInternet(pid1: number, allowCidrs: string[] | null, pidFile: string, timeoutMs = 10_000): Promise<ChildProcess> {
+export async function startInternet(pid1: number, allowCidrs: string[] | null, dir: string, timeoutMs = 10_000): Promise<ChildProcess> {
   await runHostCommand('/usr/bin/nsenter', ['-t', String(pid1), '-n', '--', 'nft', '-f', '-'], egressRules(allowCidrs))
+  const [pidFile, logFile] = PASTA_FILES.map((f) => join(dir, f))
   rmSync(pidFile, { force: true })
-  const pasta = spawn('pasta', [...PASTA_OPTIONS, '--pid', pidFile, String(pid1)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-  })
-  let err = ''
+  const log = openSync(logFile, 'w', 0o600)
+  let pasta: ChildProcess
+  try {
+    pasta = spawn('pasta', [...PASTA_OPTIONS, '--pid', pidFile, String(pid1)], { stdio: ['ignore', 'ignore', log], detached: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
+  } finally {
+    closeSync(log)
+  }
   let exited: number | null | undefined
-  pasta.stderr!.on('data', (d) => (err += d))
-  pasta.on('error', (e) => ((err += e.message), (exited = null)))
+  let spawnError = ''
+  pasta.on('error', (e) => ((spawnError = e.message), (exited = null)))
   pasta.on('exit', (code) => (exited = code))
   try {
     for (const started = Date.now(); !written(pidFile); ) {
@@ -147,11 +154,10 @@ export async function startInternet(pid1: number, allowCidrs: string[] | null, p
   } catch (e) {
     pasta.kill('SIGKILL')
     // Debian's build also complains, line by line, that it has no syslog
-    const said = err.split('\n').filter((l) => l && !l.startsWith('Failed to send')).join('; ')
+    const said = [spawnError, ...readFileSync(logFile, 'utf8').split('\n').filter((l) => !l.startsWith('Failed to send'))].filter(Boolean).join('; ')
     throw new Error(`${(e as Error).message}${said ? `: ${said.slice(0, 300)}` : ''}`)
   }
   pasta.removeAllListeners('exit')
-  pasta.stderr!.destroy()
   pasta.unref()
   return pasta
 }
