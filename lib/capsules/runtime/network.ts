@@ -107,7 +107,9 @@ ${allowCidrs.length ? `    ip daddr { ${allowCidrs.join(', ')} } accept\n` : ''}
  * forwarded either way (its default forwards every port bound inside, and host
  * loopback ports in), and the gateway is not mapped to the host's loopback.
  * As root pasta would switch to nobody, who cannot join the capsule's user
- * namespace: it stays root, as slirp4netns did.
+ * namespace: it stays root, as slirp4netns did, and once set up it confines
+ * itself (a user and mount namespace of its own on an empty root, a seccomp
+ * filter, no_new_privs), which slirp4netns did not.
  */
 const PASTA_OPTIONS = ['--runas', '0:0', '--foreground', '--quiet', '--config-net', '--ipv4-only', '--address', CAPSULE_ADDR, '--netmask', '24', '--gateway', GATEWAY,
   '--no-map-gw', '--dns-forward', DNS_ADDR, '--ns-ifname', 'tap0', '--tcp-ports', 'none', '--udp-ports', 'none', '--tcp-ns', 'none', '--udp-ns', 'none']
