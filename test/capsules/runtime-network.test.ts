@@ -8,9 +8,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
-import { rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { sh, sleep, spec, testRuntime } from './runtime-helpers.ts'
+import { until } from '../harness.ts'
 
 // one /24 per test process, so files running side by side never collide
 const net = 200 + (process.pid % 50)
@@ -145,6 +148,36 @@ test('internet with allow_out: only the listed destinations', async () => {
   } finally {
     await rt.destroy(allowed.id)
     await rt.destroy(narrow.id)
+  }
+})
+
+test('internet: a restarted nestbox finds the capsule still reaching out; destroying it ends pasta', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-rt-net-restart-'))
+  const uidBase = t.uidBase + 16 * 65_536 // past the slots of this file's runtime
+  const cap = spec({ network: { mode: 'internet' } })
+  const first = testRuntime({ dataDir, uidBase, onShutdown: 'keep' })
+  await first.rt.create(cap)
+  const pasta = (JSON.parse(readFileSync(join(dataDir, 'runtime', 'capsules', cap.id, 'state.json'), 'utf8')) as { pasta: number }).pasta
+  assert.ok(pasta > 0 && readFileSync(`/proc/${pasta}/cmdline`, 'utf8').startsWith('pasta'), 'pasta runs')
+  await first.rt.shutdown()
+
+  const second = testRuntime({ dataDir, uidBase, onShutdown: 'keep' })
+  try {
+    assert.equal(await second.rt.recover([cap.id]), { [cap.id]: 'running' })
+    const r = await sh(second.rt, cap.id, `curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://${OUTSIDE}:8080/`)
+    assert.is(r.out, '200')
+    await second.rt.destroy(cap.id)
+    const gone = () => {
+      try {
+        return /^State:\s+Z/m.test(readFileSync(`/proc/${pasta}/status`, 'utf8')) // dead, not yet reaped
+      } catch {
+        return true
+      }
+    }
+    await until(gone, 5000, 'pasta gone with its capsule')
+  } finally {
+    await second.close()
+    rmSync(dataDir, { recursive: true, force: true })
   }
 })
 
