@@ -7,6 +7,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { detectCgroups } from '../../lib/capsules/runtime/cgroups.ts'
@@ -205,6 +206,20 @@ test('two nestbox instances on one host never hand out the same uid range', asyn
     await one.close()
     await two.close()
   }
+})
+
+test('a shutdown while a capsule boots waits for the boot, then stops that capsule too', async () => {
+  const own = testRuntime({ uidBase: t.uidBase + 28 * 65_536 })
+  const c = spec()
+  const creating = own.rt.create(c).catch(() => {})
+  await sleep(5) // under way
+  await own.rt.shutdown()
+  await creating
+  await sleep(100)
+  const left = spawnSync('pgrep', ['-f', '--', `--hostname ${c.id} `], { encoding: 'utf8' })
+  if (left.stdout) spawnSync('pkill', ['-9', '-f', '--', `--hostname ${c.id} `])
+  rmSync(own.dataDir, { recursive: true, force: true })
+  assert.is(left.stdout, '', 'none of its processes is left')
 })
 
 test('restart: running capsules are re-attached (keep), or come back with their files (stop)', async () => {

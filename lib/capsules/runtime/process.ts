@@ -150,13 +150,18 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
       .finally(() => settling.get(id) === p && settling.delete(id))
     settling.set(id, p)
   }
+  /** Boots under way: a shutdown waits for them, or a capsule booting then would be left running. */
+  const boots = new Set<Promise<unknown>>()
   const startSandbox = async (c: Capsule) => {
     booting++
+    // the first exec usually follows a create at once: its entry starts entering while the boot goes on
+    const b = boot(c, env, died, launcher.primeBooting)
+    boots.add(b)
     try {
-      // the first exec usually follows a create at once: its entry starts entering while the boot goes on
-      await boot(c, env, died, launcher.primeBooting)
+      await b
     } finally {
       booting--
+      boots.delete(b)
     }
     launcher.prime(c)
   }
@@ -354,6 +359,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async shutdown() {
       stopWatching()
+      await Promise.allSettled([...boots])
       broker.close()
       const live = [...capsules.values()].filter((c) => c.state !== 'files-only')
       if ((opts.onShutdown ?? 'stop') === 'keep') {
