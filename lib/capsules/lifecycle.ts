@@ -92,9 +92,10 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
   const view = (scope: Scope) => ({
     /**
      * Starts a capsule; answers at once with status "starting" (compat(wrenn): 202), boots in the background.
-     * `extra` is for nestbox's own services (never from a request): host directories bound read-only inside.
+     * `extra` is for nestbox's own services (never from a request): host directories bound read-only inside,
+     * and how many execs will follow the boot back to back.
      */
-    async create(p: Principal, body: unknown, extra: { binds?: CapsuleSpec['binds'] } = {}): Promise<CapsuleRow> {
+    async create(p: Principal, body: unknown, extra: Pick<CapsuleSpec, 'binds' | 'firstExecs'> = {}): Promise<CapsuleRow> {
       assertScope(p, scope, 'write')
       const input = parseNewCapsule(body, ctx.config)
       let teamId = scope === 'admin' ? (input.teamId ?? (p.kind === 'user' ? p.teamId : null)) : callerTeam(p)
@@ -138,6 +139,7 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
         network: { mode: input.network, ...(input.allowOut ? { allowOut: input.allowOut } : {}) },
         ...(input.network === 'none' ? {} : { envs: { NESTBOX_URL } }),
         ...(extra.binds?.length ? { binds: extra.binds } : {}),
+        ...(extra.firstExecs ? { firstExecs: extra.firstExecs } : {}),
       }
       // The lock is taken before answering, so a destroy/pause right after waits for the boot.
       // The lock is held until the audit entry is written; a first exec waits only until the capsule runs.

@@ -115,7 +115,11 @@ export function createRunner(d: RunnerDeps) {
       const row = await caps.create(
         system,
         { team_id: teamId, network: local ? d.network.local : d.network.https, memory_mb: d.memoryMb, timeout_sec: 0, metadata: { run: runId } },
-        input.source.kind === 'local' ? { binds: [{ source: join(input.source.root, input.source.rel), path: LOCAL_REPO_INSIDE }] } : {},
+        {
+          ...(input.source.kind === 'local' ? { binds: [{ source: join(input.source.root, input.source.rel), path: LOCAL_REPO_INSIDE }] } : {}),
+          // clone, commands, verify steps and diff follow the boot back to back
+          firstExecs: 2 + input.commands.length + input.verify.length,
+        },
       )
       capsuleId = row.id
       created(row.id)

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { createHash } from 'node:crypto'
@@ -60,6 +60,32 @@ test('exec reports exit codes, stderr, binary output, stdin, env and cwd', async
   // the caller's environment cannot reach the host-side steps of the entry chain
   const pre = await rt.exec(id, { cmd: '/bin/sh', args: ['-c', 'echo "$LD_PRELOAD"'], envs: { LD_PRELOAD: '/nonexistent.so' } })
   assert.is(pre.exitCode, 0)
+})
+
+test('execs announced at create (firstExecs) find entries started ahead; those left unused go with the capsule', async () => {
+  const inCgroups = (id: string) =>
+    readdirSync('/proc').filter((p) => {
+      try {
+        return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(id)
+      } catch {
+        return false
+      }
+    }).length
+  const announced = spec({ firstExecs: 4 })
+  const plain = spec()
+  await rt.create(announced)
+  await rt.create(plain)
+  for (const c of [announced, plain]) {
+    assert.is((await sh(rt, c.id, 'echo one; id -u')).out, 'one\n0\n')
+    assert.is((await sh(rt, c.id, 'echo two; id -u', { user: 'user' })).out, 'two\n1000\n')
+  }
+  await sleep(200) // entries started after those execs are waiting by now
+  // two announced execs are still to come: two entries wait for them, where a capsule without announcement keeps one
+  assert.ok(inCgroups(announced.id) > inCgroups(plain.id), `${inCgroups(announced.id)} vs ${inCgroups(plain.id)} processes`)
+  for (const c of [announced, plain]) {
+    await rt.destroy(c.id)
+    assert.is(inCgroups(c.id), 0, 'no process is left in its cgroups')
+  }
 })
 
 test('exec as the unprivileged capsule user', async () => {

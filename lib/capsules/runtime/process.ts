@@ -152,10 +152,11 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   }
   /** Boots under way: a shutdown waits for them, or a capsule booting then would be left running. */
   const boots = new Set<Promise<unknown>>()
-  const startSandbox = async (c: Capsule) => {
+  /** Boots `c`; `firstExecs` (a create's CapsuleSpec.firstExecs) announces execs to follow back to back. */
+  const startSandbox = async (c: Capsule, firstExecs?: number) => {
     booting++
     // the first exec usually follows a create at once: its entry starts entering while the boot goes on
-    const b = boot(c, env, died, launcher.primeBooting)
+    const b = boot(c, env, died, (t) => launcher.primeBooting(t, firstExecs))
     boots.add(b)
     try {
       await b
@@ -211,7 +212,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
         c.meta.spec = spec
         writeMeta(c)
       }
-      await startSandbox(c)
+      await startSandbox(c, spec.firstExecs)
     },
 
     async destroy(id) {

@@ -30,6 +30,8 @@ export type CapsuleSpec = {
   diskMb?: number
   /** Host directories the capsule sees read-only at `path` (e.g. a program nestbox ships); at most 8. */
   binds?: Array<{ source: string; path: string }>
+  /** How many execs follow the create's boot back to back (a repo run's clone, commands, diff): their entries start ahead, together (launch.ts). */
+  firstExecs?: number
 }
 
 export type ExecRequest = {

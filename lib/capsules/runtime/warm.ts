@@ -1,9 +1,10 @@
 /**
- * Warm entries: for a capsule in use, one nestbox-enter (enter.ts waiterArgv) is
- * started ahead of time and waits inside the capsule for what to run. An exec
+ * Warm entries: for a capsule in use, one nestbox-enter (enter.ts waiterArgv), or
+ * a few when execs were announced to follow back to back, is started ahead of
+ * time and waits inside the capsule for what to run. An exec
  * then costs writing that plus one exec, instead of a fork of nestbox (whose cost
  * grows with nestbox's memory) and entering.
- * A capsule left alone for `idleMs` gives its waiter up, so idle capsules cost
+ * A capsule left alone for `idleMs` gives its waiters up, so idle capsules cost
  * nothing extra.
  */
 import type { ChildProcess } from 'node:child_process'
@@ -13,48 +14,70 @@ import { programPid, startEntered } from './exec.ts'
 type Waiter = { child: ChildProcess; timer: NodeJS.Timeout; hostPid: number | null }
 
 export function createWarmPool(o: { idleMs: number; enabled: boolean }) {
-  const idle = new Map<string, Waiter>()
+  /** Idle waiters per capsule, oldest first. */
+  const idle = new Map<string, Waiter[]>()
+  /** Execs announced to follow back to back (CapsuleSpec.firstExecs), per capsule, not yet launched. */
+  const announced = new Map<string, number>()
+
+  const drop = (id: string, w: Waiter) => {
+    const list = idle.get(id)
+    const i = list?.indexOf(w) ?? -1
+    if (i < 0) return false
+    list!.splice(i, 1)
+    if (!list!.length) idle.delete(id)
+    clearTimeout(w.timer)
+    return true
+  }
+  // EOF on fd 3 with nothing written: nothing to run, it exits
+  const end = (w: Waiter) => (w.child.stdio[3] as Writable).end()
 
   const retire = (id: string) => {
-    const w = idle.get(id)
-    if (!w) return
+    for (const w of idle.get(id) ?? []) (clearTimeout(w.timer), end(w))
     idle.delete(id)
-    clearTimeout(w.timer)
-    // EOF on fd 3 with nothing written: nothing to run, it exits
-    ;(w.child.stdio[3] as Writable).end()
+    announced.delete(id)
   }
 
   return {
-    /** Starts a waiter for capsule `id` unless one is idle already. */
-    prime(id: string, argv: string[]) {
-      if (!o.enabled || idle.has(id)) return
-      const child = startEntered(argv, true)
-      const w: Waiter = { child, hostPid: null, timer: setTimeout(() => retire(id), o.idleMs).unref() }
-      idle.set(id, w)
-      child.on('exit', () => {
-        if (idle.get(id) === w) {
-          idle.delete(id)
-          clearTimeout(w.timer)
-        }
-      })
-      child.on('error', () => {})
-      void programPid(child.pid!, () => child.exitCode === null).then((pid) => (w.hostPid = pid))
+    /** Starts waiters for capsule `id` until `count` are idle. */
+    prime(id: string, argv: string[], count = 1) {
+      if (!o.enabled) return
+      for (let n = idle.get(id)?.length ?? 0; n < count; n++) {
+        const child = startEntered(argv, true)
+        const w: Waiter = { child, hostPid: null, timer: setTimeout(() => drop(id, w) && end(w), o.idleMs).unref() }
+        idle.set(id, [...(idle.get(id) ?? []), w])
+        child.on('exit', () => drop(id, w))
+        child.on('error', () => {})
+        void programPid(child.pid!, () => child.exitCode === null).then((pid) => (w.hostPid = pid))
+      }
     },
 
-    /** The idle waiter of `id`, now running `run` (enter.ts runFor); null when there is none. */
+    /** An idle waiter of `id` (the oldest: the most likely entered by now), now running `run` (enter.ts runFor); null when there is none. */
     take(id: string, run: string): ChildProcess | null {
-      const w = idle.get(id)
-      if (!w || w.child.exitCode !== null || w.child.signalCode !== null) return null
-      idle.delete(id)
-      clearTimeout(w.timer)
-      ;(w.child.stdio[3] as Writable).end(run)
-      return w.child
+      for (const w of [...(idle.get(id) ?? [])]) {
+        drop(id, w)
+        if (w.child.exitCode !== null || w.child.signalCode !== null) continue
+        ;(w.child.stdio[3] as Writable).end(run)
+        return w.child
+      }
+      return null
+    },
+
+    /** `n` execs of capsule `id` will follow one another at once. */
+    announce(id: string, n: number) {
+      if (o.enabled && n > 0) announced.set(id, n)
+    },
+
+    /** One announced exec launches: how many are still to follow it. */
+    launched(id: string): number {
+      const n = (announced.get(id) ?? 1) - 1
+      if (n > 0) announced.set(id, n)
+      else announced.delete(id)
+      return n
     },
 
     /** Host pids of idle waiters: not the capsule's own processes. */
     idleHostPids(id: string): number[] {
-      const w = idle.get(id)
-      return w?.hostPid ? [w.hostPid] : []
+      return (idle.get(id) ?? []).flatMap((w) => (w.hostPid ? [w.hostPid] : []))
     },
 
     retire,
