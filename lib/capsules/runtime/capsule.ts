@@ -136,17 +136,18 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     timeoutMs: env.bootTimeoutMs,
   })
   entered?.({ id: spec.id, pid1: b.pid1, procsFiles: c.cg.procsFiles, cgroupns: b.cgroupns })
-  let pasta: { pid: number; ticks: number } | null = null
-  try {
-    await waitForFile(join(relay, 'ports.sock'), env.bootTimeoutMs)
-    if (net.mode === 'internet') {
-      const p = await startInternet(b.pid1, net.allowOut ? await resolveAllowOut(net.allowOut) : null, c.dir)
-      pasta = { pid: p.pid!, ticks: startTicks(p.pid!) ?? -1 }
-    }
-  } catch (err) {
+  // the relays and the way out come up side by side (pasta takes ~20 ms to configure the namespace)
+  const [relayUp, wayOut] = await Promise.allSettled([
+    waitForFile(join(relay, 'ports.sock'), env.bootTimeoutMs),
+    net.mode === 'internet' ? (async () => startInternet(b.pid1, net.allowOut ? await resolveAllowOut(net.allowOut) : null, c.dir))() : null,
+  ])
+  const helper = wayOut.status === 'fulfilled' ? wayOut.value : null
+  if (relayUp.status === 'rejected' || wayOut.status === 'rejected') {
+    helper?.kill('SIGKILL')
     signal(b.pid1, 'SIGKILL')
-    throw err
+    throw relayUp.status === 'rejected' ? relayUp.reason : (wayOut as PromiseRejectedResult).reason
   }
+  const pasta = helper ? { pid: helper.pid!, ticks: startTicks(helper.pid!) ?? -1 } : null
   c.pids = { pid1: b.pid1, pid1Ticks: startTicks(b.pid1) ?? -1, anchor: b.anchor, monitor: b.monitor.pid!, monitorTicks: startTicks(b.monitor.pid!) ?? -1, cgroupns: b.cgroupns, ...(pasta ? { pasta: pasta.pid, pastaTicks: pasta.ticks } : {}) }
   c.pidns = pidNamespace(b.pid1)
   c.monitor = b.monitor
