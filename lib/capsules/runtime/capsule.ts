@@ -81,8 +81,11 @@ export function writeMeta(c: Capsule) {
 }
 
 /** Boots the sandbox over the capsule's layer; `onExit` runs if it ever dies on its own. */
-/** `entered`: the sandbox exists (its pid 1 and cgroups), though boot goes on (relay, network); programs can be entered from now. */
-export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => void, entered?: (t: EnterTarget) => void) {
+/**
+ * `hooks.starting`: the capsule's cgroups exist and its chain is in them, while bwrap sets it up.
+ * `hooks.entered`: the sandbox exists (its pid 1 and cgroups), though boot goes on (relay, network); programs can be entered from now.
+ */
+export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => void, hooks: { starting?: (procsFiles: string[]) => void; entered?: (t: EnterTarget) => void } = {}) {
   const spec = c.meta.spec
   const sys = await env.system
   const image = diskImage(c)
@@ -134,8 +137,9 @@ export async function boot(c: Capsule, env: HostEnv, onExit: (c: Capsule) => voi
     relay: { dir: relay, api: withApi },
     binds: spec.binds,
     timeoutMs: env.bootTimeoutMs,
+    onGo: () => hooks.starting?.(c.cg.procsFiles),
   })
-  entered?.({ id: spec.id, pid1: b.pid1, procsFiles: c.cg.procsFiles, cgroupns: b.cgroupns })
+  hooks.entered?.({ id: spec.id, pid1: b.pid1, procsFiles: c.cg.procsFiles, cgroupns: b.cgroupns })
   // the relays and the way out come up side by side (pasta takes ~20 ms to configure the namespace)
   const [relayUp, wayOut] = await Promise.allSettled([
     waitForFile(join(relay, 'ports.sock'), env.bootTimeoutMs),

@@ -47,8 +47,11 @@ function validate(s: EnterSpec) {
 /** nestbox-enter's options that pick the capsule: cgroups, namespaces, seccomp filter. */
 const targetArgs = (t: EnterTarget) => [
   '--pid', String(t.pid1),
-  ...t.procsFiles.flatMap((f) => ['--cgroup', f]),
   ...(t.cgroupns ? ['--cgroupns'] : []),
+  ...joinArgs(t),
+]
+const joinArgs = (t: Pick<EnterTarget, 'procsFiles' | 'seccomp'>) => [
+  ...t.procsFiles.flatMap((f) => ['--cgroup', f]),
   ...(t.seccomp ? ['--seccomp', t.seccomp] : []),
   '--keep-caps', KEEP_CAPS,
 ]
@@ -76,6 +79,14 @@ export const CWD_FAILED = /^nestbox-enter: cannot change directory to/
  * its root (exactly the privileges the capsule's root has) for what to run on fd 3.
  */
 export const waiterArgv = (t: EnterTarget): string[] => [...targetArgs(t), '--wait-fd', '3']
+
+/**
+ * A warm entry started while its capsule boots, before its pid 1 exists: it
+ * joins the capsule's cgroups at once, then reads "PID CGROUPNS\n" on fd 4
+ * (aimAt) and enters; what to run comes on fd 3, as for waiterArgv.
+ */
+export const earlyWaiterArgv = (t: Pick<EnterTarget, 'procsFiles' | 'seccomp'>): string[] => ['--pid-fd', '4', ...joinArgs(t), '--wait-fd', '3']
+export const aimAt = (t: Pick<EnterTarget, 'pid1' | 'cgroupns'>) => `${t.pid1} ${t.cgroupns ? 1 : 0}\n`
 
 /** What a warm entry reads on fd 3 for `s`: the same options enterArgv passes, NUL-separated. */
 export const runFor = (s: EnterSpec): string => runArgs(s).join('\0')

@@ -18,9 +18,9 @@ const EXEC_OUTPUT_CAP = 16 * 1024 * 1024
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
 const exitCodeOf = (code: number | null, sig: NodeJS.Signals | null) => code ?? 128 + (sig ? (SIGNALS[sig] ?? 9) : 9)
 
-/** Starts nestbox-enter with `argv` (enter.ts); `extraPipe` adds fd 3 (a side channel to the program). */
-export function startEntered(argv: string[], extraPipe = false): ChildProcess {
-  const child = spawn(enterHelperPath(), argv, { stdio: extraPipe ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'], detached: true, env: {} })
+/** Starts nestbox-enter with `argv` (enter.ts); `extraPipes` adds fd 3 (a side channel to the program, or what a warm entry runs), and fd 4 (where an early one learns its capsule). */
+export function startEntered(argv: string[], extraPipes: 0 | 1 | 2 = 0): ChildProcess {
+  const child = spawn(enterHelperPath(), argv, { stdio: ['pipe', 'pipe', 'pipe', ...Array<'pipe'>(extraPipes).fill('pipe')], detached: true, env: {} })
   // a program that dies mid-write resets its pipes: its exit status tells, not a stream error
   for (const s of child.stdio) s?.on('error', () => {})
   return child

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { invalid } from '../../core/errors.ts'
 import { target as capsuleTarget, type Capsule } from './capsule.ts'
-import { defaultEnv, enterArgv, inCapsulePty, runFor, waiterArgv, type EnterSpec, type EnterTarget } from './enter.ts'
+import { aimAt, defaultEnv, earlyWaiterArgv, enterArgv, inCapsulePty, runFor, waiterArgv, type EnterSpec, type EnterTarget } from './enter.ts'
 import { startEntered } from './exec.ts'
 import { createFileOps } from './files.ts'
 import { CAPSULE_USER } from './layer.ts'
@@ -52,8 +52,16 @@ export function createLauncher(o: { warm: WarmPool; uidRange: number; seccomp?: 
    */
   const primeBooting = (t: EnterTarget, firstExecs = 1) => {
     warm.announce(t.id, firstExecs)
-    warm.prime(t.id, waiterArgv({ ...t, seccomp: o.seccomp }))
+    if (!warm.aim(t.id, aimAt(t))) warm.prime(t.id, waiterArgv({ ...t, seccomp: o.seccomp }))
   }
+
+  /**
+   * Earlier still, while the boot waits for bwrap (its pid 1 unknown yet): the
+   * entry joins the cgroups right after the boot's own joins, in the same RCU
+   * grace period, and forking it here keeps nestbox's event loop free when the
+   * capsule comes up; primeBooting then tells it where to enter.
+   */
+  const primeStarting = (id: string, procsFiles: string[]) => warm.prime(id, earlyWaiterArgv({ procsFiles, seccomp: o.seccomp }), 1, true)
 
   /** Starts a program in the capsule: through its warm entry when one is idle, else a fresh nestbox-enter. */
   const launch = (c: Capsule, s: EnterSpec): ChildProcess => {
@@ -82,6 +90,7 @@ export function createLauncher(o: { warm: WarmPool; uidRange: number; seccomp?: 
 
   return {
     prime,
+    primeStarting,
     primeBooting,
     launch: (c: Capsule, req: Request) => launch(c, specFor(c, req)),
     /** argv for node-pty: the program wrapped so it gets a pty of the capsule's own (enter.ts inCapsulePty). */
@@ -95,7 +104,7 @@ export function createLauncher(o: { warm: WarmPool; uidRange: number; seccomp?: 
       return createFileOps({
         launch: (cmd, args) => launch(c, spec(cmd, args)),
         // uploads need fd 3 for their commit signal: always a fresh entry
-        launchWithPipe: (cmd, args) => startEntered(enterArgv(target(c), spec(cmd, args)), true),
+        launchWithPipe: (cmd, args) => startEntered(enterArgv(target(c), spec(cmd, args)), 1),
       })
     },
   }

@@ -11,7 +11,7 @@
  *
  * usage: nestbox-enter --hold --keep-caps N,N,... [--ports DIR] [--api DIR]
  *        nestbox-enter --fd-broker   (relay.c)
- *        nestbox-enter --pid PID [--cgroup FILE]... [--cgroupns]
+ *        nestbox-enter (--pid PID | --pid-fd N) [--cgroup FILE]... [--cgroupns]
  *          [--keep-caps N,N,...] [--seccomp FILE] (RUN | --wait-fd N)
  *   RUN:   [--uid N] [--session] [--cwd DIR] [--env K=V]... -- PROGRAM [ARG]...
  *
@@ -23,6 +23,11 @@
  * With --wait-fd (a warm entry, made ahead of time) the child enters, becomes the
  * capsule's root — exactly what its own root is — and reads RUN, NUL-separated,
  * from fd N until EOF before going on.
+ *
+ * With --pid-fd (an entry made while the capsule boots) it joins the cgroups
+ * first, then reads "PID CGROUPNS\n" from fd N (CGROUPNS 1 to join the cgroup
+ * namespace too) once the capsule's pid 1 exists, and enters it; EOF instead:
+ * the boot failed, it exits.
  *
  * The environment of nestbox-enter itself is ignored (nestbox starts it with an
  * empty one); the program gets exactly the --env entries, and PROGRAM is looked
@@ -209,7 +214,7 @@ int main(int argc, char **argv) {
     if (ports || api) serve_relays(ports, api);
     for (;;) pause();
   }
-  long pid1 = -1, wait_fd = -1;
+  long pid1 = -1, wait_fd = -1, pid_fd = -1;
   int cgroupns = 0;
   const char *cgroups[MAX_CGROUPS];
   int ncgroups = 0;
@@ -220,18 +225,19 @@ int main(int argc, char **argv) {
   for (; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--cgroupns")) { cgroupns = 1; continue; }
-    int of_target = !strcmp(a, "--pid") || !strcmp(a, "--keep-caps") || !strcmp(a, "--seccomp") || !strcmp(a, "--wait-fd") || !strcmp(a, "--cgroup");
+    int of_target = !strcmp(a, "--pid") || !strcmp(a, "--pid-fd") || !strcmp(a, "--keep-caps") || !strcmp(a, "--seccomp") || !strcmp(a, "--wait-fd") || !strcmp(a, "--cgroup");
     if (!of_target) break; /* RUN starts here */
     if (i + 1 >= argc) usage("option without a value");
     const char *v = argv[++i];
     if (!strcmp(a, "--pid")) pid1 = number(v, 1L << 22);
+    else if (!strcmp(a, "--pid-fd")) pid_fd = number(v, 1024);
     else if (!strcmp(a, "--keep-caps")) keep = cap_mask(v);
     else if (!strcmp(a, "--seccomp")) seccomp = v;
     else if (!strcmp(a, "--wait-fd")) wait_fd = number(v, 1024);
     else if (ncgroups == MAX_CGROUPS) usage("too many cgroups");
     else cgroups[ncgroups++] = v;
   }
-  if (pid1 <= 0) usage("needs --pid");
+  if ((pid1 <= 0) == (pid_fd < 0)) usage("needs one of --pid and --pid-fd");
   struct run run = { 0 };
   if (wait_fd < 0) run = parse_run(argc - i, argv + i);
   else if (i != argc) usage("--wait-fd takes what to run from its fd only");
@@ -239,9 +245,29 @@ int main(int argc, char **argv) {
   /* Everything read from the host happens before any namespace is joined. */
   struct sock_fprog filter = { 0 };
   if (seccomp) filter = read_filter(seccomp);
+  if (pid_fd >= 0) {
+    /* the cgroups now, alongside the boot's own joins (a cgroup v1 join waits out an RCU grace period once per burst) */
+    for (int c = 0; c < ncgroups; c++) write_pid(cgroups[c]);
+    char line[32];
+    size_t n = 0;
+    while (n < sizeof line - 1) {
+      ssize_t r = read((int)pid_fd, line + n, 1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0 || line[n] == '\n') break;
+      n++;
+    }
+    line[n] = '\0';
+    char *space = strchr(line, ' ');
+    if (!n || !space) _exit(0); /* no capsule to enter: its boot failed */
+    *space = '\0';
+    pid1 = number(line, 1L << 22);
+    cgroupns = !strcmp(space + 1, "1");
+    close((int)pid_fd);
+  }
   int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid1, 0);
   if (pidfd < 0) die("the capsule's pid 1");
-  for (int c = 0; c < ncgroups; c++) write_pid(cgroups[c]);
+  if (pid_fd < 0)
+    for (int c = 0; c < ncgroups; c++) write_pid(cgroups[c]);
 
   int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | (cgroupns ? CLONE_NEWCGROUP : 0);
   if (setns(pidfd, flags) < 0) die("joining the capsule's namespaces");

@@ -156,10 +156,13 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const startSandbox = async (c: Capsule, firstExecs?: number) => {
     booting++
     // the first exec usually follows a create at once: its entry starts entering while the boot goes on
-    const b = boot(c, env, died, (t) => launcher.primeBooting(t, firstExecs))
+    const b = boot(c, env, died, { starting: (files) => launcher.primeStarting(c.meta.id, files), entered: (t) => launcher.primeBooting(t, firstExecs) })
     boots.add(b)
     try {
       await b
+    } catch (err) {
+      warm.retire(c.meta.id) // an entry started during the boot waits for a capsule that will not come
+      throw err
     } finally {
       booting--
       boots.delete(b)

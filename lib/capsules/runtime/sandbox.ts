@@ -62,6 +62,8 @@ export type BootSpec = {
   /** A host directory bound at RELAY_DIR_INSIDE where the anchor serves its relays (network.ts); `api`: also relay nestbox's API. */
   relay?: { dir: string; api: boolean }
   timeoutMs: number
+  /** Run once the chain is in its cgroups and told to go on, while bwrap sets the capsule up (nestbox only waits then). */
+  onGo?: () => void
 }
 
 export type Booted = { monitor: ChildProcess; pid1: number; anchor: number; cgroupns: boolean }
@@ -158,6 +160,7 @@ export function bootCapsule(s: BootSpec): Promise<Booted> {
         // in the capsule's cgroups before it goes on: whatever it forks from here on is born in them
         await joined
         io[3].end('go\n')
+        s.onGo?.()
       } catch (err) {
         fail(`preparing its namespaces: ${(err as Error).message}`)
       }

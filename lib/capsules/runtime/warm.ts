@@ -11,7 +11,8 @@ import type { ChildProcess } from 'node:child_process'
 import type { Writable } from 'node:stream'
 import { programPid, startEntered } from './exec.ts'
 
-type Waiter = { child: ChildProcess; timer: NodeJS.Timeout; hostPid: number | null }
+/** `aim`: an early waiter's fd 4, until it learns its capsule's pid 1 (enter.ts earlyWaiterArgv). */
+type Waiter = { child: ChildProcess; timer: NodeJS.Timeout; hostPid: number | null; aim: Writable | null }
 
 export function createWarmPool(o: { idleMs: number; enabled: boolean }) {
   /** Idle waiters per capsule, oldest first. */
@@ -28,8 +29,11 @@ export function createWarmPool(o: { idleMs: number; enabled: boolean }) {
     clearTimeout(w.timer)
     return true
   }
-  // EOF on fd 3 with nothing written: nothing to run, it exits
-  const end = (w: Waiter) => (w.child.stdio[3] as Writable).end()
+  // EOF on fd 3 with nothing written: nothing to run, it exits (an early one, still reading fd 4, on EOF there)
+  const end = (w: Waiter) => {
+    w.aim?.end()
+    ;(w.child.stdio[3] as Writable).end()
+  }
 
   const retire = (id: string) => {
     for (const w of idle.get(id) ?? []) (clearTimeout(w.timer), end(w))
@@ -38,12 +42,12 @@ export function createWarmPool(o: { idleMs: number; enabled: boolean }) {
   }
 
   return {
-    /** Starts waiters for capsule `id` until `count` are idle. */
-    prime(id: string, argv: string[], count = 1) {
+    /** Starts waiters for capsule `id` until `count` are idle; `early`: its pid 1 is not known yet (aim). */
+    prime(id: string, argv: string[], count = 1, early = false) {
       if (!o.enabled) return
       for (let n = idle.get(id)?.length ?? 0; n < count; n++) {
-        const child = startEntered(argv, true)
-        const w: Waiter = { child, hostPid: null, timer: setTimeout(() => drop(id, w) && end(w), o.idleMs).unref() }
+        const child = startEntered(argv, early ? 2 : 1)
+        const w: Waiter = { child, hostPid: null, timer: setTimeout(() => drop(id, w) && end(w), o.idleMs).unref(), aim: early ? (child.stdio[4] as Writable) : null }
         idle.set(id, [...(idle.get(id) ?? []), w])
         child.on('exit', () => drop(id, w))
         child.on('error', () => {})
@@ -54,12 +58,20 @@ export function createWarmPool(o: { idleMs: number; enabled: boolean }) {
     /** An idle waiter of `id` (the oldest: the most likely entered by now), now running `run` (enter.ts runFor); null when there is none. */
     take(id: string, run: string): ChildProcess | null {
       for (const w of [...(idle.get(id) ?? [])]) {
+        if (w.aim) continue // still waiting to learn its capsule (the boot goes on)
         drop(id, w)
         if (w.child.exitCode !== null || w.child.signalCode !== null) continue
         ;(w.child.stdio[3] as Writable).end(run)
         return w.child
       }
       return null
+    },
+
+    /** Tells the early waiters of `id` the capsule to enter (enter.ts aimAt); false if there were none. */
+    aim(id: string, line: string): boolean {
+      const early = (idle.get(id) ?? []).filter((w) => w.aim)
+      for (const w of early) (w.aim!.end(line), (w.aim = null))
+      return early.length > 0
     },
 
     /** `n` execs of capsule `id` will follow one another at once. */
