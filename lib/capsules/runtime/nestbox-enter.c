@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
     else if (ncgroups == MAX_CGROUPS) usage("too many cgroups");
     else cgroups[ncgroups++] = v;
   }
-  if ((pid1 <= 0) == (pid_fd < 0)) usage("needs one of --pid and --pid-fd");
+  if ((pid1 <= 0) == (pid_fd < 0)) usage("needs --pid (or --pid-fd), not both");
   struct run run = { 0 };
   if (wait_fd < 0) run = parse_run(argc - i, argv + i);
   else if (i != argc) usage("--wait-fd takes what to run from its fd only");
