@@ -100,8 +100,9 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   }
   mkdirSync(DISK_MOUNT, { recursive: true, mode: 0o755 })
   /** Boots under way: spare disks are made once there are none. */
-  let booting = 0
-  const disks = createDisks({ dir: join(dataDir, 'disk-spares'), onError: (err) => log.warn('making a spare capsule disk failed', { err }), busy: () => booting > 0 })
+  /** Boots under way: spare disks are made between them, and a shutdown waits for them (a capsule booting then would be left running). */
+  const boots = new Set<Promise<unknown>>()
+  const disks = createDisks({ dir: join(dataDir, 'disk-spares'), onError: (err) => log.warn('making a spare capsule disk failed', { err }), busy: () => boots.size > 0 })
   const withDisks = opts.diskLimits === false ? Promise.resolve(false) : disksSupported()
   void withDisks.then((ok) => ok || log.warn('capsule disk limits are not enforced: this host cannot loop-mount an ext4 image'))
 
@@ -150,11 +151,8 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
       .finally(() => settling.get(id) === p && settling.delete(id))
     settling.set(id, p)
   }
-  /** Boots under way: a shutdown waits for them, or a capsule booting then would be left running. */
-  const boots = new Set<Promise<unknown>>()
   /** Boots `c`; `firstExecs` (a create's CapsuleSpec.firstExecs) announces execs to follow back to back. */
   const startSandbox = async (c: Capsule, firstExecs?: number) => {
-    booting++
     // the first exec usually follows a create at once: its entry starts entering while the boot goes on
     const b = boot(c, env, died, { starting: (files) => launcher.primeStarting(c.meta.id, files), entered: (t) => launcher.primeBooting(t, firstExecs) })
     boots.add(b)
@@ -164,7 +162,6 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
       warm.retire(c.meta.id) // an entry started during the boot waits for a capsule that will not come
       throw err
     } finally {
-      booting--
       boots.delete(b)
     }
     launcher.prime(c)
