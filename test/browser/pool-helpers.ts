@@ -1,5 +1,6 @@
 /** A nestbox with a browser pool for the pool tests, and a client of /stealthy-auto-browse/ that keeps the INSTANCEID cookie. */
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
+import { startPageServer, type Page } from './pages.ts'
 export { until } from '../harness.ts'
 
 export type Answer = { status: number; body: { success: boolean; timestamp: number; data?: any; error?: string }; instance: string | null; setCookie: string | null; ms: number }
@@ -7,6 +8,18 @@ export type Answer = { status: number; body: { success: boolean; timestamp: numb
 export async function startPool(set: Record<string, string | number | boolean> = {}, o: { dataDir?: string } = {}): Promise<{ nb: TestNestbox; token: string }> {
   const nb = await startTestNestbox({ set: { 'browser.replicas': 1, ...set }, ...o })
   return { nb, token: nb.bootstrap.stealthy_auto_browse_token ?? String(set['browser.token'] ?? '') }
+}
+
+/** A page server with `routes` for the replicas to browse, and a pool (startPool); close() ends both. */
+export async function startPoolWithPages(routes: Record<string, Page>, set: Record<string, string | number | boolean> = {}) {
+  const pages = await startPageServer(routes)
+  try {
+    const pool = await startPool(set)
+    return { ...pool, pages, close: async () => (await pool.nb.close(), pages.close()) }
+  } catch (err) {
+    pages.close()
+    throw err
+  }
 }
 
 /** One client: sends its INSTANCEID cookie back, as a browser or requests.Session would. */

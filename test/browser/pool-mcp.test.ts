@@ -10,21 +10,18 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { addMember } from '../capsules/fixtures.ts'
 import type { TestNestbox } from '../harness.ts'
-import { startPageServer, type PageServer } from './pages.ts'
-import { startPool, status } from './pool-helpers.ts'
+import type { PageServer } from './pages.ts'
+import { startPoolWithPages, status } from './pool-helpers.ts'
 
 let nb: TestNestbox
 let token: string
 let pages: PageServer
+let close = async () => {}
 
 test.before(async () => {
-  pages = await startPageServer({ '/one': '<html><head><title>One</title></head><body>page one</body></html>', '/two': '<html><head><title>Two</title></head><body>page two</body></html>' })
-  ;({ nb, token } = await startPool({ 'browser.replicas': 2 }))
+  ;({ nb, token, pages, close } = await startPoolWithPages({ '/one': '<html><head><title>One</title></head><body>page one</body></html>', '/two': '<html><head><title>Two</title></head><body>page two</body></html>' }, { 'browser.replicas': 2 }))
 })
-test.after(async () => {
-  await nb?.close()
-  pages?.close()
-})
+test.after(() => close())
 
 const connect = async (path: string, bearer: string) => {
   const c = new Client({ name: 'test', version: '1' })

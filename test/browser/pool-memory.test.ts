@@ -8,25 +8,22 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { TestNestbox } from '../harness.ts'
-import { startPageServer, type PageServer } from './pages.ts'
-import { client, startPool } from './pool-helpers.ts'
+import type { PageServer } from './pages.ts'
+import { client, startPoolWithPages } from './pool-helpers.ts'
 
 let nb: TestNestbox
 let token: string
 let pages: PageServer
+let close = async () => {}
 
 test.before(async () => {
-  pages = await startPageServer({
+  ;({ nb, token, pages, close } = await startPoolWithPages({
     // each page keeps a few MiB of strings alive while it is shown
     '/': '<html><body><p>page</p><script>window.keep = Array.from({ length: 40000 }, (_, i) => "x".repeat(64) + i)</script></body></html>',
     '/set': { body: '<html><body>set</body></html>', headers: { 'set-cookie': 'kept=yes; Path=/; Max-Age=3600' } },
-  })
-  ;({ nb, token } = await startPool({ 'browser.replicas': 1 }))
+  }, { 'browser.replicas': 1 }))
 })
-test.after(async () => {
-  await nb?.close()
-  pages?.close()
-})
+test.after(() => close())
 
 test('120 navigations in one replica at 256 MiB are all answered in the same tab, cookies kept', async () => {
   const c = client(nb, token)

@@ -7,25 +7,22 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { TestNestbox } from '../harness.ts'
-import { startPageServer, type PageServer } from './pages.ts'
-import { client, startPool, status, until } from './pool-helpers.ts'
+import type { PageServer } from './pages.ts'
+import { client, startPool, startPoolWithPages, status, until } from './pool-helpers.ts'
 
 let nb: TestNestbox
 let token: string
 let pages: PageServer
+let close = async () => {}
 
 test.before(async () => {
-  pages = await startPageServer({
+  ;({ nb, token, pages, close } = await startPoolWithPages({
     '/': '<html><head><title>Home</title></head><body><h1>home</h1></body></html>',
     '/set': { body: '<html><body>set</body></html>', headers: { 'set-cookie': 'visit=first-replica; Path=/; Max-Age=3600' } },
     '/echo': '<html><body><script>document.write(document.cookie || "none")</script></body></html>',
-  })
-  ;({ nb, token } = await startPool({ 'browser.replicas': 2 }))
+  }, { 'browser.replicas': 2 }))
 })
-test.after(async () => {
-  await nb?.close()
-  pages?.close()
-})
+test.after(() => close())
 
 /** A script whose data tells when the replica began and ended it (the page's clock), after holding it `sec`. */
 const timed = (sec: number) => ({ action: 'run_script', steps: [{ action: 'eval', expression: 'Date.now()', output_id: 'start' }, { action: 'sleep', duration: sec }, { action: 'eval', expression: 'Date.now()', output_id: 'end' }] })

@@ -6,25 +6,22 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { TestNestbox } from '../harness.ts'
-import { startPageServer, type PageServer } from './pages.ts'
-import { client, startPool, status, until } from './pool-helpers.ts'
+import type { PageServer } from './pages.ts'
+import { client, startPoolWithPages, status, until } from './pool-helpers.ts'
 
 let nb: TestNestbox
 let token: string
 let pages: PageServer
+let close = async () => {}
 
 test.before(async () => {
-  pages = await startPageServer({
+  ;({ nb, token, pages, close } = await startPoolWithPages({
     '/set': { body: '<html><body>set</body></html>', headers: { 'set-cookie': 'shared=yes; Path=/; Max-Age=3600' } },
     '/clear': { body: '<html><body>clear</body></html>', headers: { 'set-cookie': 'shared=; Path=/; Max-Age=0' } },
     '/echo': '<html><body><script>document.write(document.cookie || "none")</script></body></html>',
-  })
-  ;({ nb, token } = await startPool({ 'browser.replicas': 2, 'browser.shareCookies': true }))
+  }, { 'browser.replicas': 2, 'browser.shareCookies': true }))
 })
-test.after(async () => {
-  await nb?.close()
-  pages?.close()
-})
+test.after(() => close())
 
 test('a cookie set on one replica reaches the other, and so does its removal', async () => {
   const [a, b] = [client(nb, token), client(nb, token)]
