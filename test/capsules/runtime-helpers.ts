@@ -1,6 +1,7 @@
 /**
  * Shared setup for the tests that drive the process runtime directly: a runtime
- * over a temporary data directory, capsule specs, and a shell helper.
+ * over a temporary data directory, capsule specs, a shell helper, and the host's
+ * live processes.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -64,3 +65,25 @@ export async function sh(rt: Runtime, id: string, script: string, opts: { user?:
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Host processes alive now (zombies left out), each with its /proc status; `cgroup()` reads its cgroups ('' once it is gone). */
+export function liveProcesses(): Array<{ pid: number; status: string; cgroup: () => string }> {
+  const out: Array<{ pid: number; status: string; cgroup: () => string }> = []
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8')
+      if (/^State:\s+Z/m.test(status)) continue
+      const cgroup = () => {
+        try {
+          return readFileSync(`/proc/${p}/cgroup`, 'utf8')
+        } catch {
+          return ''
+        }
+      }
+      out.push({ pid: Number(p), status, cgroup })
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out
+}

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { detectCgroups } from '../../lib/capsules/runtime/cgroups.ts'
 import type { Runtime } from '../../lib/capsules/runtime/types.ts'
-import { sh, sleep, spec, testRuntime } from './runtime-helpers.ts'
+import { liveProcesses, sh, sleep, spec, testRuntime } from './runtime-helpers.ts'
 
 const t = testRuntime()
 const { rt } = t
@@ -20,20 +20,14 @@ const layerOf = (dataDir: string, id: string) => join(dataDir, 'runtime', 'capsu
 
 test.after(() => t.close())
 
-/** Live (not zombie) host processes owned by a uid of the range starting at `base`. */
-function survivors(base: number): string[] {
-  const out: string[] = []
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8')
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1])
-      if (uid >= base && uid < base + 65_536 && !/^State:\s+Z/m.test(status)) out.push(`${p} ${/^Name:\s+(.*)$/m.exec(status)?.[1]}`)
-    } catch {
-      // exited while we looked
-    }
-  }
-  return out
-}
+/** Live host processes owned by a uid of the range starting at `base`. */
+const survivors = (base: number): string[] =>
+  liveProcesses()
+    .filter((p) => {
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(p.status)?.[1])
+      return uid >= base && uid < base + 65_536
+    })
+    .map((p) => `${p.pid} ${/^Name:\s+(.*)$/m.exec(p.status)?.[1]}`)
 const baseOf = async (r: Runtime, id: string) => Number((await sh(r, id, 'cat /proc/self/uid_map')).out.trim().split(/\s+/)[1])
 
 /** Pause must stop a busy counter dead, exec must be refused meanwhile, resume must restart it. */

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { sh, sleep, spec, testRuntime } from './runtime-helpers.ts'
+import { liveProcesses, sh, sleep, spec, testRuntime } from './runtime-helpers.ts'
 import { until } from '../harness.ts'
 
 // one /24 per test process, so files running side by side never collide
@@ -167,14 +167,7 @@ test('internet: a restarted nestbox finds the capsule still reaching out; destro
     const r = await sh(second.rt, cap.id, `curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://${OUTSIDE}:8080/`)
     assert.is(r.out, '200')
     await second.rt.destroy(cap.id)
-    const gone = () => {
-      try {
-        return /^State:\s+Z/m.test(readFileSync(`/proc/${pasta}/status`, 'utf8')) // dead, not yet reaped
-      } catch {
-        return true
-      }
-    }
-    await until(gone, 5000, 'pasta gone with its capsule')
+    await until(() => !liveProcesses().some((p) => p.pid === pasta), 5000, 'pasta gone with its capsule')
   } finally {
     await second.close()
     rmSync(dataDir, { recursive: true, force: true })

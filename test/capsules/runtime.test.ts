@@ -5,12 +5,12 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { createHash } from 'node:crypto'
 import { freeNow } from '../../lib/core/buffers.ts'
-import { sh, sleep, spec, testRuntime } from './runtime-helpers.ts'
+import { liveProcesses, sh, sleep, spec, testRuntime } from './runtime-helpers.ts'
 
 const t = testRuntime()
 const { rt } = t
@@ -63,14 +63,7 @@ test('exec reports exit codes, stderr, binary output, stdin, env and cwd', async
 })
 
 test('execs announced at create (firstExecs) find entries started ahead; those left unused go with the capsule', async () => {
-  const inCgroups = (id: string) =>
-    readdirSync('/proc').filter((p) => {
-      try {
-        return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(id)
-      } catch {
-        return false
-      }
-    }).length
+  const inCgroups = (id: string) => liveProcesses().filter((p) => p.cgroup().includes(id)).length
   const announced = spec({ firstExecs: 4 })
   const plain = spec()
   await rt.create(announced)
