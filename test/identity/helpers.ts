@@ -69,12 +69,22 @@ export function outbox(dataDir: string): string[] {
   return files.map((f) => readFileSync(join(dataDir, 'outbox', f), 'utf8'))
 }
 
+/** The text of a message, quoted-printable decoded only when it says it is (a 7bit token may itself contain "3D"). */
+export function mailText(m: string): string {
+  if (!/^Content-Transfer-Encoding: quoted-printable/im.test(m)) return m
+  return m.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+}
+
+/** Every message in the outbox addressed to exactly `to` (not to an address ending in it), decoded, oldest first. */
+export function mailsTo(dataDir: string, to: string): string[] {
+  const addressed = new RegExp(`^To: (?:.*[\\s<,])?${to.replace(/[.+]/g, '\\$&')}(?:[>,\\s]|$)`, 'mi')
+  return outbox(dataDir).filter((m) => addressed.test(m)).map(mailText)
+}
+
 /** The token in the newest message to `to` whose link path is `kind` (activate | reset-password). */
 export function tokenFromMail(dataDir: string, to: string, kind: 'activate' | 'reset-password'): string {
-  const msgs = outbox(dataDir).filter((m) => new RegExp(`^To: .*${to.replace(/[.+]/g, '\\$&')}`, 'mi').test(m))
-  for (const m of msgs.reverse()) {
-    const unfolded = m.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
-    const hit = new RegExp(`/${kind}\\?token=([A-Za-z0-9_-]+)`).exec(unfolded)
+  for (const m of mailsTo(dataDir, to).reverse()) {
+    const hit = new RegExp(`/${kind}\\?token=([A-Za-z0-9_-]+)`).exec(m)
     if (hit) return hit[1]
   }
   throw new Error(`no ${kind} mail to ${to}`)

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert'
 import { request } from 'node:http'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
 import { startFakeGithub } from './fake-github.ts'
-import { Browser, newUser, outbox } from './helpers.ts'
+import { Browser, mailsTo, newUser } from './helpers.ts'
 
 const EVIL = 'attacker.example'
 /** Every header a proxy-aware server might build an origin from, all pointing at the attacker. */
@@ -32,11 +32,11 @@ function rawRequest(base: string, method: string, path: string, headers: Record<
   })
 }
 
-/** The newest mail to `to`, quoted-printable soft breaks undone. */
+/** The newest mail to `to`, decoded. */
 function lastMailTo(nb: TestNestbox, to: string): string {
-  const all = outbox(nb.dataDir).filter((m) => new RegExp(`^To: .*${to.replace(/[.+]/g, '\\$&')}`, 'mi').test(m))
+  const all = mailsTo(nb.dataDir, to)
   assert.ok(all.length, `a mail to ${to}`)
-  return all.at(-1)!.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
+  return all.at(-1)!
 }
 
 function linkIn(mail: string, kind: 'activate' | 'reset-password'): string {

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { SMTPServer } from 'smtp-server'
 import type { AddressInfo } from 'node:net'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
-import { Browser, outbox, PASSWORD } from './helpers.ts'
+import { Browser, mailText, outbox, PASSWORD } from './helpers.ts'
 
 type Received = { from: string; to: string[]; raw: string; user?: string }
 const received: Received[] = []
@@ -55,7 +55,7 @@ test('signup mail goes through the configured SMTP server (authenticated) and no
   assert.is(m.from, 'noreply@nestbox.test')
   assert.equal(m.to, ['smtp-user@example.com'])
   assert.match(m.raw, /^Subject: Activate your nestbox account/m)
-  const token = /https:\/\/app\.nestbox\.test\/activate\?token=([A-Za-z0-9_-]+)/.exec(m.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '='))?.[1]
+  const token = /https:\/\/app\.nestbox\.test\/activate\?token=([A-Za-z0-9_-]+)/.exec(mailText(m.raw))?.[1]
   assert.ok(token, 'link uses the configured app URL')
   assert.is(outbox(nb.dataDir).length, 0)
   const a = await b.post('/v1/auth/activate', { token })

@@ -9,7 +9,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { request } from 'node:http'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
-import { adminBrowser, Browser, newUser, outbox } from '../identity/helpers.ts'
+import { adminBrowser, Browser, mailsTo, newUser } from '../identity/helpers.ts'
 import { alive, until, writeStandIn, type StandIn } from './standin.ts'
 
 let cf: StandIn
@@ -107,7 +107,7 @@ test('email links use the tunnel URL, whatever Host the request carried', async 
   await newUser(nb, 'reset-me@example.com')
   const r = await viaEdge(cf.edge(pid).port, 'attacker.example', 'POST', '/v1/me/password/reset', { 'content-type': 'application/json' }, JSON.stringify({ email: 'reset-me@example.com' }))
   assert.is(r.status, 204, r.body)
-  const mail = outbox(nb.dataDir).filter((m) => m.includes('reset-me@example.com')).at(-1)!.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
+  const mail = mailsTo(nb.dataDir, 'reset-me@example.com').at(-1)!
   assert.match(mail, `${url}/reset-password?token=`)
   assert.not.match(mail, 'attacker.example')
 })
