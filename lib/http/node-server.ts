@@ -3,6 +3,7 @@ import { createAdaptorServer } from '@hono/node-server'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { WebSocketServer } from 'ws'
 import type { Logger } from '../core/logger.ts'
+import { onCheckContinue } from './continue.ts'
 import { RecordedResponse, withRequestRecord, withUpgradeRecord } from './request-context.ts'
 
 type Fetch = Parameters<typeof createAdaptorServer>[0]['fetch']
@@ -25,12 +26,15 @@ function withDirect(listener: Listener, direct: DirectRoute): Listener {
 }
 
 export function createNodeServer(fetch: Fetch, log: Logger, wss?: WebSocketServer, direct?: DirectRoute): Server {
+  let top: Listener | undefined
   const server = createAdaptorServer({
     fetch: wss ? (withUpgradeRecord(fetch as never, log) as Fetch) : fetch,
     websocket: wss ? { server: wss } : undefined,
     createServer: ((opts: object, listener: Listener) =>
-      createServer({ ...opts, ServerResponse: RecordedResponse as typeof ServerResponse }, withRequestRecord(direct ? withDirect(listener, direct) : listener, log))) as typeof createServer,
+      createServer({ ...opts, ServerResponse: RecordedResponse as typeof ServerResponse }, (top = withRequestRecord(direct ? withDirect(listener, direct) : listener, log)))) as typeof createServer,
   }) as Server
+  // Expect: 100-continue reaches the same listener; large PUTs get their 100 when their body is read (continue.ts)
+  server.on('checkContinue', onCheckContinue((req, res) => top!(req, res)))
   server.keepAliveTimeout = 65_000
   // @hono/node-server answers a refused upgrade itself (status and headers, no body)
   // only while it is the sole 'upgrade' listener; withUpgradeRecord writes the whole

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from '../core/logger.ts'
 import type { Principal } from '../core/principal.ts'
 import type { AppEnv } from './types.ts'
+import { closesConnection } from './continue.ts'
 import { refuseUpgrade, wasAccepted } from './websocket.ts'
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/
@@ -39,6 +40,7 @@ function accessLog(log: Logger, req: IncomingMessage, status: number, rec: Reque
 }
 
 /**
+ * Closes the connection after a request whose body was left unsent or was taken (continue.ts).
  * Adds X-Request-Id and nosniff in writeHead rather than with setHeader up front:
  * a header set before writeHead sends Node down its slow path, which re-validates
  * every header of the response. Every response goes through writeHead (implicit
@@ -46,6 +48,7 @@ function accessLog(log: Logger, req: IncomingMessage, status: number, rec: Reque
  */
 export class RecordedResponse extends ServerResponse {
   override writeHead(status: number, a?: unknown, b?: unknown): this {
+    if (closesConnection(this.req)) this.shouldKeepAlive = false // Node then sends Connection: close
     const rec = recordOf(this.req)
     const hasReason = typeof a === 'string'
     const given = (hasReason ? b : a) as OutgoingHttpHeaders | undefined

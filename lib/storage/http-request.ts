@@ -7,6 +7,7 @@
 import type { Context } from 'hono'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { invalid } from '../core/errors.ts'
+import { takeBody, type TakenBody } from '../http/continue.ts'
 import { hasSigV4, queryPairs } from './s3/sigv4.ts'
 
 export type StorageRequest = {
@@ -26,6 +27,8 @@ export type StorageRequest = {
   /** Bucket taken from the Host header (virtual-hosted style). */
   virtualHost: boolean
   body: () => AsyncIterable<Uint8Array>
+  /** The connection, for the caller to read the body from itself, when that is possible (http/continue.ts). */
+  takeBody: () => TakenBody | undefined
   /** The Node response, for handlers that stream a file straight into the socket. */
   outgoing: ServerResponse | undefined
   /** Headers every response carries (request id, nosniff), for responses written directly to `outgoing`. */
@@ -109,6 +112,7 @@ export function parseStorageRequest(c: Context, o: { prefix: string; virtualHost
     key,
     virtualHost,
     body: () => (incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array>) ?? []) as AsyncIterable<Uint8Array>,
+    takeBody: () => (incoming ? takeBody(incoming) : undefined),
     outgoing,
     responseHeaders: { 'X-Request-Id': (c.var as { requestId?: string }).requestId ?? '', 'X-Content-Type-Options': 'nosniff' },
   }

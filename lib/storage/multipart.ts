@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { AppError, invalid } from '../core/errors.ts'
 import type { IdGen } from '../core/ids.ts'
 import { composite, digester, fullObjectCapable, type Algorithm } from './bytes/checksums.ts'
-import { ingest } from './bytes/ingest.ts'
+import { ingest, type Intake } from './bytes/ingest.ts'
 import { checkKey, evaluateRead, isLive, parseRange, preconditionFailed, toInfo } from './object-meta.ts'
 import type { ObjectDeps, Objects } from './objects.ts'
 import { completeUploadRow, deletePartRows, deleteUploadRow, findObjectRow, findUploadRow, insertUploadRow, listPartRows, listUploadRows, putPartRow, uploadRowsOfBucket } from './store.ts'
@@ -65,7 +65,7 @@ export function createMultipart(d: ObjectDeps & { ids: IdGen; objects: Objects }
       held.release()
     }
     d.disk.settle(part.file)
-    if (old && old !== part.file) await d.disk.remove(old)
+    if (old && old !== part.file) d.disk.retire(old)
     return row
   }
 

@@ -10,7 +10,7 @@ import type { Clock } from '../core/ids.ts'
 import type { Buckets } from './buckets.ts'
 import { detectContentType } from './bytes/content-type.ts'
 import type { DiskStore } from './bytes/disk.ts'
-import { ingest } from './bytes/ingest.ts'
+import { ingest, type Intake } from './bytes/ingest.ts'
 import { fileBody, memoryBody, type FileBody } from './bytes/object-body.ts'
 import type { Md5Pool } from './bytes/md5-pool.ts'
 import type { Held, Locks } from './locks.ts'
@@ -20,7 +20,7 @@ import type { StorageObjectRow } from './tables.ts'
 import type { Tags } from './tags.ts'
 import type { Bucket, ByteSource, Conditions, Declared, ObjectInfo, StorageCaller, StoredChecksum } from './types.ts'
 
-export type ObjectDeps = { db: Db; clock: Clock; disk: DiskStore; locks: Locks; buckets: Buckets; md5: Md5Pool }
+export type ObjectDeps = { db: Db; clock: Clock; disk: DiskStore; locks: Locks; buckets: Buckets; md5: Md5Pool; intake?: Intake }
 
 export type PutOptions = {
   declared: Declared
@@ -106,7 +106,7 @@ export function createObjects(d: ObjectDeps) {
       held?.release()
     }
     d.disk.settle(o.file)
-    if (old && old !== o.file) await d.disk.remove(old)
+    if (old && old !== o.file) d.disk.retire(old)
     return toInfo(row)
   }
 
@@ -242,7 +242,7 @@ export function createObjects(d: ObjectDeps) {
       } finally {
         held.release()
       }
-      if (file) await d.disk.remove(file)
+      if (file) d.disk.retire(file)
     },
 
     /**

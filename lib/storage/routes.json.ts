@@ -67,8 +67,9 @@ export async function handleJson(x: JsonCtx): Promise<Response> {
   switch (m) {
     case 'PUT': {
       const len = req.header('content-length')
+      const contentLength = len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined
       // compat(hybrids3 000): the type is detected from the content, whatever the client claims.
-      const info = await s.putObject(c, bucket, key, req.body(), { declared: { contentLength: len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined } })
+      const info = await s.putObject(c, bucket, key, req.body(), { declared: { contentLength, direct: contentLength === undefined ? undefined : { take: req.takeBody } } })
       return json({ bucket, ...toJsonObject(info) }, 200, { ETag: quoteEtag(info.etag), 'Last-Modified': new Date(info.lastModified).toUTCString() })
     }
     case 'GET':

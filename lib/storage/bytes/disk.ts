@@ -17,6 +17,7 @@ const IN_FLIGHT = 3
 const SHARD_RE = /^[0-9a-f]{2}$/
 
 export type WriteResult = { file: string; size: number }
+export type TempFile = { id: string; path: string; fh: FileHandle }
 
 /**
  * Frees the memory of chunks read from a Node request once they are on disk.
@@ -139,6 +140,26 @@ export function createDiskStore(root: string) {
         throw e
       }
     },
+    /** A new temp file for a writer outside this module (nestbox-receive): `finish` publishes it like write(), `discard` removes it. */
+    async create(): Promise<TempFile> {
+      const id = newId()
+      busy.add(id)
+      const path = join(tmpDir, id)
+      const fh = await open(path, 'wx', 0o600).catch((e) => {
+        busy.delete(id)
+        throw e
+      })
+      return { id, path, fh }
+    },
+    async finish(t: TempFile, size: number): Promise<WriteResult> {
+      await publish(t.fh, t.id)
+      return { file: t.id, size }
+    },
+    async discard(t: TempFile) {
+      busy.delete(t.id)
+      await t.fh.close().catch(() => {})
+      await unlink(t.path).catch(() => {})
+    },
     /** A new object file with the bytes [start, end] of the concatenation of `files` (end inclusive; all when omitted). */
     async concat(parts: Array<{ file: string; start?: number; end?: number }>, sink?: (chunk: Uint8Array) => void): Promise<WriteResult> {
       const id = newId()
@@ -178,6 +199,18 @@ export function createDiskStore(root: string) {
     },
     /** The metadata row now references (or definitely does not reference) this file. */
     settle: (file: string) => void busy.delete(file),
+    /**
+     * Removes a file that no committed row references any more, without waiting:
+     * unlinking a large file can take long (on a disk mounted with `discard`, ~90 ms
+     * per 256 MiB here). The orphan sweep leaves it alone meanwhile, and removes it
+     * later if the unlink failed.
+     */
+    retire(file: string) {
+      busy.add(file)
+      void unlink(pathOf(file))
+        .catch(() => {})
+        .finally(() => busy.delete(file))
+    },
     /** Removes a file that no committed row references. */
     async remove(file: string) {
       busy.delete(file)

@@ -10,7 +10,14 @@ import { digester, headerOf, wellFormed, type Algorithm } from './checksums.ts'
 import { headCollector } from './content-type.ts'
 import type { DiskStore } from './disk.ts'
 import type { Md5, Md5Pool } from './md5-pool.ts'
+import type { FileHasher } from './file-hasher.ts'
+import type { Receiver } from './receiver.ts'
+import type { TakenBody } from '../../http/continue.ts'
 import type { ByteSource, Declared } from '../types.ts'
+
+/** Large bodies taken off the connection (receiver.ts) and hashed from the file (file-hasher.ts). */
+export type Intake = { receiver: Receiver; hasher: FileHasher }
+type IngestIo = { disk: DiskStore; md5: Md5Pool; intake?: Intake }
 
 export type Ingested = { file: string; size: number; md5: string; checksum: { algorithm: Algorithm; value: string } | null; head: Uint8Array }
 
@@ -22,11 +29,15 @@ function inlineMd5(): Md5 {
   return { update: (c) => void h.update(c), digest: async () => h.digest(), drop: () => {} }
 }
 
-export async function ingest(io: { disk: DiskStore; md5: Md5Pool }, body: ByteSource, d: Declared, o: { maxSize: number; signal?: AbortSignal }): Promise<Ingested> {
+export async function ingest(io: IngestIo, body: ByteSource, d: Declared, o: { maxSize: number; signal?: AbortSignal }): Promise<Ingested> {
   const disk = io.disk
   if (d.contentLength !== undefined && d.contentLength > o.maxSize)
     throw new AppError(413, 'EntityTooLarge', `object of ${d.contentLength} bytes exceeds the bucket's limit of ${o.maxSize} bytes`)
   if (d.contentMd5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(d.contentMd5)) throw new AppError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.')
+  if (d.direct && !d.checksum && io.intake && (await io.intake.receiver.available())) {
+    const taken = d.direct.take()
+    if (taken && taken.length === d.contentLength) return ingestTaken(io.disk, io.intake, taken, d, d.direct.sha256, o.signal)
+  }
   const md5 = io.md5.offloads && (d.contentLength === undefined || d.contentLength >= OFFLOAD_BYTES) ? io.md5.hasher() : inlineMd5()
   const sum = d.checksum ? digester(d.checksum.algorithm) : null
   const head = headCollector()
@@ -63,6 +74,37 @@ export async function ingest(io: { disk: DiskStore; md5: Md5Pool }, body: ByteSo
     return { file: w.file, size: w.size, md5: md5b.toString('hex'), checksum, head: head.bytes() }
   } catch (e) {
     await disk.remove(w.file)
+    throw e
+  }
+}
+
+/** What nestbox-receive's reasons mean to the client. */
+function takeError(err: Error): AppError {
+  if (/closed the connection/.test(err.message)) return new AppError(400, 'IncompleteBody', `You did not provide the number of bytes specified by the Content-Length: ${err.message}`)
+  if (/no data for/.test(err.message)) return new AppError(400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.')
+  return new AppError(500, 'InternalError', `receiving the upload failed: ${err.message}`)
+}
+
+/**
+ * A body taken off the connection: nestbox-receive splices it into a new object
+ * file while the file is hashed behind it; then the same checks as ingest().
+ */
+async function ingestTaken(disk: DiskStore, intake: Intake, taken: TakenBody, d: Declared, sha256: string | undefined, signal?: AbortSignal): Promise<Ingested> {
+  const t = await disk.create()
+  const follow = intake.hasher.follow(t.path, { sha256: sha256 !== undefined })
+  try {
+    await intake.receiver.take(taken.fd, t.fh.fd, taken.length, (n) => follow.at(n), signal).catch((err) => {
+      throw signal?.aborted ? err : takeError(err as Error)
+    })
+    const digests = await follow.end(taken.length)
+    if (sha256 !== undefined && digests.sha256 !== sha256)
+      throw new AppError(400, 'XAmzContentSHA256Mismatch', 'The provided \'x-amz-content-sha256\' header does not match what was computed.')
+    if (d.contentMd5 !== undefined && digests.md5.toString('base64') !== d.contentMd5) throw new AppError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.')
+    const w = await disk.finish(t, taken.length)
+    return { file: w.file, size: w.size, md5: digests.md5.toString('hex'), checksum: null, head: digests.head }
+  } catch (e) {
+    follow.drop()
+    await disk.discard(t)
     throw e
   }
 }

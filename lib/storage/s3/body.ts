@@ -22,6 +22,8 @@ async function* verifySha256(source: AsyncIterable<Uint8Array>, expected: string
     throw new AppError(400, 'XAmzContentSHA256Mismatch', 'The provided \'x-amz-content-sha256\' header does not match what was computed.')
 }
 
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/
+
 function intHeader(req: StorageRequest, name: string): number | undefined {
   const v = req.header(name)
   if (v === undefined) return undefined
@@ -48,7 +50,7 @@ export function s3Body(req: StorageRequest, sig: Verified<StorageCaller> | undef
       trailer,
       onTrailers: (t) => (trailers = t),
     })
-  } else if (/^[0-9a-fA-F]{64}$/.test(mode)) {
+  } else if (SHA256_HEX.test(mode)) {
     body = verifySha256(body, mode)
   } else if (mode !== 'UNSIGNED-PAYLOAD') {
     throw new AppError(400, 'InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-... or a SHA-256 hex digest')
@@ -74,7 +76,10 @@ export function s3Body(req: StorageRequest, sig: Verified<StorageCaller> | undef
     if (!isAlgorithm(sdkAlg)) throw new AppError(400, 'InvalidRequest', `Unsupported checksum algorithm ${sdkAlg}`)
     checksum = { algorithm: sdkAlg as Algorithm, value: () => undefined }
   }
-  return { body, declared: { contentLength, contentMd5: req.header('content-md5'), checksum } }
+  // A plain body of known length may be taken off the connection: then its digests are computed from the file.
+  const plain = mode === 'UNSIGNED-PAYLOAD' || SHA256_HEX.test(mode)
+  const direct = plain && !checksum && contentLength !== undefined ? { take: req.takeBody, sha256: SHA256_HEX.test(mode) ? mode.toLowerCase() : undefined } : undefined
+  return { body, declared: { contentLength, contentMd5: req.header('content-md5'), checksum, direct } }
 }
 
 /** Reads a small S3 request body (XML documents) through the same verification, capped at `limit` bytes. */

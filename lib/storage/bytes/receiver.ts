@@ -1,0 +1,107 @@
+/**
+ * Large upload bodies taken off nestbox's hands: `nestbox-receive`
+ * (nestbox-receive.c), a child started at the first such upload, takes the
+ * connection's and the object file's descriptors by number (pidfd_getfd) and
+ * splices the body into the file, reporting how far it got so the file can be
+ * hashed right behind it (file-hasher.ts). Where descriptors cannot be taken (no
+ * CAP_SYS_PTRACE over nestbox, an old kernel) available() says so and uploads
+ * stream through Node as before.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import type { Socket } from 'node:net'
+import { createInterface } from 'node:readline'
+import type { Logger } from '../../core/logger.ts'
+
+export const RECEIVE_SOURCE = 'lib/storage/bytes/nestbox-receive.c'
+
+/** Seconds a body may stall before the take fails (the client's connection is then closed). */
+const IDLE_SEC = 120
+
+export type Receiver = {
+  /** Resolves true once a probe passed (asked once). */
+  available(): Promise<boolean>
+  /**
+   * Moves `length` bytes from the connection `socketFd` into the file `fileFd`
+   * (from offset 0); `onAt` learns how many bytes have landed. Rejects with the
+   * helper's reason when the body ends early, stalls or cannot be written, and
+   * stops the helper's work at once when `signal` aborts.
+   */
+  take(socketFd: number, fileFd: number, length: number, onAt: (bytes: number) => void, signal?: AbortSignal): Promise<void>
+  close(): void
+}
+
+export function createReceiver(binary: () => string, log: Logger): Receiver {
+  let child: ChildProcess | null = null
+  let seq = 0
+  const waiting = new Map<number, (line: string) => void>()
+  let ready: Promise<boolean> | undefined
+
+  function start(): ChildProcess {
+    const c = spawn(binary(), [], { stdio: ['pipe', 'pipe', 'inherit'], env: {} })
+    c.on('error', (err) => log.warn('nestbox-receive failed', { err }))
+    c.on('exit', () => {
+      if (child === c) child = null
+      const lost = [...waiting.values()]
+      waiting.clear()
+      for (const done of lost) done('err nestbox-receive exited')
+    })
+    c.stdin!.on('error', () => {})
+    createInterface({ input: c.stdout! }).on('line', (line) => {
+      const m = /^(\d+) (.*)$/.exec(line)
+      if (m) waiting.get(Number(m[1]))?.(m[2])
+    })
+    c.unref()
+    ;(c.stdout as Socket & { unref(): void }).unref()
+    return c
+  }
+
+  /** Sends one request; `onLine` sees each answer to it until it returns true (the last one). */
+  function ask(request: string, onLine: (line: string) => boolean): number {
+    const c = (child ??= start())
+    const n = ++seq
+    waiting.set(n, (line) => onLine(line) && waiting.delete(n))
+    c.stdin!.write(`${n} ${request}\n`)
+    return n
+  }
+
+  return {
+    available() {
+      return (ready ??= (async () => {
+        try {
+          const c = (child ??= start())
+          const fd = (c.stdin as unknown as { _handle?: { fd?: number } })._handle?.fd
+          if (typeof fd !== 'number') return false
+          const answer = await new Promise<string>((resolve) => ask(`probe ${fd}`, (line) => (resolve(line), true)))
+          if (answer !== 'ok') log.info('large uploads stream through nestbox', { reason: `nestbox-receive cannot take descriptors: ${answer.replace(/^err /, '')}` })
+          return answer === 'ok'
+        } catch (err) {
+          log.info('large uploads stream through nestbox', { reason: `nestbox-receive is not available: ${(err as Error).message}` })
+          return false
+        }
+      })())
+    },
+    take(socketFd, fileFd, length, onAt, signal) {
+      return new Promise<void>((resolve, reject) => {
+        signal?.throwIfAborted()
+        const n = ask(`take ${socketFd} ${fileFd} ${length} ${IDLE_SEC}`, (line) => {
+          const at = /^at (\d+)$/.exec(line)
+          if (at) return onAt(Number(at[1])), false
+          signal?.removeEventListener('abort', abort)
+          if (/^done \d+$/.test(line)) resolve()
+          else reject(new Error(line.replace(/^err /, '')))
+          return true
+        })
+        function abort() {
+          waiting.delete(n)
+          child?.stdin!.write(`${++seq} abort ${n}\n`)
+          reject(signal!.reason)
+        }
+        signal?.addEventListener('abort', abort, { once: true })
+      })
+    },
+    close() {
+      child?.kill()
+      child = null
+    },
+  }
+}
