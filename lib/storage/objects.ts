@@ -10,7 +10,8 @@ import type { Clock } from '../core/ids.ts'
 import type { Buckets } from './buckets.ts'
 import { detectContentType } from './bytes/content-type.ts'
 import type { DiskStore } from './bytes/disk.ts'
-import { ingest, type Intake } from './bytes/ingest.ts'
+import { ingest } from './bytes/ingest.ts'
+import type { Receiver } from './bytes/receiver.ts'
 import { fileBody, memoryBody, type FileBody } from './bytes/object-body.ts'
 import type { Md5Pool } from './bytes/md5-pool.ts'
 import type { Held, Locks } from './locks.ts'
@@ -20,7 +21,7 @@ import type { StorageObjectRow } from './tables.ts'
 import type { Tags } from './tags.ts'
 import type { Bucket, ByteSource, Conditions, Declared, ObjectInfo, StorageCaller, StoredChecksum } from './types.ts'
 
-export type ObjectDeps = { db: Db; clock: Clock; disk: DiskStore; locks: Locks; buckets: Buckets; md5: Md5Pool; intake?: Intake }
+export type ObjectDeps = { db: Db; clock: Clock; disk: DiskStore; locks: Locks; buckets: Buckets; md5: Md5Pool; receiver?: Receiver }
 
 export type PutOptions = {
   declared: Declared

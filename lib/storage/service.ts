@@ -15,7 +15,6 @@ import { createDiskStore } from './bytes/disk.ts'
 import { createListing } from './listing.ts'
 import { createLocks } from './locks.ts'
 import { createMd5Pool } from './bytes/md5-pool.ts'
-import { createFileHasher } from './bytes/file-hasher.ts'
 import { createReceiver, RECEIVE_SOURCE } from './bytes/receiver.ts'
 import { helperBinary } from '../core/native.ts'
 import { createMultipart } from './multipart.ts'
@@ -34,10 +33,10 @@ export function createStorageService(d: StorageDeps) {
   const locks = createLocks(d.config.locks)
   const buckets = createBuckets({ db: d.db, clock: d.clock, log: d.log, config: d.config })
   const md5 = createMd5Pool()
-  const intake = { receiver: createReceiver(() => helperBinary('nestbox-receive', RECEIVE_SOURCE), d.log), hasher: createFileHasher() }
-  const objects = createObjects({ db: d.db, clock: d.clock, disk, locks, buckets, md5, intake })
+  const receiver = createReceiver(() => helperBinary('nestbox-receive', RECEIVE_SOURCE), d.log)
+  const objects = createObjects({ db: d.db, clock: d.clock, disk, locks, buckets, md5, receiver })
   const listing = createListing({ db: d.db, clock: d.clock, buckets })
-  const multipart = createMultipart({ db: d.db, clock: d.clock, disk, locks, buckets, md5, intake, ids: d.ids, objects })
+  const multipart = createMultipart({ db: d.db, clock: d.clock, disk, locks, buckets, md5, receiver, ids: d.ids, objects })
   const sweeper = createSweeper({ db: d.db, clock: d.clock, log: d.log, disk, locks, multipart, multipartExpiryMs: d.config.multipartExpiryHours * 3600_000, forget: objects.forget })
 
   return {
@@ -47,13 +46,15 @@ export function createStorageService(d: StorageDeps) {
     async start(): Promise<string[]> {
       const lines = await buckets.sync()
       await disk.sweepTmp()
+      // starting the helper forks nestbox (~10 ms here): not on the first large upload
+      void receiver.available()
       return lines
     },
     sweep: sweeper.sweep,
     /** Stops the hashing workers and nestbox-receive. */
     close: async () => {
-      intake.receiver.close()
-      await Promise.all([md5.close(), intake.hasher.close()])
+      receiver.close()
+      await md5.close()
     },
 
     callerForKey: buckets.callerForKey,

@@ -140,12 +140,12 @@ export function createDiskStore(root: string) {
         throw e
       }
     },
-    /** A new temp file for a writer outside this module (nestbox-receive): `finish` publishes it like write(), `discard` removes it. */
+    /** A new temp file (read-write) for a writer outside this module (nestbox-receive): `finish` publishes it like write(), `discard` removes it. */
     async create(): Promise<TempFile> {
       const id = newId()
       busy.add(id)
       const path = join(tmpDir, id)
-      const fh = await open(path, 'wx', 0o600).catch((e) => {
+      const fh = await open(path, 'wx+', 0o600).catch((e) => {
         busy.delete(id)
         throw e
       })

@@ -7,17 +7,14 @@
 import { createHash } from 'node:crypto'
 import { AppError } from '../../core/errors.ts'
 import { digester, headerOf, wellFormed, type Algorithm } from './checksums.ts'
-import { headCollector } from './content-type.ts'
+import { headCollector, SNIFF_BYTES } from './content-type.ts'
 import type { DiskStore } from './disk.ts'
 import type { Md5, Md5Pool } from './md5-pool.ts'
-import type { FileHasher } from './file-hasher.ts'
 import type { Receiver } from './receiver.ts'
 import type { TakenBody } from '../../http/continue.ts'
 import type { ByteSource, Declared } from '../types.ts'
 
-/** Large bodies taken off the connection (receiver.ts) and hashed from the file (file-hasher.ts). */
-export type Intake = { receiver: Receiver; hasher: FileHasher }
-type IngestIo = { disk: DiskStore; md5: Md5Pool; intake?: Intake }
+type IngestIo = { disk: DiskStore; md5: Md5Pool; receiver?: Receiver }
 
 export type Ingested = { file: string; size: number; md5: string; checksum: { algorithm: Algorithm; value: string } | null; head: Uint8Array }
 
@@ -34,9 +31,9 @@ export async function ingest(io: IngestIo, body: ByteSource, d: Declared, o: { m
   if (d.contentLength !== undefined && d.contentLength > o.maxSize)
     throw new AppError(413, 'EntityTooLarge', `object of ${d.contentLength} bytes exceeds the bucket's limit of ${o.maxSize} bytes`)
   if (d.contentMd5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(d.contentMd5)) throw new AppError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.')
-  if (d.direct && !d.checksum && io.intake && (await io.intake.receiver.available())) {
+  if (d.direct && !d.checksum && io.receiver && (await io.receiver.available())) {
     const taken = d.direct.take()
-    if (taken && taken.length === d.contentLength) return ingestTaken(io.disk, io.intake, taken, d, d.direct.sha256, o.signal)
+    if (taken && taken.length === d.contentLength) return ingestTaken(io.disk, io.receiver, taken, d, d.direct.sha256, o.signal)
   }
   const md5 = io.md5.offloads && (d.contentLength === undefined || d.contentLength >= OFFLOAD_BYTES) ? io.md5.hasher() : inlineMd5()
   const sum = d.checksum ? digester(d.checksum.algorithm) : null
@@ -86,24 +83,23 @@ function takeError(err: Error): AppError {
 }
 
 /**
- * A body taken off the connection: nestbox-receive splices it into a new object
- * file while the file is hashed behind it; then the same checks as ingest().
+ * A body taken off the connection: nestbox-receive writes it into a new object
+ * file and answers with its digests; then the same checks as ingest().
  */
-async function ingestTaken(disk: DiskStore, intake: Intake, taken: TakenBody, d: Declared, sha256: string | undefined, signal?: AbortSignal): Promise<Ingested> {
+async function ingestTaken(disk: DiskStore, receiver: Receiver, taken: TakenBody, d: Declared, sha256: string | undefined, signal?: AbortSignal): Promise<Ingested> {
   const t = await disk.create()
-  const follow = intake.hasher.follow(t.path, { sha256: sha256 !== undefined })
   try {
-    await intake.receiver.take(taken.fd, t.fh.fd, taken.length, (n) => follow.at(n), signal).catch((err) => {
+    const digests = await receiver.take(taken.fd, t.fh.fd, taken.length, { sha256: sha256 !== undefined, signal }).catch((err) => {
       throw signal?.aborted ? err : takeError(err as Error)
     })
-    const digests = await follow.end(taken.length)
     if (sha256 !== undefined && digests.sha256 !== sha256)
       throw new AppError(400, 'XAmzContentSHA256Mismatch', 'The provided \'x-amz-content-sha256\' header does not match what was computed.')
     if (d.contentMd5 !== undefined && digests.md5.toString('base64') !== d.contentMd5) throw new AppError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.')
+    const head = Buffer.alloc(Math.min(SNIFF_BYTES, taken.length))
+    await t.fh.read(head, 0, head.length, 0)
     const w = await disk.finish(t, taken.length)
-    return { file: w.file, size: w.size, md5: digests.md5.toString('hex'), checksum: null, head: digests.head }
+    return { file: w.file, size: w.size, md5: digests.md5.toString('hex'), checksum: null, head }
   } catch (e) {
-    follow.drop()
     await disk.discard(t)
     throw e
   }

@@ -1,11 +1,10 @@
 /**
  * Large upload bodies taken off nestbox's hands: `nestbox-receive`
- * (nestbox-receive.c), a child started at the first such upload, takes the
- * connection's and the object file's descriptors by number (pidfd_getfd) and
- * splices the body into the file, reporting how far it got so the file can be
- * hashed right behind it (file-hasher.ts). Where descriptors cannot be taken (no
- * CAP_SYS_PTRACE over nestbox, an old kernel) available() says so and uploads
- * stream through Node as before.
+ * (nestbox-receive.c), a child nestbox starts once, takes the connection's and
+ * the object file's descriptors by number (pidfd_getfd), writes the body into
+ * the file and answers with its MD5 (and SHA-256). Where descriptors cannot be
+ * taken (no CAP_SYS_PTRACE over nestbox, an old kernel, a runtime whose sockets
+ * show none) available() says so and uploads stream through Node as before.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Socket } from 'node:net'
@@ -21,12 +20,12 @@ export type Receiver = {
   /** Resolves true once a probe passed (asked once). */
   available(): Promise<boolean>
   /**
-   * Moves `length` bytes from the connection `socketFd` into the file `fileFd`
-   * (from offset 0); `onAt` learns how many bytes have landed. Rejects with the
-   * helper's reason when the body ends early, stalls or cannot be written, and
-   * stops the helper's work at once when `signal` aborts.
+   * Moves `length` bytes from the connection `socketFd` into the empty file
+   * `fileFd` and resolves with their MD5 (and SHA-256, hex, when asked). Rejects
+   * with the helper's reason when the body ends early, stalls or cannot be
+   * written, and stops the helper's work at once when `signal` aborts.
    */
-  take(socketFd: number, fileFd: number, length: number, onAt: (bytes: number) => void, signal?: AbortSignal): Promise<void>
+  take(socketFd: number, fileFd: number, length: number, o: { sha256: boolean; signal?: AbortSignal }): Promise<{ md5: Buffer; sha256?: string }>
   close(): void
 }
 
@@ -80,14 +79,13 @@ export function createReceiver(binary: () => string, log: Logger): Receiver {
         }
       })())
     },
-    take(socketFd, fileFd, length, onAt, signal) {
-      return new Promise<void>((resolve, reject) => {
+    take(socketFd, fileFd, length, { sha256, signal }) {
+      return new Promise((resolve, reject) => {
         signal?.throwIfAborted()
-        const n = ask(`take ${socketFd} ${fileFd} ${length} ${IDLE_SEC}`, (line) => {
-          const at = /^at (\d+)$/.exec(line)
-          if (at) return onAt(Number(at[1])), false
+        const n = ask(`take ${socketFd} ${fileFd} ${length} ${IDLE_SEC} ${sha256 ? 1 : 0}`, (line) => {
           signal?.removeEventListener('abort', abort)
-          if (/^done \d+$/.test(line)) resolve()
+          const done = /^done ([0-9a-f]{32}) ([0-9a-f]{64}|-)$/.exec(line)
+          if (done) resolve({ md5: Buffer.from(done[1], 'hex'), sha256: done[2] === '-' ? undefined : done[2] })
           else reject(new Error(line.replace(/^err /, '')))
           return true
         })
