@@ -10,6 +10,7 @@ import { networkCheck } from './lib/capsules/doctor.ts'
 import { cloudflaredCheck } from './lib/tunnel/doctor.ts'
 import { claudeCheck } from './lib/claudebox/doctor.ts'
 import { sandboxesCheck } from './lib/sandboxes/doctor.ts'
+import { uploadsCheck } from './lib/storage/doctor.ts'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { stringify as toYaml } from 'yaml'
@@ -22,7 +23,7 @@ commands:
   serve     start the server (default)
   migrate   apply pending database migrations and exit
   config    print the effective configuration (secrets redacted)
-  doctor    check this host (runtime, SQLite, pty, bubblewrap, cgroups, data dir, capsule network modes, cloudflared)
+  doctor    check this host (runtime, SQLite, pty, bubblewrap, cgroups, data dir, capsule network modes, cloudflared, Claude Code, sandboxes, uploads)
   version   print the version
   agent     run this machine as a local agent of a nestbox server (nestbox agent --help)
 `
@@ -78,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(toYaml(redactConfig(config)))
       return 0
     case 'doctor':
-      return runDoctor(config, [networkCheck(config.capsules.network.default), cloudflaredCheck(config.tunnel.cloudflared), claudeCheck(config.claudebox), sandboxesCheck(config.sandboxes, config.dataDir)])
+      return runDoctor(config, [networkCheck(config.capsules.network.default), cloudflaredCheck(config.tunnel.cloudflared), claudeCheck(config.claudebox), sandboxesCheck(config.sandboxes, config.dataDir), uploadsCheck()])
     case 'migrate': {
       const sqlite = openSqlite(join(resolve(config.dataDir), 'nestbox.db'))
       try {

@@ -21,7 +21,7 @@ test('a healthy host: every check on its own line, exit 0', () => {
   const data = join(work, 'data')
   const r = doctor('--data-dir', data)
   assert.is(r.code, 0, r.stdout + r.stderr)
-  assert.equal(Object.keys(r.byName), ['runtime', 'sqlite', 'pty', 'bubblewrap', 'entry', 'cgroups', 'data dir', 'network', 'cloudflared', 'claude', 'sandboxes'])
+  assert.equal(Object.keys(r.byName), ['runtime', 'sqlite', 'pty', 'bubblewrap', 'entry', 'cgroups', 'data dir', 'network', 'cloudflared', 'claude', 'sandboxes', 'uploads'])
   assert.match(r.byName.runtime.detail, new RegExp(`^node ${process.version.replace(/\./g, '\\.')}, from a checkout$`))
   assert.match(r.byName.sqlite.detail, /^better-sqlite3 loaded, SQLite 3\.\d+\.\d+$/)
   assert.is(r.byName.pty.status, 'ok')
@@ -45,6 +45,9 @@ test('a healthy host: every check on its own line, exit 0', () => {
   assert.is(r.byName.sandboxes.status, 'ok')
   assert.match(r.byName.sandboxes.detail, /^opencode \d+\.\d+\.\d+ at \/\S+\/opencode-linux-\S+\/bin; openclaw \S+ not installed yet/)
   assert.is(doctor('--data-dir', data, '--set', `sandboxes.opencodeBin=${join(work, 'none')}`).byName.sandboxes.status, 'warn')
+  // npm ci compiled nestbox-receive, and as root it can take nestbox's descriptors
+  assert.is(r.byName.uploads.status, 'ok')
+  assert.match(r.byName.uploads.detail, /build\/nestbox-receive takes large upload bodies off nestbox$/)
 })
 
 test('an enabled tunnel: cloudflared must run (its version is shown), and its files be readable', () => {
@@ -83,7 +86,7 @@ test('a data dir that cannot exist fails the run, naming the reason, after all c
   assert.is(r.code, 1)
   assert.is(r.byName['data dir'].status, 'FAIL')
   assert.is(r.byName['data dir'].detail, `${join(file, 'data')} cannot be created: ${file} is not a directory`)
-  assert.is(r.lines.length, 11)
+  assert.is(r.lines.length, 12)
   assert.is(r.byName.sqlite.status, 'ok')
 })
 
