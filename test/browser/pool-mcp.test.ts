@@ -39,11 +39,12 @@ test('each MCP session keeps its replica (Mcp-Session-Id), so two sessions brows
   const names = (await one.c.listTools()).tools.map((t) => t.name)
   for (const n of ['goto', 'get_text', 'eval_js', 'browser_action', 'run_script', 'screenshot']) assert.ok(names.includes(n), n)
   // both navigate at the same time: two replicas, one each
-  await Promise.all([one.c.callTool({ name: 'goto', arguments: { url: `${pages.base}/one` } }), two.c.callTool({ name: 'goto', arguments: { url: `${pages.base}/two` } })])
+  const went = await Promise.all([one.c.callTool({ name: 'goto', arguments: { url: `${pages.base}/one` } }), two.c.callTool({ name: 'goto', arguments: { url: `${pages.base}/two` } })])
+  for (const g of went) assert.not.ok(g.isError, text(g))
   for (let i = 0; i < 3; i++) {
     const [a, b] = await Promise.all([one.c.callTool({ name: 'get_text', arguments: {} }), two.c.callTool({ name: 'get_text', arguments: {} })])
-    assert.match(text(a), /page one/)
-    assert.match(text(b), /page two/)
+    assert.match(text(a), /page one/, `session one read: ${text(a)}`)
+    assert.match(text(b), /page two/, `session two read: ${text(b)}`)
   }
   assert.is((await status(nb)).running, 2)
   await one.c.close()
