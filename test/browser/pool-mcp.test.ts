@@ -11,7 +11,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { addMember } from '../capsules/fixtures.ts'
 import type { TestNestbox } from '../harness.ts'
 import type { PageServer } from './pages.ts'
-import { startPoolWithPages, status } from './pool-helpers.ts'
+import { client, startPoolWithPages, status, until } from './pool-helpers.ts'
 
 let nb: TestNestbox
 let token: string
@@ -38,7 +38,12 @@ test('each MCP session keeps its replica (Mcp-Session-Id), so two sessions brows
   assert.is.not(one.t.sessionId, two.t.sessionId)
   const names = (await one.c.listTools()).tools.map((t) => t.name)
   for (const n of ['goto', 'get_text', 'eval_js', 'browser_action', 'run_script', 'screenshot']) assert.ok(names.includes(n), n)
-  // both navigate at the same time: two replicas, one each
+  // Both navigate at the same time: two replicas, one each. Replicas start on demand and a session is
+  // pinned by its first call, so both must be up first (two waiting requests start both): otherwise the
+  // first to come up can take both first calls, and both sessions share it.
+  const http = client(nb, token)
+  await Promise.all([http.post({ action: 'ping' }), http.post({ action: 'ping' })])
+  await until(async () => (await status(nb)).running === 2, 60_000, 'both replicas running')
   const went = await Promise.all([one.c.callTool({ name: 'goto', arguments: { url: `${pages.base}/one` } }), two.c.callTool({ name: 'goto', arguments: { url: `${pages.base}/two` } })])
   for (const g of went) assert.not.ok(g.isError, text(g))
   for (let i = 0; i < 3; i++) {
