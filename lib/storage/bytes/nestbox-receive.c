@@ -70,6 +70,7 @@ static struct {
   const char *failed;
   int file;
   int direct;
+  long long length;
   int sha;
   MD5_CTX md5;
   SHA256_CTX sha256;
@@ -136,6 +137,10 @@ static void *writer(void *arg) {
     }
     advance(&r.written, i + 1);
   }
+  /* all written: cut the padding and make the data durable while the hasher finishes, so that
+     nestbox's fsync after the answer has only the file's metadata left to flush */
+  if (!r.failed && r.direct && ftruncate(r.file, r.length) < 0) fail("cutting the file: %s", strerror(errno));
+  if (!r.failed && fdatasync(r.file) < 0) fail("syncing the file: %s", strerror(errno));
   return NULL;
 }
 
@@ -154,6 +159,7 @@ static void worker(unsigned long seq, int nestbox, int sockno, int fileno, long 
   r.direct = direct >= 0;
   r.file = r.direct ? direct : file;
   r.sha = sha;
+  r.length = length;
   MD5_Init(&r.md5);
   if (sha) SHA256_Init(&r.sha256);
   for (int i = 0; i < BLOCKS; i++)
@@ -200,7 +206,6 @@ static void worker(unsigned long seq, int nestbox, int sockno, int fileno, long 
   pthread_join(th, NULL);
   pthread_join(tw, NULL);
   if (r.failed) { say("%lu err %s\n", seq, r.failed); _exit(1); }
-  if (r.direct && ftruncate(r.file, length) < 0) { say("%lu err cutting the file: %s\n", seq, strerror(errno)); _exit(1); }
   unsigned char d5[MD5_DIGEST_LENGTH], d256[SHA256_DIGEST_LENGTH];
   char h5[2 * MD5_DIGEST_LENGTH + 1], h256[2 * SHA256_DIGEST_LENGTH + 1] = "-";
   MD5_Final(d5, &r.md5);
