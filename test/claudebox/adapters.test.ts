@@ -15,6 +15,28 @@ test.after(async () => {
   await b?.close()
 })
 
+test('a large upload with curl (Expect: 100-continue) gets its 100 Continue when the route reads the body', async () => {
+  const { execFile } = await import('node:child_process')
+  const { promisify } = await import('node:util')
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs')
+  const { randomBytes, createHash } = await import('node:crypto')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'nestbox-cbx-put-'))
+  try {
+    const data = randomBytes(9 * 1024 * 1024) // deferred (http/continue.ts) from 8 MiB on
+    writeFileSync(join(dir, 'big.bin'), data)
+    const { stdout } = await promisify(execFile)('curl', ['-sS', '-D', '-', '-T', join(dir, 'big.bin'), '-H', `authorization: Bearer ${b.token}`, `${b.nb.url}/claudebox/files/docs/big.bin`], { encoding: 'utf8' })
+    assert.match(stdout, /^HTTP\/1.1 100 Continue/)
+    assert.match(stdout, /"size":9437184/)
+    const back = Buffer.from(await (await cbx(b, '/files/docs/big.bin')).arrayBuffer())
+    assert.is(createHash('sha256').update(back).digest('hex'), createHash('sha256').update(data).digest('hex'))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    await cbx(b, '/files/docs/big.bin', { method: 'DELETE' })
+  }
+})
+
 test('files: upload, list, download, delete; unknown workspace 404; paths outside the root 400', async () => {
   const put = await cbx(b, '/files/docs/notes/a.txt', { method: 'PUT', body: 'alpha\n' })
   assert.equal(await put.json(), { status: 'ok', path: 'notes/a.txt', size: 6 })
