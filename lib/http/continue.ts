@@ -52,7 +52,7 @@ export function closesConnection(req: IncomingMessage | undefined): boolean {
   return !!s && (s.taken || !s.sent)
 }
 
-export type TakenBody = { socket: Socket; fd: number; length: number }
+export type TakenBody = { fd: number; length: number }
 
 /**
  * The connection of a deferred request whose body nobody has read yet, for the
@@ -68,5 +68,5 @@ export function takeBody(req: IncomingMessage): TakenBody | undefined {
   socket.pause()
   s.taken = true
   s.res.writeContinue()
-  return { socket, fd, length: Number(req.headers['content-length']) }
+  return { fd, length: Number(req.headers['content-length']) }
 }

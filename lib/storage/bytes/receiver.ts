@@ -54,11 +54,11 @@ export function createReceiver(binary: () => string, log: Logger): Receiver {
     return c
   }
 
-  /** Sends one request; `onLine` sees each answer to it until it returns true (the last one). */
-  function ask(request: string, onLine: (line: string) => boolean): number {
+  /** Sends one request; `onAnswer` gets its answer line (without the number). */
+  function ask(request: string, onAnswer: (line: string) => void): number {
     const c = (child ??= start())
     const n = ++seq
-    waiting.set(n, (line) => onLine(line) && waiting.delete(n))
+    waiting.set(n, (line) => (waiting.delete(n), onAnswer(line)))
     c.stdin!.write(`${n} ${request}\n`)
     return n
   }
@@ -70,7 +70,7 @@ export function createReceiver(binary: () => string, log: Logger): Receiver {
           const c = (child ??= start())
           const fd = (c.stdin as unknown as { _handle?: { fd?: number } })._handle?.fd
           if (typeof fd !== 'number') return false
-          const answer = await new Promise<string>((resolve) => ask(`probe ${fd}`, (line) => (resolve(line), true)))
+          const answer = await new Promise<string>((resolve) => ask(`probe ${fd}`, resolve))
           if (answer !== 'ok') log.info('large uploads stream through nestbox', { reason: `nestbox-receive cannot take descriptors: ${answer.replace(/^err /, '')}` })
           return answer === 'ok'
         } catch (err) {
@@ -87,7 +87,6 @@ export function createReceiver(binary: () => string, log: Logger): Receiver {
           const done = /^done ([0-9a-f]{32}) ([0-9a-f]{64}|-)$/.exec(line)
           if (done) resolve({ md5: Buffer.from(done[1], 'hex'), sha256: done[2] === '-' ? undefined : done[2] })
           else reject(new Error(line.replace(/^err /, '')))
-          return true
         })
         function abort() {
           waiting.delete(n)
