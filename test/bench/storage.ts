@@ -32,7 +32,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { openSqlite } from '../../lib/core/db.ts'
 import { migrate } from '../../lib/core/migrations.ts'
 import { freePort, treeCpuMs, haveWrk, median, memoryMb, printTable, startProcess, waitHealthy, type Proc } from './lib/measure.ts'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 
 const root = new URL('../..', import.meta.url).pathname
 const arg = (name: string, def: number) => {
@@ -258,19 +258,29 @@ if (!SKIP_2G) {
   const size = 256 * MiB
   const chunk = randomBytes(MiB)
   const putMb: number[] = [], getMb: number[] = [], wMb: number[] = [], rMb: number[] = [], dMb: number[] = [], tMb: number[] = [], md5Mb: number[] = [], bpMb: number[] = [], bpmMb: number[] = [], putCpu: number[] = [], md5Ms: number[] = []
+  // Each step starts on a settled disk: deleting the last step's 256 MiB file makes this discard-mounted
+  // disk trim it in the background, and writeback of what it wrote may still run.
+  const settle = async () => (execFileSync('sync'), await new Promise((r) => setTimeout(r, 250)))
   for (let i = 0; i < ROUNDS; i++) {
+    await settle()
     wMb.push(256 / (await directWrite(join(work, 'direct.bin'), size, chunk)))
+    await settle()
     rMb.push(256 / (await directRead(join(work, 'direct.bin'))))
     const md5s = await md5OneCore(join(work, 'direct.bin'))
     md5Mb.push(256 / md5s)
     md5Ms.push((md5s * 1000) / 256)
+    await settle()
     dMb.push(256 / (await diskRead(join(work, 'direct.bin'))))
     tMb.push(await bareHttp(size))
+    await settle()
     bpMb.push(await bareHttpPut(join(work, 'direct.bin'), false))
+    await settle()
     bpmMb.push(await bareHttpPut(join(work, 'direct.bin'), true))
+    await settle()
     const cpu0 = treeCpuMs(pid) // nestbox-receive (a child) does the work of large uploads
     putMb.push(await curl(['-T', join(work, 'direct.bin'), '-o', '/dev/null', '-w', '%{speed_upload}', `${base}/large.bin`]))
     putCpu.push((treeCpuMs(pid) - cpu0) / 256)
+    await settle()
     getMb.push(await curl(['-o', '/dev/null', '-w', '%{speed_download}', `${base}/large.bin`]))
   }
   const [, n] = await get('large.bin')

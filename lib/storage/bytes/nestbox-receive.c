@@ -105,10 +105,11 @@ static void advance(long *counter, long to) {
 }
 
 static void *hasher(void *arg) {
-  (void)arg;
-  /* the take is done when the digest is: this thread goes ahead of the receiving and writing (and of a
-     client on the same machine); a thread's own nice value, by its tid; needs root, else it stays as it is */
-  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
+  /* The take is done when the digest is, and the digest is the slowest of the three: the hasher of a
+     take that runs alone goes ahead of everything else on the machine (a thread's own nice value, by its
+     tid; needs root, else it stays as it is). Only alone, so that uploads side by side never hold more
+     than one core at this priority. */
+  if (*(int *)arg) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -20);
   for (long i = 0; wait_filled(i); i++) {
     MD5_Update(&r.md5, r.block[i % BLOCKS], r.len[i % BLOCKS]);
     if (r.sha) SHA256_Update(&r.sha256, r.block[i % BLOCKS], r.len[i % BLOCKS]);
@@ -143,7 +144,7 @@ static void hex(char *out, const unsigned char *d, int n) {
   for (int i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", d[i]);
 }
 
-static void worker(unsigned long seq, int nestbox, int sockno, int fileno, long long length, int idle_sec, int sha) {
+static void worker(unsigned long seq, int nestbox, int sockno, int fileno, long long length, int idle_sec, int sha, int alone) {
   int sock = (int)syscall(SYS_pidfd_getfd, nestbox, sockno, 0);
   int file = (int)syscall(SYS_pidfd_getfd, nestbox, fileno, 0);
   if (sock < 0 || file < 0) { say("%lu err taking descriptors: %s\n", seq, strerror(errno)); _exit(1); }
@@ -154,7 +155,7 @@ static void worker(unsigned long seq, int nestbox, int sockno, int fileno, long 
   for (int i = 0; i < BLOCKS; i++)
     if (!(r.block[i] = malloc(BLOCK))) { say("%lu err out of memory\n", seq); _exit(1); }
   pthread_t th, tw;
-  if (pthread_create(&th, NULL, hasher, NULL) || pthread_create(&tw, NULL, writer, NULL)) { say("%lu err threads\n", seq); _exit(1); }
+  if (pthread_create(&th, NULL, hasher, &alone) || pthread_create(&tw, NULL, writer, NULL)) { say("%lu err threads\n", seq); _exit(1); }
 
   long long got = 0;
   for (long i = 0; got < length; i++) {
@@ -237,8 +238,11 @@ int main(int argc, char **argv) {
       if (fd < 0) say("%lu err %s\n", seq, nestbox < 0 ? "no pidfd for nestbox" : strerror(errno));
       else { close(fd); say("%lu ok\n", seq); }
     } else if (sscanf(line, "%lu take %d %d %lld %d %d", &seq, &a, &b, &length, &idle, &sha) == 6 && length >= 0 && idle > 0) {
-      int slot = -1;
-      for (int i = 0; i < MAX_TAKES && slot < 0; i++) if (!takes[i].pid) slot = i;
+      int slot = -1, busy = 0;
+      for (int i = 0; i < MAX_TAKES; i++) {
+        if (takes[i].pid) busy++;
+        else if (slot < 0) slot = i;
+      }
       if (slot < 0 || nestbox < 0) { say("%lu err %s\n", seq, slot < 0 ? "too many uploads at once" : "no pidfd for nestbox"); continue; }
       sigprocmask(SIG_BLOCK, &chld, &old); // the slot is filled before the worker can be reaped
       pid_t pid = fork();
@@ -246,7 +250,7 @@ int main(int argc, char **argv) {
         sigprocmask(SIG_SETMASK, &old, NULL);
         signal(SIGCHLD, SIG_DFL);
         close(0);
-        worker(seq, nestbox, a, b, length, idle, sha);
+        worker(seq, nestbox, a, b, length, idle, sha, busy == 0);
       }
       if (pid < 0) say("%lu err fork: %s\n", seq, strerror(errno));
       else takes[slot].seq = seq, takes[slot].pid = pid;
