@@ -28,9 +28,9 @@ const nativeModule = join(root, 'lib', 'core', 'native.ts')
 const ADDONS: Record<string, string> = {
   'better_sqlite3.node': join(root, 'node_modules', 'better-sqlite3', 'prebuilds', 'linux-x64.node'),
   'pty.node': join(root, 'node_modules', 'node-pty', 'build', 'Release', 'pty.node'),
-  // not addons: the static helpers (compiled by npm ci; lib/core/native.ts embeddedExecutable)
+  'nestbox_receive.node': join(root, 'build', 'nestbox_receive.node'),
+  // not an addon: the static helper that enters capsules (compiled by npm ci; lib/core/native.ts embeddedExecutable)
   'nestbox-enter': join(root, 'build', 'nestbox-enter'),
-  'nestbox-receive': join(root, 'build', 'nestbox-receive'),
 }
 const NODE_SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 

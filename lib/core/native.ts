@@ -184,6 +184,23 @@ export function helperBinary(name: string, source: string): string {
   return path
 }
 
+/**
+ * An addon of nestbox's own (e.g. nestbox_receive.node): compiled from `source` into
+ * build/ by npm ci in a checkout, shipped as an asset of the single executable.
+ */
+export function ownAddon(name: string, source: string): unknown {
+  if (inExecutable()) return loadEmbeddedAddon(name)
+  if (loaded.has(name)) return loaded.get(name)
+  const root = fileURLToPath(new URL('../../', import.meta.url))
+  const path = join(root, 'build', name)
+  if (!existsSync(path)) throw new Error(`${path} is missing: run npm ci (its postinstall compiles ${source})`)
+  if ((statSync(join(root, source), { throwIfNoEntry: false })?.mtimeMs ?? 0) > statSync(path).mtimeMs) throw new Error(`${path} is older than ${source}: run npm ci or bin/build-enter.sh`)
+  const mod = { exports: {} as unknown }
+  process.dlopen(mod, path)
+  loaded.set(name, mod.exports)
+  return mod.exports
+}
+
 /** The better-sqlite3 binding to hand to its `nativeBinding` option, or undefined from a checkout. */
 export function sqliteNativeBinding(): unknown {
   return inExecutable() ? loadEmbeddedAddon('better_sqlite3.node') : undefined

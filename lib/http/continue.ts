@@ -3,7 +3,7 @@
  * by Node up front. A client that asks waits before sending the body, so until
  * then none of it has reached Node's parser: a route may refuse without the
  * upload being sent (as S3 does), or take the body straight off the connection
- * (takeBody: storage hands it to nestbox-receive).
+ * (takeBody: storage hands it to its receive addon).
  *
  * Only large PUTs with a Content-Length are deferred; every other request that
  * asks gets its 100 Continue at once, as Node gives it. A deferred request gets

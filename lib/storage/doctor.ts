@@ -1,25 +1,19 @@
-/** `nestbox doctor`'s uploads line: whether nestbox-receive can take large upload bodies off nestbox (receiver.ts). */
-import { helperBinary } from '../core/native.ts'
-import type { Logger } from '../core/logger.ts'
-import { createReceiver, RECEIVE_SOURCE } from './bytes/receiver.ts'
+/** `nestbox doctor`'s uploads line: whether large upload bodies are taken off the event loop (receiver.ts). */
+import { ownAddon } from '../core/native.ts'
+import { RECEIVE_ADDON, RECEIVE_SOURCE } from './bytes/receiver.ts'
 
 export function uploadsCheck() {
   return {
     name: 'uploads',
     required: false,
-    run: async (): Promise<string> => {
-      const path = helperBinary('nestbox-receive', RECEIVE_SOURCE) // throws with the reason when it was not built
-      let reason = ''
-      const note = (_msg: string, f?: Record<string, unknown>) => void (reason = String(f?.reason ?? ''))
-      const receiver = createReceiver(() => path, { info: note, warn: note } as unknown as Logger)
-      const alive = setInterval(() => {}, 1000) // the helper is unref'd: nothing else keeps doctor's process up meanwhile
+    run: (): string => {
       try {
-        if (!(await receiver.available())) throw new Error(`${reason || 'nestbox-receive cannot take descriptors'}: large uploads stream through nestbox`)
-      } finally {
-        clearInterval(alive)
-        receiver.close()
+        const addon = ownAddon(RECEIVE_ADDON, RECEIVE_SOURCE) as { take?: unknown }
+        if (typeof addon.take !== 'function') throw new Error(`${RECEIVE_ADDON} loaded without take()`)
+      } catch (err) {
+        throw new Error(`${(err as Error).message}: large uploads stream through nestbox`)
       }
-      return `${path} takes large upload bodies off nestbox`
+      return `${RECEIVE_ADDON} takes large upload bodies off the event loop`
     },
   }
 }

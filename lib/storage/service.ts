@@ -15,8 +15,8 @@ import { createDiskStore } from './bytes/disk.ts'
 import { createListing } from './listing.ts'
 import { createLocks } from './locks.ts'
 import { createMd5Pool } from './bytes/md5-pool.ts'
-import { createReceiver, RECEIVE_SOURCE } from './bytes/receiver.ts'
-import { helperBinary } from '../core/native.ts'
+import { createReceiver, RECEIVE_ADDON, RECEIVE_SOURCE } from './bytes/receiver.ts'
+import { ownAddon } from '../core/native.ts'
 import { createMultipart } from './multipart.ts'
 import { checkKey } from './object-meta.ts'
 import { createObjects } from './objects.ts'
@@ -33,7 +33,7 @@ export function createStorageService(d: StorageDeps) {
   const locks = createLocks(d.config.locks)
   const buckets = createBuckets({ db: d.db, clock: d.clock, log: d.log, config: d.config })
   const md5 = createMd5Pool()
-  const receiver = createReceiver(() => helperBinary('nestbox-receive', RECEIVE_SOURCE), d.log)
+  const receiver = createReceiver(() => ownAddon(RECEIVE_ADDON, RECEIVE_SOURCE), d.log)
   const objects = createObjects({ db: d.db, clock: d.clock, disk, locks, buckets, md5, receiver })
   const listing = createListing({ db: d.db, clock: d.clock, buckets })
   const multipart = createMultipart({ db: d.db, clock: d.clock, disk, locks, buckets, md5, receiver, ids: d.ids, objects })
@@ -46,16 +46,12 @@ export function createStorageService(d: StorageDeps) {
     async start(): Promise<string[]> {
       const lines = await buckets.sync()
       await disk.sweepTmp()
-      // starting the helper forks nestbox (~10 ms here): not on the first large upload
-      void receiver.available()
+      receiver.available() // loads the addon (or says once why large uploads stream through nestbox)
       return lines
     },
     sweep: sweeper.sweep,
-    /** Stops the hashing workers and nestbox-receive. */
-    close: async () => {
-      receiver.close()
-      await md5.close()
-    },
+    /** Stops the hashing workers. */
+    close: () => md5.close(),
 
     callerForKey: buckets.callerForKey,
     secretsFor: buckets.secretsFor,

@@ -1,6 +1,6 @@
 /**
  * Large PUTs that ask Expect: 100-continue (curl, boto3 and the AWS SDKs do for
- * large bodies): the body is taken off the connection by nestbox-receive and
+ * large bodies): the body is taken off the connection by the receive addon and
  * hashed from the file. What a client sees must be what it saw before: the same
  * ETags, digests checked, nothing stored when an upload fails, a refused upload
  * never sent.
@@ -70,6 +70,21 @@ test('a 24 MiB PUT with curl: stored byte for byte, ETag the MD5, the connection
   assert.is(r.uploaded, big.length)
   assert.is(sha256(await bytesOf('/storage/private/large/a.bin')), sha256(big))
   assert.equal(tmpFiles(), [])
+})
+
+test('three large PUTs at once are each stored whole', async () => {
+  const files = [0, 1, 2].map((i) => {
+    const data = randomBytes(12 * MiB)
+    const file = join(dir, `at-once-${i}.bin`)
+    writeFileSync(file, data)
+    return { data, file, key: `/storage/private/large/at-once-${i}.bin` }
+  })
+  const answers = await Promise.all(files.map((f) => curl(['-T', f.file, '-H', `authorization: Bearer ${nb.masterKey}`, `${nb.url}${f.key}`])))
+  for (const [i, f] of files.entries()) {
+    assert.is(answers[i].status, 200, answers[i].body)
+    assert.match(answers[i].headers, new RegExp(`etag: "${md5(f.data)}"`, 'i'))
+    assert.is(sha256(await bytesOf(f.key)), sha256(f.data))
+  }
 })
 
 test('a refused large PUT is answered before the body is sent', async () => {

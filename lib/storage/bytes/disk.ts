@@ -140,7 +140,7 @@ export function createDiskStore(root: string) {
         throw e
       }
     },
-    /** A new temp file (read-write) for a writer outside this module (nestbox-receive): `finish` publishes it like write(), `discard` removes it. */
+    /** A new temp file (read-write) for a writer outside this module (the receive addon): `finish` publishes it like write(), `discard` removes it. */
     async create(): Promise<TempFile> {
       const id = newId()
       busy.add(id)

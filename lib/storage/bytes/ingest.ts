@@ -31,7 +31,7 @@ export async function ingest(io: IngestIo, body: ByteSource, d: Declared, o: { m
   if (d.contentLength !== undefined && d.contentLength > o.maxSize)
     throw new AppError(413, 'EntityTooLarge', `object of ${d.contentLength} bytes exceeds the bucket's limit of ${o.maxSize} bytes`)
   if (d.contentMd5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(d.contentMd5)) throw new AppError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.')
-  if (d.direct && !d.checksum && io.receiver && (await io.receiver.available())) {
+  if (d.direct && !d.checksum && io.receiver?.available()) {
     const taken = d.direct.take()
     if (taken && taken.length === d.contentLength) return ingestTaken(io.disk, io.receiver, taken, d, d.direct.sha256, o.signal)
   }
@@ -75,7 +75,7 @@ export async function ingest(io: IngestIo, body: ByteSource, d: Declared, o: { m
   }
 }
 
-/** What nestbox-receive's reasons mean to the client. */
+/** What the receive addon's reasons mean to the client. */
 function takeError(err: Error): AppError {
   if (/closed the connection/.test(err.message)) return new AppError(400, 'IncompleteBody', `You did not provide the number of bytes specified by the Content-Length: ${err.message}`)
   if (/no data for/.test(err.message)) return new AppError(400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.')
@@ -84,7 +84,7 @@ function takeError(err: Error): AppError {
 }
 
 /**
- * A body taken off the connection: nestbox-receive writes it into a new object
+ * A body taken off the connection: the receive addon (receiver.ts) writes it into a new object
  * file and answers with its digests; then the same checks as ingest().
  */
 async function ingestTaken(disk: DiskStore, receiver: Receiver, taken: TakenBody, d: Declared, sha256: string | undefined, signal?: AbortSignal): Promise<Ingested> {

@@ -76,7 +76,7 @@ export function s3Body(req: StorageRequest, sig: Verified<StorageCaller> | undef
     if (!isAlgorithm(sdkAlg)) throw new AppError(400, 'InvalidRequest', `Unsupported checksum algorithm ${sdkAlg}`)
     checksum = { algorithm: sdkAlg as Algorithm, value: () => undefined }
   }
-  // A plain body of known length may be taken off the connection: nestbox-receive then computes its digests as it writes it.
+  // A plain body of known length may be taken off the connection: the receive addon then computes its digests as it writes it.
   const plain = mode === 'UNSIGNED-PAYLOAD' || SHA256_HEX.test(mode)
   const direct = plain && !checksum && contentLength !== undefined ? { take: req.takeBody, sha256: SHA256_HEX.test(mode) ? mode.toLowerCase() : undefined } : undefined
   return { body, declared: { contentLength, contentMd5: req.header('content-md5'), checksum, direct } }

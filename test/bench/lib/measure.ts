@@ -96,28 +96,6 @@ export function cpuMs(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) * 10
 }
 
-/** CPU time of `pid` and of its living children, each with what its own finished children used, in ms. */
-export function treeCpuMs(pid: number): number {
-  let ms = cpuMs(pid)
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let kids = ''
-    try {
-      kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim()
-    } catch {
-      continue // the thread ended
-    }
-    for (const kid of kids ? kids.split(' ') : []) {
-      try {
-        const rest = readFileSync(`/proc/${kid}/stat`, 'utf8').split(') ')[1].split(' ')
-        ms += (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) * 10 // utime stime cutime cstime
-      } catch {
-        // gone meanwhile
-      }
-    }
-  }
-  return ms
-}
-
 export function haveWrk(): boolean {
   return spawnSync('wrk', ['--version']).error === undefined
 }
