@@ -42,7 +42,7 @@
 
 #define BLOCK (1 << 20) /* received, hashed and written a MiB at a time */
 #define BLOCKS 8        /* the ring: up to 8 MiB between the receiver and the slower of the other two */
-#define MAX_TAKES 256
+#define MAX_TAKES 64 /* at 8 MiB of ring each: what uploads at once may hold, at most */
 
 typedef struct {
   int sock, file, cancel[2]; /* our own duplicates; cancel: a pipe that wakes the receiver */
