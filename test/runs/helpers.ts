@@ -4,16 +4,17 @@
  * the host's git. Runs clone it inside their capsule from the read-only bind.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: 'pipe', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).toString()
 
-/** A root directory for repositories. */
+/** A root directory for repositories, removed when the process exits. */
 export function repoRoot(): string {
   const root = mkdtempSync(join(tmpdir(), 'nestbox-repos-'))
   chmodSync(root, 0o755) // capsules run as an unprivileged uid: the repositories must be readable by others
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }))
   return root
 }
 
@@ -35,6 +36,7 @@ export function makeRepo(root: string, name: string, branches: Record<string, Re
   git(work, 'checkout', '-q', 'main')
   const path = join(root, `${name}.git`)
   git(root, 'clone', '-q', '--bare', work, path)
+  rmSync(work, { recursive: true, force: true })
   return { path, commits }
 }
 
