@@ -172,15 +172,17 @@ const helpers = new Map<string, string>()
 export function helperBinary(name: string, source: string): string {
   const known = helpers.get(name)
   if (known) return known
-  let path: string
-  if (inExecutable()) path = embeddedExecutable(name)
-  else {
-    const root = fileURLToPath(new URL('../../', import.meta.url))
-    path = join(root, 'build', name)
-    if (!existsSync(path)) throw new Error(`${path} is missing: run npm ci (its postinstall compiles ${source})`)
-    if ((statSync(join(root, source), { throwIfNoEntry: false })?.mtimeMs ?? 0) > statSync(path).mtimeMs) throw new Error(`${path} is older than ${source}: run npm ci or bin/build-enter.sh`)
-  }
+  const path = inExecutable() ? embeddedExecutable(name) : builtFile(name, source)
   helpers.set(name, path)
+  return path
+}
+
+/** build/<name> in a checkout, compiled from `source` by npm ci: refused when missing or older than its source. */
+function builtFile(name: string, source: string): string {
+  const root = fileURLToPath(new URL('../../', import.meta.url))
+  const path = join(root, 'build', name)
+  if (!existsSync(path)) throw new Error(`${path} is missing: run npm ci (its postinstall compiles ${source})`)
+  if ((statSync(join(root, source), { throwIfNoEntry: false })?.mtimeMs ?? 0) > statSync(path).mtimeMs) throw new Error(`${path} is older than ${source}: run npm ci or bin/build-enter.sh`)
   return path
 }
 
@@ -191,12 +193,8 @@ export function helperBinary(name: string, source: string): string {
 export function ownAddon(name: string, source: string): unknown {
   if (inExecutable()) return loadEmbeddedAddon(name)
   if (loaded.has(name)) return loaded.get(name)
-  const root = fileURLToPath(new URL('../../', import.meta.url))
-  const path = join(root, 'build', name)
-  if (!existsSync(path)) throw new Error(`${path} is missing: run npm ci (its postinstall compiles ${source})`)
-  if ((statSync(join(root, source), { throwIfNoEntry: false })?.mtimeMs ?? 0) > statSync(path).mtimeMs) throw new Error(`${path} is older than ${source}: run npm ci or bin/build-enter.sh`)
   const mod = { exports: {} as unknown }
-  process.dlopen(mod, path)
+  process.dlopen(mod, builtFile(name, source))
   loaded.set(name, mod.exports)
   return mod.exports
 }
