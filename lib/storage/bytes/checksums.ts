@@ -7,6 +7,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { Crc32cJs, Crc64Nvme } from '@aws-sdk/checksums/crc'
+import { AppError } from '../../core/errors.ts'
 
 export const ALGORITHMS = ['CRC32', 'CRC32C', 'SHA1', 'SHA256', 'CRC64NVME'] as const
 export type Algorithm = (typeof ALGORITHMS)[number]
@@ -20,6 +21,10 @@ export const xmlNameOf = (a: Algorithm) => `Checksum${a}`
 const DIGEST_BYTES: Record<Algorithm, number> = { CRC32: 4, CRC32C: 4, SHA1: 20, SHA256: 32, CRC64NVME: 8 }
 
 export type Digester = { update: (b: Uint8Array) => void; digest: () => Promise<string> }
+
+/** S3's answers when the body is not what the request said it is. */
+export const contentMd5Mismatch = () => new AppError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.')
+export const sha256Mismatch = () => new AppError(400, 'XAmzContentSHA256Mismatch', 'The provided \'x-amz-content-sha256\' header does not match what was computed.')
 
 function uint32(n: number): Buffer {
   const b = Buffer.alloc(4)

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { AppError } from '../../core/errors.ts'
-import { digester, headerOf, wellFormed, type Algorithm } from './checksums.ts'
+import { contentMd5Mismatch, digester, headerOf, sha256Mismatch, wellFormed, type Algorithm } from './checksums.ts'
 import { headCollector, SNIFF_BYTES } from './content-type.ts'
 import type { DiskStore } from './disk.ts'
 import type { Md5, Md5Pool } from './md5-pool.ts'
@@ -24,6 +24,10 @@ const OFFLOAD_BYTES = 8 * 1024 * 1024
 function inlineMd5(): Md5 {
   const h = createHash('md5')
   return { update: (c) => void h.update(c), digest: async () => h.digest(), drop: () => {} }
+}
+
+const checkContentMd5 = (d: Declared, md5: Buffer) => {
+  if (d.contentMd5 !== undefined && md5.toString('base64') !== d.contentMd5) throw contentMd5Mismatch()
 }
 
 export async function ingest(io: IngestIo, body: ByteSource, d: Declared, o: { maxSize: number; signal?: AbortSignal }): Promise<Ingested> {
@@ -57,7 +61,7 @@ export async function ingest(io: IngestIo, body: ByteSource, d: Declared, o: { m
     if (d.contentLength !== undefined && w.size !== d.contentLength)
       throw new AppError(400, 'IncompleteBody', `You did not provide the number of bytes specified by the Content-Length (${d.contentLength}, got ${w.size}).`)
     const md5b = await md5.digest()
-    if (d.contentMd5 !== undefined && md5b.toString('base64') !== d.contentMd5) throw new AppError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.')
+    checkContentMd5(d, md5b)
     let checksum: Ingested['checksum'] = null
     if (d.checksum && sum) {
       const value = await sum.digest()
@@ -93,9 +97,8 @@ async function ingestTaken(disk: DiskStore, receiver: Receiver, taken: TakenBody
     const digests = await receiver.take(taken.fd, t.fh.fd, taken.length, { sha256: sha256 !== undefined, signal }).catch((err) => {
       throw signal?.aborted ? err : takeError(err as Error)
     })
-    if (sha256 !== undefined && digests.sha256 !== sha256)
-      throw new AppError(400, 'XAmzContentSHA256Mismatch', 'The provided \'x-amz-content-sha256\' header does not match what was computed.')
-    if (d.contentMd5 !== undefined && digests.md5.toString('base64') !== d.contentMd5) throw new AppError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.')
+    if (sha256 !== undefined && digests.sha256 !== sha256) throw sha256Mismatch()
+    checkContentMd5(d, digests.md5)
     const head = Buffer.alloc(Math.min(SNIFF_BYTES, taken.length))
     await t.fh.read(head, 0, head.length, 0)
     const w = await disk.finish(t, taken.length)

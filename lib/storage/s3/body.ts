@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { AppError } from '../../core/errors.ts'
-import { ALGORITHMS, digester, headerOf, isAlgorithm, type Algorithm } from '../bytes/checksums.ts'
+import { ALGORITHMS, contentMd5Mismatch, digester, headerOf, isAlgorithm, sha256Mismatch, type Algorithm } from '../bytes/checksums.ts'
 import { decodeAwsChunked } from './chunked.ts'
 import type { StorageRequest } from '../http-request.ts'
 import type { Verified } from './sigv4.ts'
@@ -18,8 +18,7 @@ async function* verifySha256(source: AsyncIterable<Uint8Array>, expected: string
     h.update(chunk)
     yield chunk
   }
-  if (h.digest('hex') !== expected.toLowerCase())
-    throw new AppError(400, 'XAmzContentSHA256Mismatch', 'The provided \'x-amz-content-sha256\' header does not match what was computed.')
+  if (h.digest('hex') !== expected.toLowerCase()) throw sha256Mismatch()
 }
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/
@@ -93,8 +92,7 @@ export async function readSmallBody(req: StorageRequest, sig: Verified<StorageCa
     chunks.push(c)
   }
   const buf = Buffer.concat(chunks)
-  if (declared.contentMd5 !== undefined && createHash('md5').update(buf).digest('base64') !== declared.contentMd5)
-    throw new AppError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.')
+  if (declared.contentMd5 !== undefined && createHash('md5').update(buf).digest('base64') !== declared.contentMd5) throw contentMd5Mismatch()
   if (declared.checksum) {
     const d = digester(declared.checksum.algorithm)
     d.update(buf)
