@@ -83,6 +83,27 @@ export function createDiskStore(root: string) {
     await fsyncDir(shard)
   }
 
+  /** A temp file the sweeper leaves alone, until finishTemp publishes it or discardTemp removes it. */
+  async function createTemp(): Promise<TempFile> {
+    const id = newId()
+    busy.add(id)
+    const path = join(tmpDir, id)
+    const fh = await open(path, 'wx+', 0o600).catch((e) => {
+      busy.delete(id)
+      throw e
+    })
+    return { id, path, fh }
+  }
+  async function finishTemp(t: TempFile, size: number): Promise<WriteResult> {
+    await publish(t.fh, t.id)
+    return { file: t.id, size }
+  }
+  async function discardTemp(t: TempFile) {
+    busy.delete(t.id)
+    await t.fh.close().catch(() => {})
+    await unlink(t.path).catch(() => {})
+  }
+
   return {
     root,
     pathOf,
@@ -91,12 +112,9 @@ export function createDiskStore(root: string) {
      * more than `maxSize` bytes fails with 413 and leaves nothing behind.
      */
     async write(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: { maxSize: number; sink?: (chunk: Uint8Array) => void | Promise<void>; signal?: AbortSignal }): Promise<WriteResult> {
-      const id = newId()
-      busy.add(id)
-      const tmp = join(tmpDir, id)
-      const fh = await open(tmp, 'wx', 0o600)
+      const t = await createTemp()
+      const fh = t.fh
       let size = 0
-      let published = false
       // Chunks of a Node request are fresh buffers nobody else keeps: ours to free after writing.
       const owned = source instanceof IncomingMessage
       try {
@@ -128,38 +146,16 @@ export function createDiskStore(root: string) {
         if (batch.length) await writeAll(fh, batch, written)
         if (owned) release(batch)
         opts.signal?.throwIfAborted()
-        await publish(fh, id)
-        published = true
-        return { file: id, size }
+        return await finishTemp(t, size)
       } catch (e) {
-        busy.delete(id)
-        if (!published) {
-          await fh.close().catch(() => {})
-          await unlink(tmp).catch(() => {})
-        }
+        await discardTemp(t)
         throw e
       }
     },
     /** A new temp file (read-write) for a writer outside this module (the receive addon): `finish` publishes it like write(), `discard` removes it. */
-    async create(): Promise<TempFile> {
-      const id = newId()
-      busy.add(id)
-      const path = join(tmpDir, id)
-      const fh = await open(path, 'wx+', 0o600).catch((e) => {
-        busy.delete(id)
-        throw e
-      })
-      return { id, path, fh }
-    },
-    async finish(t: TempFile, size: number): Promise<WriteResult> {
-      await publish(t.fh, t.id)
-      return { file: t.id, size }
-    },
-    async discard(t: TempFile) {
-      busy.delete(t.id)
-      await t.fh.close().catch(() => {})
-      await unlink(t.path).catch(() => {})
-    },
+    create: createTemp,
+    finish: finishTemp,
+    discard: discardTemp,
     /** A new object file with the bytes [start, end] of the concatenation of `files` (end inclusive; all when omitted). */
     async concat(parts: Array<{ file: string; start?: number; end?: number }>, sink?: (chunk: Uint8Array) => void): Promise<WriteResult> {
       const id = newId()
