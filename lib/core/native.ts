@@ -186,6 +186,12 @@ function builtFile(name: string, source: string): string {
   return path
 }
 
+/** A socket's (or pipe's) descriptor, where the runtime shows it (Node's handle; not Deno's). */
+export function socketFd(s: unknown): number | null {
+  const fd = (s as { _handle?: { fd?: number } } | null | undefined)?._handle?.fd
+  return typeof fd === 'number' && fd >= 0 ? fd : null
+}
+
 /**
  * An addon of nestbox's own (e.g. nestbox_receive.node): compiled from `source` into
  * build/ by npm ci in a checkout, shipped as an asset of the single executable.

@@ -13,7 +13,7 @@
  * follows on it is not a request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { socketFd } from '../core/native.ts'
 
 /** Bodies at least this large are worth taking off the connection. */
 export const DEFER_MIN_BYTES = 8 * 1024 * 1024
@@ -52,21 +52,19 @@ export function closesConnection(req: IncomingMessage | undefined): boolean {
   return !!s && (s.taken || !s.sent)
 }
 
-export type TakenBody = { fd: number; length: number }
-
 /**
- * The connection of a deferred request whose body nobody has read yet, for the
- * caller to read exactly `length` bytes from itself: Node stops reading it and
- * the client is told to send. Undefined when the request was not deferred, its
- * body is already flowing, or the socket shows no descriptor (not Node).
+ * The descriptor of the connection of a deferred request whose body nobody has
+ * read yet, for the caller to read its Content-Length bytes from itself: Node
+ * stops reading it and the client is told to send. Undefined when the request
+ * was not deferred, its body is already flowing, or the socket shows no
+ * descriptor (not Node).
  */
-export function takeBody(req: IncomingMessage): TakenBody | undefined {
+export function takeBody(req: IncomingMessage): number | undefined {
   const s = stateOf(req)
-  const socket = req.socket as Socket & { _handle?: { fd?: number } }
-  const fd = socket._handle?.fd
-  if (!s || s.sent || s.taken || s.res.headersSent || typeof fd !== 'number' || fd < 0) return undefined
-  socket.pause()
+  const fd = socketFd(req.socket)
+  if (!s || s.sent || s.taken || s.res.headersSent || fd === null) return undefined
+  req.socket.pause()
   s.taken = true
   s.res.writeContinue()
-  return { fd, length: Number(req.headers['content-length']) }
+  return fd
 }

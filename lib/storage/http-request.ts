@@ -7,7 +7,7 @@
 import type { Context } from 'hono'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { invalid } from '../core/errors.ts'
-import { takeBody, type TakenBody } from '../http/continue.ts'
+import { takeBody } from '../http/continue.ts'
 import { hasSigV4, queryPairs } from './s3/sigv4.ts'
 
 export type StorageRequest = {
@@ -28,7 +28,7 @@ export type StorageRequest = {
   virtualHost: boolean
   body: () => AsyncIterable<Uint8Array>
   /** The connection, for the caller to read the body from itself, when that is possible (http/continue.ts). */
-  takeBody: () => TakenBody | undefined
+  takeBody: () => number | undefined
   /** The Node response, for handlers that stream a file straight into the socket. */
   outgoing: ServerResponse | undefined
   /** Headers every response carries (request id, nosniff), for responses written directly to `outgoing`. */

@@ -1,5 +1,4 @@
 /** Storage domain types shared by the service and its surfaces. */
-import type { TakenBody } from '../http/continue.ts'
 import type { Algorithm } from './bytes/checksums.ts'
 
 /**
@@ -52,8 +51,11 @@ export type Declared = {
   contentMd5?: string
   /** An x-amz-checksum-* algorithm, with its value known up front or only after the body (trailer). */
   checksum?: { algorithm: Algorithm; value: () => string | undefined }
-  /** The body may be taken off the connection rather than read (http/continue.ts); `sha256`: what the request signed it to be. */
-  direct?: { take: () => TakenBody | undefined; sha256?: string }
+  /**
+   * The body (of contentLength bytes) may be taken off the connection rather than read: `take` gives the
+   * connection's descriptor when it can (http/continue.ts takeBody); `sha256`: what the request signed it to be.
+   */
+  direct?: { take: () => number | undefined; sha256?: string }
 }
 
 /** Bytes arriving in chunks (a request body, a decoder, or an in-memory list). */

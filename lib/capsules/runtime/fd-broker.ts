@@ -11,12 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import type { Socket } from 'node:net'
 import { createInterface } from 'node:readline'
 import type { Logger } from '../../core/logger.ts'
+import { socketFd } from '../../core/native.ts'
 
-/** A socket's descriptor, where the runtime shows it (Node's handle; not Deno's). */
-const fdOf = (s: { _handle?: { fd?: number } } | null | undefined): number | null => {
-  const fd = s?._handle?.fd
-  return typeof fd === 'number' && fd >= 0 ? fd : null
-}
 
 export type FdBroker = {
   /** Resolves true once a probe passed (asked once). */
@@ -70,7 +66,7 @@ export function createFdBroker(enterPath: string, log: Logger): FdBroker {
     available() {
       return (ready ??= (async () => {
         const c = (child ??= start())
-        const fd = fdOf(c.stdin as never)
+        const fd = socketFd(c.stdin)
         if (fd === null) return false
         const err = await ask(`probe ${fd}`)
         if (err) log.info('capsule ports: connections are carried by nestbox', { reason: `the fd broker cannot take descriptors: ${err}` })
@@ -81,8 +77,8 @@ export function createFdBroker(enterPath: string, log: Logger): FdBroker {
       // either may break while the broker works: the relay (or its client) then sees the end
       client.on('error', () => client.destroy())
       conn.on('error', () => conn.destroy())
-      const a = fdOf(client as never)
-      const b = fdOf(conn as never)
+      const a = socketFd(client)
+      const b = socketFd(conn)
       const err = a === null || b === null ? 'no descriptor' : await ask(`pass ${a} ${b}`)
       if (err) {
         client.destroy()

@@ -11,7 +11,6 @@ import { headCollector, SNIFF_BYTES } from './content-type.ts'
 import type { DiskStore } from './disk.ts'
 import type { Md5, Md5Pool } from './md5-pool.ts'
 import type { Receiver } from './receiver.ts'
-import type { TakenBody } from '../../http/continue.ts'
 import type { ByteSource, Declared } from '../types.ts'
 
 type IngestIo = { disk: DiskStore; md5: Md5Pool; receiver?: Receiver }
@@ -35,9 +34,9 @@ export async function ingest(io: IngestIo, body: ByteSource, d: Declared, o: { m
   if (d.contentLength !== undefined && d.contentLength > o.maxSize)
     throw new AppError(413, 'EntityTooLarge', `object of ${d.contentLength} bytes exceeds the bucket's limit of ${o.maxSize} bytes`)
   if (d.contentMd5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(d.contentMd5)) throw new AppError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.')
-  if (d.direct && !d.checksum && io.receiver?.available()) {
-    const taken = d.direct.take()
-    if (taken && taken.length === d.contentLength) return ingestTaken(io.disk, io.receiver, taken, d, d.direct.sha256, o.signal)
+  if (d.direct && d.contentLength !== undefined && !d.checksum && io.receiver?.available()) {
+    const socket = d.direct.take()
+    if (socket !== undefined) return ingestTaken(io.disk, io.receiver, socket, d.contentLength, d, o.signal)
   }
   const md5 = io.md5.offloads && (d.contentLength === undefined || d.contentLength >= OFFLOAD_BYTES) ? io.md5.hasher() : inlineMd5()
   const sum = d.checksum ? digester(d.checksum.algorithm) : null
@@ -91,17 +90,18 @@ function takeError(err: Error): AppError {
  * A body taken off the connection: the receive addon (receiver.ts) writes it into a new object
  * file and answers with its digests; then the same checks as ingest().
  */
-async function ingestTaken(disk: DiskStore, receiver: Receiver, taken: TakenBody, d: Declared, sha256: string | undefined, signal?: AbortSignal): Promise<Ingested> {
+async function ingestTaken(disk: DiskStore, receiver: Receiver, socket: number, length: number, d: Declared, signal?: AbortSignal): Promise<Ingested> {
+  const sha256 = d.direct?.sha256
   const t = await disk.create()
   try {
-    const digests = await receiver.take(taken.fd, t.fh.fd, taken.length, { sha256: sha256 !== undefined, signal }).catch((err) => {
+    const digests = await receiver.take(socket, t.fh.fd, length, { sha256: sha256 !== undefined, signal }).catch((err) => {
       throw signal?.aborted ? err : takeError(err as Error)
     })
     if (sha256 !== undefined && digests.sha256 !== sha256) throw sha256Mismatch()
     checkContentMd5(d, digests.md5)
-    const head = Buffer.alloc(Math.min(SNIFF_BYTES, taken.length))
+    const head = Buffer.alloc(Math.min(SNIFF_BYTES, length))
     await t.fh.read(head, 0, head.length, 0)
-    const w = await disk.finish(t, taken.length)
+    const w = await disk.finish(t, length)
     return { file: w.file, size: w.size, md5: digests.md5.toString('hex'), checksum: null, head }
   } catch (e) {
     await disk.discard(t)
