@@ -139,6 +139,22 @@ test('a client that hangs up halfway leaves nothing behind, and the next upload 
   assert.is(again.status, 200, again.body)
 })
 
+test('a body that ends early (the client half-closes) is answered IncompleteBody, and nothing is stored', async () => {
+  const u = new URL(nb.url)
+  const sock = connect(Number(u.port), u.hostname)
+  await new Promise<void>((r) => sock.once('connect', () => r()))
+  sock.write(`PUT /storage/private/large/short.bin HTTP/1.1\r\nHost: ${u.host}\r\nAuthorization: Bearer ${nb.masterKey}\r\nContent-Length: ${big.length}\r\nExpect: 100-continue\r\n\r\n`)
+  let answer = ''
+  sock.on('data', (d) => (answer += d.toString()))
+  await until(() => answer.includes('100 Continue'), 'the 100 Continue')
+  sock.end(big.subarray(0, 9 * MiB))
+  await new Promise((r) => sock.once('close', r))
+  assert.match(answer, /HTTP\/1.1 400 /)
+  assert.match(answer, /IncompleteBody/)
+  assert.is((await fetch(`${nb.url}/storage/private/large/short.bin`, { headers: bearer(nb.masterKey) })).status, 404)
+  await until(() => tmpFiles().length === 0, 'the temp file is removed')
+})
+
 test('boto3 put_object (Expect, signed payload) and the AWS SDK (a checksum, read by Node) store the same bytes', async () => {
   const script = `
 import sys, boto3, hashlib

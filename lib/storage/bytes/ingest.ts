@@ -78,12 +78,18 @@ export async function ingest(io: IngestIo, body: ByteSource, d: Declared, o: { m
   }
 }
 
-/** What the receive addon's reasons mean to the client. */
-function takeError(err: Error): AppError {
-  if (/closed the connection/.test(err.message)) return new AppError(400, 'IncompleteBody', `You did not provide the number of bytes specified by the Content-Length: ${err.message}`)
-  if (/no data for/.test(err.message)) return new AppError(400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.')
-  if (/too many uploads/.test(err.message)) return new AppError(503, 'SlowDown', 'Please reduce your request rate.')
-  return new AppError(500, 'InternalError', `receiving the upload failed: ${err.message}`)
+/** What the receive addon's failures (their `code`, receive.c) mean to the client. */
+function takeError(err: Error & { code?: string }): AppError {
+  switch (err.code) {
+    case 'closed':
+      return new AppError(400, 'IncompleteBody', `You did not provide the number of bytes specified by the Content-Length: ${err.message}`)
+    case 'idle':
+      return new AppError(400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.')
+    case 'busy':
+      return new AppError(503, 'SlowDown', 'Please reduce your request rate.')
+    default:
+      return new AppError(500, 'InternalError', `receiving the upload failed: ${err.message}`)
+  }
 }
 
 /**

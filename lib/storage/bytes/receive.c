@@ -15,8 +15,9 @@
  *   cancel(id)
  * take() duplicates both descriptors, so nestbox may close its own meanwhile. It
  * reads at most `length` bytes (what follows on the connection is not the body's),
- * writes them from offset 0, fdatasyncs, and rejects with a reason on an early
- * close, on `idleSec` without data, on a write error or on cancel(). (O_DIRECT
+ * writes them from offset 0, fdatasyncs, and rejects with an Error whose `code`
+ * says why: closed (the client closed early), idle (`idleSec` without data), io,
+ * cancelled (cancel()); take() itself throws code busy past MAX_TAKES. (O_DIRECT
  * writes measured no faster here and left a GET right after the upload reading
  * from the disk.)
  */
@@ -54,6 +55,7 @@ typedef struct {
   size_t len[BLOCKS];
   long filled, hashed, written, blocks; /* blocks done by each; `blocks` in all, once known */
   char failed[256];
+  const char *code; /* the failure's kind, the rejection's `code`: closed, idle, cancelled, io */
   MD5_CTX md5;
   SHA256_CTX sha256;
   char md5hex[2 * MD5_DIGEST_LENGTH + 1], sha256hex[2 * SHA256_DIGEST_LENGTH + 1];
@@ -68,10 +70,11 @@ static unsigned next_id;
 static atomic_int running;
 
 /* The take's first failure stops all three threads. */
-static void fail(Take *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(Take *t, const char *fmt, ...) {
+static void fail(Take *t, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(Take *t, const char *code, const char *fmt, ...) {
   pthread_mutex_lock(&t->mu);
   if (!t->failed[0]) {
+    t->code = code;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t->failed, sizeof t->failed, fmt, ap);
@@ -120,7 +123,7 @@ static void *writer(void *arg) {
       ssize_t w = pwrite(t->file, t->block[i % BLOCKS] + done, n - done, (off_t)i * BLOCK + (off_t)done);
       if (w < 0 && errno == EINTR) continue;
       if (w <= 0) {
-        fail(t, "writing the file: %s", w < 0 ? strerror(errno) : "no progress");
+        fail(t, "io", "writing the file: %s", w < 0 ? strerror(errno) : "no progress");
         return NULL;
       }
       done += (size_t)w;
@@ -130,7 +133,7 @@ static void *writer(void *arg) {
   }
   /* all written: make it durable while the hasher finishes, so that nestbox's fsync after the digests
      has only the file's metadata left to flush */
-  if (!t->failed[0] && fdatasync(t->file) < 0) fail(t, "syncing the file: %s", strerror(errno));
+  if (!t->failed[0] && fdatasync(t->file) < 0) fail(t, "io", "syncing the file: %s", strerror(errno));
   return NULL;
 }
 
@@ -143,7 +146,7 @@ static void *run(void *arg) {
   Take *t = arg;
   pthread_t th, tw;
   int threads = !pthread_create(&th, NULL, hasher, t) + !pthread_create(&tw, NULL, writer, t) * 2;
-  if (threads != 3) fail(t, "starting threads failed");
+  if (threads != 3) fail(t, "io", "starting threads failed");
   long long got = 0;
   for (long i = 0; got < t->length && threads == 3; i++) {
     pthread_mutex_lock(&t->mu); /* block i's slot is free once the hasher and the writer are past its last use */
@@ -160,18 +163,18 @@ static void *run(void *arg) {
         struct pollfd pf[2] = { { .fd = t->sock, .events = POLLIN }, { .fd = t->cancel[0], .events = POLLIN } };
         int r = poll(pf, 2, t->idle_sec * 1000);
         if (r == 0) {
-          fail(t, "no data for %d s after %lld bytes", t->idle_sec, got + (long long)n);
+          fail(t, "idle", "no data for %d s after %lld bytes", t->idle_sec, got + (long long)n);
           break;
         }
         if (pf[1].revents) {
-          fail(t, "cancelled");
+          fail(t, "cancelled", "cancelled");
           break;
         }
         continue;
       }
       if (k <= 0) {
-        if (k < 0) fail(t, "reading the connection: %s (after %lld bytes)", strerror(errno), got + (long long)n);
-        else fail(t, "the client closed the connection after %lld of %lld bytes", got + (long long)n, t->length);
+        if (k < 0) fail(t, "io", "reading the connection: %s (after %lld bytes)", strerror(errno), got + (long long)n);
+        else fail(t, "closed", "the client closed the connection after %lld of %lld bytes", got + (long long)n, t->length);
         break;
       }
       n += (size_t)k;
@@ -220,9 +223,10 @@ static void settle(napi_env env, napi_value js_cb, void *context, void *data) {
   if (env) {
     napi_value result;
     if (t->failed[0]) {
-      napi_value msg;
+      napi_value msg, code;
       napi_create_string_utf8(env, t->failed, NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, NULL, msg, &result);
+      napi_create_string_utf8(env, t->code, NAPI_AUTO_LENGTH, &code);
+      napi_create_error(env, code, msg, &result);
       napi_reject_deferred(env, t->deferred, result);
     } else {
       napi_value md5, sha;
@@ -239,8 +243,8 @@ static void settle(napi_env env, napi_value js_cb, void *context, void *data) {
   free_take(t);
 }
 
-static napi_value throw_error(napi_env env, const char *msg) {
-  napi_throw_error(env, NULL, msg);
+static napi_value throw_error(napi_env env, const char *code, const char *msg) {
+  napi_throw_error(env, code, msg);
   return NULL;
 }
 
@@ -249,15 +253,15 @@ static napi_value take(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 5) return throw_error(env, "take(socketFd, fileFd, length, sha256, idleSec)");
+  if (argc != 5) return throw_error(env, NULL, "take(socketFd, fileFd, length, sha256, idleSec)");
   int32_t sock, file, idle;
   int64_t length;
   bool sha;
   if (napi_get_value_int32(env, argv[0], &sock) != napi_ok || napi_get_value_int32(env, argv[1], &file) != napi_ok || napi_get_value_int64(env, argv[2], &length) != napi_ok ||
       napi_get_value_bool(env, argv[3], &sha) != napi_ok || napi_get_value_int32(env, argv[4], &idle) != napi_ok || length < 0 || idle <= 0)
-    return throw_error(env, "take(socketFd, fileFd, length, sha256, idleSec): bad arguments");
+    return throw_error(env, NULL, "take(socketFd, fileFd, length, sha256, idleSec): bad arguments");
   Take *t = calloc(1, sizeof *t);
-  if (!t) return throw_error(env, "out of memory");
+  if (!t) return throw_error(env, NULL, "out of memory");
   t->sock = t->file = t->cancel[0] = t->cancel[1] = -1;
   pthread_mutex_init(&t->mu, NULL);
   pthread_cond_init(&t->moved, NULL);
@@ -279,7 +283,7 @@ static napi_value take(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&table_mu);
   if (!ok || slot < 0) {
     free_take(t);
-    return throw_error(env, ok ? "too many uploads at once" : "taking the descriptors failed");
+    return ok ? throw_error(env, "busy", "too many uploads at once") : throw_error(env, "io", "taking the descriptors failed");
   }
   t->alone = atomic_fetch_add(&running, 1) == 0;
   MD5_Init(&t->md5);
@@ -294,7 +298,7 @@ static napi_value take(napi_env env, napi_callback_info info) {
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   if (pthread_create(&thread, &attr, run, t)) {
     atomic_fetch_sub(&running, 1);
-    fail(t, "starting a thread failed");
+    fail(t, "io", "starting a thread failed");
     napi_call_threadsafe_function(t->done, t, napi_tsfn_blocking);
   }
   pthread_attr_destroy(&attr);
@@ -311,11 +315,11 @@ static napi_value cancel(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   uint32_t id;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok) return throw_error(env, "cancel(id)");
+  if (argc != 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok) return throw_error(env, NULL, "cancel(id)");
   pthread_mutex_lock(&table_mu);
   Take *t = table[id % MAX_TAKES];
   if (t && t->id == id) {
-    fail(t, "cancelled");
+    fail(t, "cancelled", "cancelled");
     if (write(t->cancel[1], "x", 1) < 0) { /* the pipe is ours and empty: cannot fail but for EINTR */ }
   }
   pthread_mutex_unlock(&table_mu);
