@@ -2,6 +2,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import OpenAI from 'openai'
+import { execFile } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { allUserText, lastUser } from './fake-upstream.ts'
@@ -16,12 +22,6 @@ test.after(async () => {
 })
 
 test('a large upload with curl (Expect: 100-continue) gets its 100 Continue when the route reads the body', async () => {
-  const { execFile } = await import('node:child_process')
-  const { promisify } = await import('node:util')
-  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs')
-  const { randomBytes, createHash } = await import('node:crypto')
-  const { join } = await import('node:path')
-  const { tmpdir } = await import('node:os')
   const dir = mkdtempSync(join(tmpdir(), 'nestbox-cbx-put-'))
   try {
     const data = randomBytes(9 * 1024 * 1024) // deferred (http/continue.ts) from 8 MiB on

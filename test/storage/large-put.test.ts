@@ -11,7 +11,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -43,7 +43,6 @@ async function curl(args: string[]): Promise<{ status: number; headers: string; 
   const out = join(dir, `out-${randomBytes(4).toString('hex')}`)
   const { stdout } = await promisify(execFile)('curl', ['-sS', '-D', '-', '-o', out, '-w', '\n%{http_code} %{size_upload}', ...args], { encoding: 'utf8', maxBuffer: 1 << 20 })
   const [status, uploaded] = stdout.trim().split('\n').at(-1)!.split(' ').map(Number)
-  const { readFileSync } = await import('node:fs')
   const body = readFileSync(out, 'utf8')
   rmSync(out)
   return { status, headers: stdout, body, uploaded }
