@@ -35,3 +35,21 @@ export function assertVisible(p: Principal, scope: Scope, teamId: string, what: 
   if (scope === 'admin') return
   if (callerTeam(p) !== teamId) throw notFound(`${what} not found`)
 }
+
+/**
+ * Metadata key of a capsule a nestbox service holds in reserve (a spare booted ahead for repo runs): its team
+ * does not see it until the service claims it (lifecycle claim). Users cannot set it: their keys have no colon.
+ */
+export const RESERVED_KEY = 'nestbox:reserved'
+
+/** Who holds the capsule in reserve, or null when it is not. */
+export function reservedBy(row: { metadata: string }): string | null {
+  try {
+    return (JSON.parse(row.metadata) as Record<string, string>)[RESERVED_KEY] ?? null
+  } catch {
+    return null
+  }
+}
+
+/** False for a capsule held in reserve, which only the admin scope sees. */
+export const visibleInScope = (scope: Scope, row: { metadata: string }): boolean => scope === 'admin' || reservedBy(row) === null

@@ -11,7 +11,7 @@ import type { Clock, IdGen } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
 import { actorOf, type Principal } from '../core/principal.ts'
 import type { AuditLog } from '../events/audit.ts'
-import { assertScope, assertVisible, type Need, type Scope } from './access.ts'
+import { assertScope, assertVisible, visibleInScope, type Need, type Scope } from './access.ts'
 import { createKeyedLock } from './locks.ts'
 import type { Runtime } from './runtime/types.ts'
 import { findCapsuleById, transitionCapsule } from './store.ts'
@@ -58,6 +58,7 @@ export function createCapsuleContext(d: CapsuleDeps) {
       const row = await findCapsuleById(d.db, id)
       if (!row) throw notFound(`capsule ${id.slice(0, 64)} not found`)
       assertVisible(p, scope, row.team_id, `capsule ${id}`)
+      if (!visibleInScope(scope, row)) throw notFound(`capsule ${id.slice(0, 64)} not found`)
       return row
     },
 

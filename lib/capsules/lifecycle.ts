@@ -3,9 +3,9 @@
  * stopping → stopped, error. Every transition is persisted (store.transitionCapsule)
  * and published; actions are audited.
  */
-import { AppError, invalid } from '../core/errors.ts'
+import { AppError, conflict, forbidden, invalid } from '../core/errors.ts'
 import { system, type Principal } from '../core/principal.ts'
-import { assertScope, callerTeam, type Scope } from './access.ts'
+import { assertScope, callerTeam, RESERVED_KEY, visibleInScope, type Scope } from './access.ts'
 import type { CapsuleContext } from './context.ts'
 import { parseNewCapsule } from './input.ts'
 import { NESTBOX_URL } from './runtime/network.ts'
@@ -93,9 +93,10 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
     /**
      * Starts a capsule; answers at once with status "starting" (compat(wrenn): 202), boots in the background.
      * `extra` is for nestbox's own services (never from a request): host directories bound read-only inside,
-     * and how many execs will follow the boot back to back.
+     * how many execs will follow the boot back to back, and `reserve` (who holds it): a capsule its team does
+     * not see until that service claims it.
      */
-    async create(p: Principal, body: unknown, extra: Pick<CapsuleSpec, 'binds' | 'firstExecs'> = {}): Promise<CapsuleRow> {
+    async create(p: Principal, body: unknown, extra: Pick<CapsuleSpec, 'binds' | 'firstExecs'> & { reserve?: string } = {}): Promise<CapsuleRow> {
       assertScope(p, scope, 'write')
       const input = parseNewCapsule(body, ctx.config)
       let teamId = scope === 'admin' ? (input.teamId ?? (p.kind === 'user' ? p.teamId : null)) : callerTeam(p)
@@ -117,7 +118,7 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
         memory_mb: input.memoryMb ?? Math.min(tpl.memory_mb ?? ctx.config.defaults.memoryMb, ctx.config.limits.maxMemoryMb),
         disk_size_mb: input.diskSizeMb,
         timeout_sec: input.timeoutSec,
-        metadata: JSON.stringify(input.metadata),
+        metadata: JSON.stringify(extra.reserve ? { ...input.metadata, [RESERVED_KEY]: extra.reserve } : input.metadata),
         error: null,
         created_at: now,
         started_at: null,
@@ -151,6 +152,25 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
       return started
     },
 
+    /**
+     * For nestbox's own services: takes a running capsule out of reserve (create's `extra.reserve`) with
+     * host directories bound read-only into it and its metadata replaced; its team sees it from then on.
+     */
+    async claim(p: Principal, id: string, use: { metadata: Record<string, string>; binds?: Array<{ source: string; path: string }> }): Promise<CapsuleRow> {
+      if (p.kind !== 'system') throw forbidden('only nestbox itself claims a reserved capsule')
+      return ctx.withLock(id, async () => {
+        const row = await ctx.requireRunning(await ctx.reload(id))
+        if (visibleInScope('team', row)) throw conflict(`capsule ${id} is not held in reserve`)
+        for (const b of use.binds ?? []) {
+          if (!runtime.attach) throw conflict(`the ${runtime.name} runtime cannot bind a directory into a running capsule`)
+          await runtime.attach(id, b)
+        }
+        const patch = { metadata: JSON.stringify(use.metadata), updated_at: clock.now() }
+        await updateCapsule(db, id, patch)
+        return { ...row, ...patch }
+      })
+    },
+
     /** The capsule, with its idle clock as of now. */
     async get(p: Principal, id: string): Promise<CapsuleRow> {
       const row = await ctx.load(p, scope, id, 'read')
@@ -159,7 +179,7 @@ export function createLifecycle(ctx: CapsuleContext, hooks: LifecycleHooks) {
 
     async list(p: Principal): Promise<CapsuleRow[]> {
       assertScope(p, scope, 'read')
-      return (await listCapsules(db, scope === 'admin' ? null : callerTeam(p))).map((row) => ({ ...row, last_active_at: ctx.lastActiveOf(row) }))
+      return (await listCapsules(db, scope === 'admin' ? null : callerTeam(p))).filter((row) => visibleInScope(scope, row)).map((row) => ({ ...row, last_active_at: ctx.lastActiveOf(row) }))
     },
 
     /** Stops every process and removes everything the capsule had on the host. */

@@ -1,5 +1,6 @@
 /**
- * One repo run in a fresh capsule: boot (with readiness attempts), clone, each
+ * One repo run in a fresh capsule (a spare booted ahead, spares.ts, or booted
+ * now): readiness attempts, clone, each
  * command and verify step with `bash -lc` in the repository, then the diff and
  * the artifact. Every step leaves a receipt, handed to `emit` as it finishes.
  * The outcome is ready before the capsule is gone: the caller answers, then
@@ -13,6 +14,7 @@ import type { CapsuleService } from '../capsules/service.ts'
 import type { ExecResult } from '../capsules/runtime/types.ts'
 import type { RunInput } from './input.ts'
 import { receiptText } from './output.ts'
+import type { Spares } from './spares.ts'
 
 export type Receipt = { type: 'clone' | 'command' | 'verify' | 'diff'; cmd: string; code: number | null; signal: string | null; stdout: string; stderr: string; startedAt: string; finishedAt: string; timedOut?: boolean }
 export type RunnerReceipt = { type: string; event: string; ts: string } & Record<string, unknown>
@@ -50,10 +52,25 @@ const ARTIFACT_SCRIPT = `p=$(realpath -e -- "$1") || exit 2; case "$p" in ${REPO
 
 const sq = (s: string) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
 
-export type RunnerDeps = { capsules: CapsuleService; log: Logger; network: { https: 'internet'; local: 'nestbox' | 'none' }; memoryMb: number }
+export type RunnerDeps = { capsules: CapsuleService; log: Logger; network: { https: 'internet'; local: 'nestbox' | 'none' }; memoryMb: number; spares?: Spares }
 
 export function createRunner(d: RunnerDeps) {
   const caps = d.capsules.admin
+
+  const networkOf = (input: RunInput) => (input.source.kind === 'local' ? d.network.local : d.network.https)
+
+  /** A spare capsule of the team (spares.ts), now this run's with its repository bound in; null when there is none. */
+  async function claimSpare(runId: string, teamId: string, input: RunInput, binds: Array<{ source: string; path: string }>) {
+    const id = await d.spares?.take({ teamId, network: networkOf(input) })
+    if (!id) return null
+    try {
+      return await caps.claim(system, id, { metadata: { run: runId }, binds })
+    } catch (err) {
+      d.log.warn('spare capsule not claimed; booting one', { run: runId, capsule: id, err })
+      await caps.destroy(system, id).catch(() => {})
+      return null
+    }
+  }
 
   async function run(runId: string, teamId: string, input: RunInput, emit: (e: RunEvent) => void): Promise<RunDone> {
     const made: { id?: string } = {}
@@ -62,6 +79,8 @@ export function createRunner(d: RunnerDeps) {
     if (id && input.keep) outcome.capsuleId = id
     const teardown = async () => {
       if (id && !input.keep) await caps.destroy(system, id).catch((err) => d.log.warn('run capsule not destroyed', { run: runId, capsule: id, err }))
+      // the team's next run finds a capsule up
+      d.spares?.refill({ teamId, network: networkOf(input) })
     }
     return { outcome, teardown }
   }
@@ -111,16 +130,17 @@ export function createRunner(d: RunnerDeps) {
     }
 
     try {
-      lifecycle('runner.container.start', { alreadyRunning: false })
-      const row = await caps.create(
-        system,
-        { team_id: teamId, network: local ? d.network.local : d.network.https, memory_mb: d.memoryMb, timeout_sec: 0, metadata: { run: runId } },
-        {
-          ...(input.source.kind === 'local' ? { binds: [{ source: join(input.source.root, input.source.rel), path: LOCAL_REPO_INSIDE }] } : {}),
+      const binds = input.source.kind === 'local' ? [{ source: join(input.source.root, input.source.rel), path: LOCAL_REPO_INSIDE }] : []
+      const spare = await claimSpare(runId, teamId, input, binds)
+      lifecycle('runner.container.start', { alreadyRunning: spare !== null })
+      const row =
+        spare ??
+        (await caps.create(
+          system,
+          { team_id: teamId, network: networkOf(input), memory_mb: d.memoryMb, timeout_sec: 0, metadata: { run: runId } },
           // clone, commands, verify steps and diff follow the boot back to back
-          firstExecs: 2 + input.commands.length + input.verify.length,
-        },
-      )
+          { binds, firstExecs: 2 + input.commands.length + input.verify.length },
+        ))
       capsuleId = row.id
       created(row.id)
       let lastError = ''

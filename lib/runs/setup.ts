@@ -1,7 +1,8 @@
 /**
  * Wires the cloudbox API's runs: the token (configured, or generated at first
  * start into bootstrap.txt and kept as a hash) and its team, the runner over
- * capsules, the purge job, the computers, and cleanup when a team is deleted.
+ * capsules (with spare capsules booted ahead), the purge job, the computers,
+ * and cleanup when a team is deleted.
  */
 import type { Core } from '../core/wiring.ts'
 import { appendFileSync, chmodSync } from 'node:fs'
@@ -12,6 +13,7 @@ import type { Db } from '../core/db.ts'
 import { sha256hex } from '../core/secrets.ts'
 import type { CapsuleService } from '../capsules/service.ts'
 import { createRunner } from './runner.ts'
+import { createSpares } from './spares.ts'
 import { createRuns, type Runs } from './service.ts'
 import { createComputers, type Computers } from './computers.ts'
 import { createModelClient } from './model.ts'
@@ -31,7 +33,9 @@ export function setupRuns(core: RunsCore, d: { capsules: CapsuleService; gateway
   const cfg = core.config.cloudbox
   const log = core.log.child({ mod: 'runs' })
   let token: { hash: string; teamId: string } | null = null
-  const runner = createRunner({ capsules: d.capsules, log, network: { https: 'internet', local: 'nestbox' }, memoryMb: cfg.memoryMb })
+  // a run's clone, one command and its diff follow the boot back to back
+  const spares = createSpares({ capsules: d.capsules, log, perKey: cfg.spareCapsules, idleMs: cfg.spareIdleSec * 1000, memoryMb: cfg.memoryMb, firstExecs: 3 })
+  const runner = createRunner({ capsules: d.capsules, log, network: { https: 'internet', local: 'nestbox' }, memoryMb: cfg.memoryMb, spares })
   const runs = createRuns({
     db: core.db,
     clock: core.clock,
@@ -46,6 +50,7 @@ export function setupRuns(core: RunsCore, d: { capsules: CapsuleService; gateway
 
   core.lifecycle.onStart(async () => {
     await runs.recover()
+    await spares.sweep()
     if (cfg.team && !(await teamExists(core.db, cfg.team))) throw new ConfigError(`config: cloudbox.team ${cfg.team} is not a team`)
     const team = cfg.team || (await firstTeam(core.db))?.id
     if (cfg.token) {
@@ -71,6 +76,8 @@ export function setupRuns(core: RunsCore, d: { capsules: CapsuleService; gateway
   // Runs in flight are not waited for at shutdown (one may take many minutes): their capsules go with the
   // capsule service, and the next start marks them interrupted (runs.recover).
   core.lifecycle.onClosing(() => runs.closing())
+  // before the capsule service stops (stop hooks run in reverse order of setup)
+  core.lifecycle.onStop(() => spares.close())
   core.jobs.add({ name: 'runs.purge', everyMs: 3_600_000, run: () => runs.purge() })
   core.bus.subscribe((e) => {
     if (e.type !== 'team.delete' || !e.teamId) return

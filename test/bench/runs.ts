@@ -1,7 +1,8 @@
 /**
  * Repo runs and computers benchmark:
  *   a run of one `true` command on a small local repository (wall time of
- *   POST /api/runs) vs the same clone + command directly on the host;
+ *   POST /api/runs, in the spare capsule booted after the last run, and with
+ *   spares off) vs the same clone + command directly on the host;
  *   10 runs at once; GET /api/c/:id/grade over 2,000 receipts (and the pure grade
  *   function alone).
  * Usage: node test/bench/runs.ts [--quick]
@@ -15,6 +16,7 @@ import { makeRepo, repoRoot } from '../runs/helpers.ts'
 import { grade } from '../../lib/runs/grade.ts'
 import type { ComputerSpec } from '../../lib/runs/computer-spec.ts'
 import { pct } from './lib/measure.ts'
+import { system } from '../../lib/core/principal.ts'
 
 const quick = process.argv.includes('--quick')
 const N = quick ? 5 : 15
@@ -25,19 +27,22 @@ const files: Record<string, string> = {}
 for (let i = 0; i < 50; i++) files[`src/file${i}.txt`] = `line ${i}\n`.repeat(20)
 const repo = makeRepo(root, 'bench', { main: files })
 const nb = await startTestNestbox({ set: { 'cloudbox.localRoots': root, 'cloudbox.maxConcurrentRuns': 10 } })
+// the same without spare capsules: each run boots its own
+const cold = await startTestNestbox({ set: { 'cloudbox.localRoots': root, 'cloudbox.spareCapsules': 0 } })
 
-const run = async () => {
+const run = async (box = nb, spare?: boolean) => {
   const t0 = performance.now()
-  const r = await nb.api('/api/runs', { method: 'POST', json: { repo: repo.path, commands: ['true'] } })
+  const r = await box.api('/api/runs', { method: 'POST', json: { repo: repo.path, commands: ['true'] } })
   const b = await r.json()
   if (r.status !== 200 || !b.ok) throw new Error(`run failed: ${r.status} ${JSON.stringify(b).slice(0, 500)}`)
+  if (spare !== undefined && b.runnerReceipts[0].alreadyRunning !== spare) throw new Error(`expected a run ${spare ? 'in a spare' : 'booting its capsule'}`)
   return performance.now() - t0
 }
-/** Resolves once the team has no capsule left (a run's capsule is torn down after its answer). */
-const settled = async () => {
+/** Resolves once no capsule is starting or stopping: the last run's capsule is gone and the spare booted after it runs. */
+const settled = async (box = nb) => {
   for (;;) {
-    const list = (await (await nb.api('/v1/capsules')).json()) as Array<{ status: string }>
-    if (!list.some((c) => c.status !== 'stopped')) return
+    const list = await box.services.capsules.admin.list(system)
+    if (list.every((c) => c.status === 'running' || c.status === 'stopped')) return
     await new Promise((r) => setTimeout(r, 20))
   }
 }
@@ -59,21 +64,27 @@ const host = (login = true) => {
 }
 
 try {
-  await run() // warm-up
+  await run() // warm-up (and the team's first spare)
+  await run(cold)
   host()
   const runs: number[] = []
+  const colds: number[] = []
   const hosts: number[] = []
   const plain: number[] = []
   for (let i = 0; i < N; i++) {
-    // each measured on a machine at rest: the run's capsule teardown (after its answer) is over before the next
+    // each measured on a machine at rest: the last run's teardown (after its answer) and the next spare's boot are over
     await settled()
-    runs.push(await run())
+    runs.push(await run(nb, true))
+    await settled(cold)
+    colds.push(await run(cold, false))
     await settled()
+    await settled(cold)
     hosts.push(host())
     plain.push(host(false))
   }
-  rows.push({ metric: `run of one \`true\` on a 51-file local repository (${N} runs) vs host with bash -lc (HOME empty, as in the capsule)`, p50: pct(runs, 50), p95: pct(runs, 95), target: '≤ 1.5× host', baseline: pct(hosts, 50) })
+  rows.push({ metric: `run of one \`true\` on a 51-file local repository (${N} runs, each in the spare booted after the last) vs host with bash -lc (HOME empty, as in the capsule)`, p50: pct(runs, 50), p95: pct(runs, 95), target: '≤ 1.5× host', baseline: pct(hosts, 50) })
   rows.push({ metric: 'the same runs vs host with bash -c (no login profile)', p50: pct(runs, 50), p95: pct(runs, 95), target: '', baseline: pct(plain, 50) })
+  rows.push({ metric: 'runs that boot their own capsule (cloudbox.spareCapsules 0) vs host with bash -lc', p50: pct(colds, 50), p95: pct(colds, 95), target: '', baseline: pct(hosts, 50) })
 
   const t0 = performance.now()
   const each = await Promise.all(Array.from({ length: 10 }, () => run()))
@@ -114,6 +125,7 @@ try {
   rows.push({ metric: 'grade() alone over 2,000 receipts', p50: pct(pure, 50), p95: pct(pure, 95), target: '' })
 } finally {
   await nb.close()
+  await cold.close()
   rmSync(root, { recursive: true, force: true })
   rmSync(emptyHome, { recursive: true, force: true })
 }

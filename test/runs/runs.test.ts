@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startTestNestbox, type TestNestbox } from '../harness.ts'
+import { startTestNestbox, until, type TestNestbox } from '../harness.ts'
+import { system } from '../../lib/core/principal.ts'
 import { addMember } from '../capsules/fixtures.ts'
 import { makeRepo, readSse, repoRoot } from './helpers.ts'
 
@@ -258,6 +259,69 @@ test('a run cut by a restart is stored as interrupted; finished runs survive the
     const kept = await (await call(`/api/runs/${done.runId}`)).json()
     assert.is(kept.receipts[1].stdout, 'kept\n')
     assert.equal((await (await call('/api/runs/recent')).json()).runs.map((r: { id: string }) => r.id), [cut.runId, done.runId])
+  } finally {
+    await box.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+})
+
+/** The team's spare capsules (held in reserve, so only nestbox itself lists them). */
+const sparesOf = async (box: TestNestbox, teamId: string) =>
+  (await box.services.capsules.admin.list(system)).filter((c) => c.team_id === teamId && c.status !== 'stopped' && JSON.parse(c.metadata)['nestbox:reserved'] === 'runs')
+
+test("spares: the team's next run starts in a capsule booted after its last one, which the team does not see until then; the repository is bound in at the claim, alone and read-only", async () => {
+  assert.is((await run({ repo: repo.path, commands: ['true'] })).status, 200)
+  const spare = (await until(async () => (await sparesOf(nb, nb.bootstrap.team_id)).find((c) => c.status === 'running'), 20_000, 'a running spare'))!
+  assert.is(spare.network, 'nestbox')
+  const listed = async () => ((await (await nb.api('/v1/capsules')).json()) as Array<{ id: string }>).map((c) => c.id)
+  assert.not.ok((await listed()).includes(spare.id))
+  assert.is((await nb.api(`/v1/capsules/${spare.id}`)).status, 404)
+  assert.is((await nb.api(`/v1/capsules/${spare.id}/exec`, { method: 'POST', json: { cmd: 'true' } })).status, 404)
+
+  makeRepo(root, 'neighbour2', { main: { 'SECRET.md': 'other\n' } })
+  const { status, body } = await run({ repo: repo.path, keep: true, commands: ['ls /mnt/nestbox-repo; ! ls /mnt/nestbox-repo/../neighbour2.git 2>/dev/null', '! touch /mnt/nestbox-repo/x 2>/dev/null', 'cat README.md'] })
+  assert.is(status, 200, JSON.stringify(body.receipts))
+  assert.is(body.runnerReceipts[0].type, 'runner.container.start')
+  assert.is(body.runnerReceipts[0].alreadyRunning, true)
+  assert.is(body.capsuleId, spare.id)
+  assert.match(body.receipts[1].stdout, /HEAD/)
+  assert.not.match(body.receipts[1].stdout, /neighbour2/)
+  assert.is(body.receipts[3].stdout, 'hello\n')
+  // claimed: the team sees it now, as the run's capsule
+  const cap = await (await nb.api(`/v1/capsules/${spare.id}`)).json()
+  assert.equal(cap.metadata, { run: body.runId })
+  assert.ok((await listed()).includes(spare.id))
+  await nb.api(`/v1/capsules/${spare.id}`, { method: 'DELETE' })
+
+  // another team's first run does not get this team's spare
+  const other = await addMember(nb, 'owner')
+  const theirs = await fetch(nb.url + '/api/runs', { method: 'POST', headers: { 'x-api-key': other.key, 'content-type': 'application/json' }, body: JSON.stringify({ repo: repo.path, commands: ['true'] }) })
+  assert.is(theirs.status, 200)
+  assert.is((await theirs.json()).runnerReceipts[0].alreadyRunning, false)
+})
+
+test('spares: an unclaimed one is destroyed after spareIdleSec; spareCapsules 0 boots none; one a stopped process left is destroyed at start', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nestbox-runs-spares-'))
+  let box = await startTestNestbox({ dataDir, set: { 'cloudbox.localRoots': root, 'cloudbox.spareIdleSec': 1 } })
+  const team = box.bootstrap.team_id
+  try {
+    assert.is((await box.api('/api/runs', { method: 'POST', json: { repo: repo.path, commands: ['true'] } })).status, 200)
+    await until(async () => (await sparesOf(box, team)).length === 1, 20_000, 'a spare')
+    await until(async () => (await sparesOf(box, team)).length === 0, 20_000, 'the idle spare gone')
+
+    // a reserved capsule no pool knows (as a process that died would leave it) does not outlive a restart
+    const left = await box.services.capsules.admin.create(system, { team_id: team, network: 'nestbox' }, { reserve: 'runs' })
+    await until(async () => (await box.services.capsules.admin.get(system, left.id)).status === 'running', 20_000, 'the left spare running')
+    await box.close()
+    box = await startTestNestbox({ dataDir, set: { 'cloudbox.localRoots': root, 'cloudbox.spareCapsules': 0 } })
+    assert.equal(await sparesOf(box, team), [])
+
+    for (let i = 0; i < 2; i++) {
+      const r = await (await box.api('/api/runs', { method: 'POST', json: { repo: repo.path, commands: ['true'] } })).json()
+      assert.is(r.runnerReceipts[0].alreadyRunning, false)
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    assert.equal(await sparesOf(box, team), [])
   } finally {
     await box.close()
     rmSync(dataDir, { recursive: true, force: true })

@@ -11,6 +11,8 @@
  *   bind SRC DST     — a bind mount
  *   idmap SRC DST    — SRC attached read-only at DST, ids mapped through the chain's user namespace
  *   overlay OPTS DST — an overlayfs with those options at DST
+ *   attach SRC DST   — the host's SRC (opened before entering) read-only, nosuid, nodev at DST, made if
+ *                      missing: a host directory given to a running capsule, `pid` being its pid 1
  * The new mount API's numbers are the same on x86_64 and aarch64; mount(2) and
  * setns(2) are not: they come as arguments.
  */
@@ -61,6 +63,16 @@ while (my $line = <STDIN>) {
         my $why = "$!";
         POSIX::close($fd);
         die "idmap $x at $y: $why\\n" unless $ok;
+      } elsif ($op eq 'attach') {
+        syscall(0 + $sys_setns, fileno($home), 0x20000) == 0 or die "setns: $!\\n";
+        my $fd = syscall(428, -100, $x, 1 | 0x80000);
+        die "open_tree $x: $!\\n" if $fd < 0;
+        my $attr = pack('QQQQ', 1 | 2 | 4, 0, 0, 0);
+        my $ok = syscall(442, $fd, $empty, 0x1000, $attr, length($attr)) == 0 && syscall(0 + $sys_setns, fileno($mntns), 0x20000) == 0;
+        my $why = "$!";
+        $ok &&= (-d $y || mkdir($y, 0755) || (($why = "mkdir: $!"), 0)) && (syscall(429, $fd, $empty, -100, $y, 4) == 0 || (($why = "$!"), 0));
+        POSIX::close($fd);
+        die "attach $x at $y: $why\\n" unless $ok;
       } else { die "unknown op $op\\n" }
     }
     1;
@@ -73,7 +85,7 @@ while (my $line = <STDIN>) {
 
 const SYSCALLS = process.arch === 'arm64' ? { mount: 40, setns: 268 } : { mount: 165, setns: 308 }
 
-export type MountOp = ['loop' | 'bind' | 'idmap' | 'overlay', string, string]
+export type MountOp = ['loop' | 'bind' | 'idmap' | 'overlay' | 'attach', string, string]
 
 /** Mount options of a capsule's disk (disk.ts): no device nodes; freed blocks go back to the host; no background zeroing of inode tables. */
 export const DISK_DATA = 'discard,noinit_itable'

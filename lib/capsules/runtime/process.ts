@@ -36,6 +36,7 @@ import type { CapsuleSpec, ExecRequest, Runtime } from './types.ts'
 import { overlaySafePath, overlaySupported } from './overlay.ts'
 import { createUidSlots } from './uids.ts'
 import { createWarmPool } from './warm.ts'
+import { mountIn } from './mounter.ts'
 
 export type ProcessRuntimeOptions = {
   /** Where this runtime keeps capsule layers and records (created 0700). */
@@ -176,13 +177,17 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
   const forget = (c: Capsule, p: BackgroundProcess) =>
     void p.exited.then(() => setTimeout(() => c.procs.get(p.pid) === p && c.procs.delete(p.pid), PROC_RETAIN_MS).unref())
 
+  const checkBinds = (binds: NonNullable<CapsuleSpec['binds']>) => {
+    if (binds.length > MAX_BINDS) throw invalid(`a capsule takes at most ${MAX_BINDS} binds`)
+    for (const b of binds) if (!isDir(b.source) || !/^\/[^\0\n]+$/.test(b.path) || b.path.split('/').includes('..')) throw invalid(`bind ${b.source} → ${b.path}: the source must be a host directory and the path absolute`)
+  }
+
   const runtime: Runtime = {
     name: 'process',
 
     async create(spec: CapsuleSpec) {
       if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/.test(spec.id)) throw invalid('capsule id must be 1-64 letters, digits, ., _ or -')
-      if ((spec.binds?.length ?? 0) > MAX_BINDS) throw invalid(`a capsule takes at most ${MAX_BINDS} binds`)
-      for (const b of spec.binds ?? []) if (!isDir(b.source) || !/^\/[^\0]+$/.test(b.path) || b.path.split('/').includes('..')) throw invalid(`bind ${b.source} → ${b.path}: the source must be a host directory and the path absolute`)
+      checkBinds(spec.binds ?? [])
       await settled(spec.id)
       let c = load(spec.id)
       if (c && c.state !== 'files-only') throw conflict(`capsule ${spec.id} already exists`, 'already_exists')
@@ -213,6 +218,15 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
         writeMeta(c)
       }
       await startSandbox(c, spec.firstExecs)
+    },
+
+    async attach(id, bind) {
+      const c = running(id)
+      checkBinds([...(c.meta.spec.binds ?? []), bind])
+      await mountIn(c.pids!.pid1, [['attach', bind.source, bind.path]])
+      // a boot again (resume, restart) binds it as it binds the create's
+      c.meta.spec = { ...c.meta.spec, binds: [...(c.meta.spec.binds ?? []), bind] }
+      writeMeta(c)
     },
 
     async destroy(id) {

@@ -11,7 +11,8 @@
  * listProcesses, not only spawned ones) and Runtime.status (is the capsule
  * still alive, e.g. after its init was killed from inside); ProcessHandle.pause/
  * resume and PtyHandle.pause/resume (flow control for slow readers);
- * CapsuleSpec.binds (host directories bound read-only inside).
+ * CapsuleSpec.binds (host directories bound read-only inside) and Runtime.attach
+ * (one more, into a running capsule).
  */
 import type { Readable } from 'node:stream'
 import type { Socket } from 'node:net'
@@ -102,6 +103,8 @@ export interface Runtime {
   readonly name: 'process' | 'cloud-hypervisor'
   /** Creates and boots the capsule; resolves once it can exec. */
   create(spec: CapsuleSpec): Promise<void>
+  /** Binds a host directory read-only into a running capsule (as CapsuleSpec.binds does at its boot, and again at each boot after). */
+  attach?(id: string, bind: { source: string; path: string }): Promise<void>
   /** Stops every process and removes everything the capsule had on the host. Idempotent. */
   destroy(id: string): Promise<void>
   /** Freezes every process (cgroup freezer, or SIGSTOP of the tree). */

@@ -16,6 +16,10 @@ export const cloudbox = {
   maxConcurrentRuns: int(8, 1, 256, 'runs executing at once'),
   /** A gateway model for collaborator replies (/ask) and brief drafts (/api/brief); empty = the deterministic ones. */
   model: str('', { allowEmpty: true, doc: 'gateway model for computers\' collaborator replies and brief drafts' }),
+  /** Capsules kept booted per team and network mode for its next run (lib/runs/spares.ts); 0 = each run boots its own. */
+  spareCapsules: int(1, 0, 8, 'capsules kept booted per team and network mode, ready for its next run (0 = none)'),
+  /** A spare no run claimed for this long is destroyed. */
+  spareIdleSec: int(600, 1, 86_400, 'seconds an unclaimed spare capsule is kept'),
   /** Memory of a run's capsule. */
   memoryMb: int(2048, 64, 1 << 20),
 }
