@@ -255,4 +255,38 @@ test('killing the init from inside stops the capsule; resume boots it again with
   }
 })
 
+test('attach: a host directory bound into a running capsule is read-only there, cannot be unmounted from inside, and is bound again when it boots again', async () => {
+  const c = spec()
+  const dir = `/tmp/nestbox-attach-${process.pid}`
+  mkdirSync(join(dir, 'sub'), { recursive: true })
+  writeFileSync(join(dir, 'sub', 'f.txt'), 'attached\n')
+  writeFileSync(`${dir}-sibling`, 'not for the capsule\n')
+  await rt.create(c)
+  try {
+    assert.is((await sh(rt, c.id, 'ls /opt/given 2>&1')).code, 2)
+    await rt.attach!(c.id, { source: join(dir, 'sub'), path: '/opt/given' })
+    assert.is((await sh(rt, c.id, 'cat /opt/given/f.txt')).out, 'attached\n')
+    // the mount point's missing parent was made for the capsule's root, which can use it
+    assert.is((await sh(rt, c.id, 'stat -c %U /opt && touch /opt/mine && echo ok')).out, 'root\nok\n')
+    const tries = await sh(rt, c.id, 'touch /opt/given/x; umount /opt/given; mount -o remount,rw /opt/given; cat /opt/given/../given/f.txt; ls /opt/given/..')
+    assert.match(tries.err, /Read-only file system/)
+    assert.ok(!existsSync(join(dir, 'sub', 'x')))
+    assert.is((await sh(rt, c.id, 'cat /opt/given/f.txt')).out, 'attached\n')
+    assert.not.match(tries.out, /sibling/)
+    assert.match((await sh(rt, c.id, 'grep " /opt/given " /proc/self/mountinfo')).out, /ro,nosuid,nodev/)
+    await rt.attach!(c.id, { source: `${dir}-sibling`, path: '/opt/file' }).then(
+      () => assert.unreachable('a file attached'),
+      (err) => assert.is((err as { status: number }).status, 400),
+    )
+    await sh(rt, c.id, 'kill -9 -1')
+    for (let i = 0; i < 100 && rt.status!(c.id) === 'running'; i++) await sleep(20)
+    await rt.resume(c.id)
+    assert.match((await sh(rt, c.id, 'cat /opt/given/f.txt; touch /opt/given/y 2>&1')).out, /^attached\n.*Read-only file system/)
+  } finally {
+    await rt.destroy(c.id)
+    rmSync(dir, { recursive: true, force: true })
+    rmSync(`${dir}-sibling`, { force: true })
+  }
+})
+
 test.run()

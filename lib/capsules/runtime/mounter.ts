@@ -11,8 +11,9 @@
  *   bind SRC DST     — a bind mount
  *   idmap SRC DST    — SRC attached read-only at DST, ids mapped through the chain's user namespace
  *   overlay OPTS DST — an overlayfs with those options at DST
- *   attach SRC DST   — the host's SRC (opened before entering) read-only, nosuid, nodev at DST, made if
- *                      missing: a host directory given to a running capsule, `pid` being its pid 1
+ *   attach SRC DST   — the host's SRC (opened before entering) read-only, nosuid, nodev at DST (made,
+ *                      owned by the capsule's root, if missing): a host directory given to a running
+ *                      capsule, `pid` being its pid 1
  * The new mount API's numbers are the same on x86_64 and aarch64; mount(2) and
  * setns(2) are not: they come as arguments.
  */
@@ -21,6 +22,7 @@ import { createInterface } from 'node:readline'
 
 const MOUNTER_PL = `
 use strict;
+use Fcntl qw(O_RDONLY O_DIRECTORY O_NOFOLLOW);
 my ($sys_mount, $sys_setns, $disk_opts) = @ARGV;
 $| = 1;
 open(my $home, '<', '/proc/self/ns/mnt') or die "own namespace: $!\\n";
@@ -41,6 +43,25 @@ sub loop {
     return;
   }
   die "no loop device could be configured\\n";
+}
+# the host uid (gid) that is root in a process's user namespace
+sub capsule_root {
+  my ($pid, $what) = @_;
+  open(my $map, "<", "/proc/$pid/" . $what . "_map") or die "$what map of $pid: $!\\n";
+  while (<$map>) { my ($in, $out) = split; return $out if $in == 0 }
+  die "no root in the $what map of $pid\\n";
+}
+# each missing directory of PATH, made by its root (never following a symlink for the chown)
+sub make_dirs {
+  my ($path, $uid, $gid) = @_;
+  my $at = '';
+  for my $part (grep { length } split(m{/}, $path)) {
+    $at .= "/$part";
+    next if -d $at;
+    mkdir($at, 0755) or die "mkdir $at: $!\\n";
+    my $dir;
+    sysopen($dir, $at, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) and chown($uid, $gid, $dir);
+  }
 }
 while (my $line = <STDIN>) {
   chomp $line;
@@ -64,15 +85,20 @@ while (my $line = <STDIN>) {
         POSIX::close($fd);
         die "idmap $x at $y: $why\\n" unless $ok;
       } elsif ($op eq 'attach') {
+        # opened on the host's side, then attached on the capsule's
         syscall(0 + $sys_setns, fileno($home), 0x20000) == 0 or die "setns: $!\\n";
+        my ($uid, $gid) = (capsule_root($pid, 'uid'), capsule_root($pid, 'gid'));
         my $fd = syscall(428, -100, $x, 1 | 0x80000);
         die "open_tree $x: $!\\n" if $fd < 0;
         my $attr = pack('QQQQ', 1 | 2 | 4, 0, 0, 0);
-        my $ok = syscall(442, $fd, $empty, 0x1000, $attr, length($attr)) == 0 && syscall(0 + $sys_setns, fileno($mntns), 0x20000) == 0;
-        my $why = "$!";
-        $ok &&= (-d $y || mkdir($y, 0755) || (($why = "mkdir: $!"), 0)) && (syscall(429, $fd, $empty, -100, $y, 4) == 0 || (($why = "$!"), 0));
+        eval {
+          syscall(442, $fd, $empty, 0x1000, $attr, length($attr)) == 0 or die "read-only: $!\\n";
+          syscall(0 + $sys_setns, fileno($mntns), 0x20000) == 0 or die "setns: $!\\n";
+          make_dirs($y, $uid, $gid);
+          syscall(429, $fd, $empty, -100, $y, 4) == 0 or die "$!\\n";
+          1;
+        } or do { my $why = $@; POSIX::close($fd); die "attach $x at $y: $why" };
         POSIX::close($fd);
-        die "attach $x at $y: $why\\n" unless $ok;
       } else { die "unknown op $op\\n" }
     }
     1;
