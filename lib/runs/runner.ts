@@ -35,15 +35,18 @@ const MAX_ARTIFACT_CHARS = 4_000_000
 const LOCAL_GIT_ENV = { NESTBOX_LOCAL_REPO: '1', GIT_CONFIG_COUNT: '2', GIT_CONFIG_KEY_0: 'uploadpack.allowFilter', GIT_CONFIG_VALUE_0: 'true', GIT_CONFIG_KEY_1: 'uploadpack.allowAnySHA1InWant', GIT_CONFIG_VALUE_1: 'true' }
 
 // $1 url, $2 ref ('' = the remote's HEAD), $3 shallow|blobless, $4… sparse paths. Fetching the ref works for branches, tags and commit ids alike.
+// Every process costs a few ms here, so what needs none is done by bash: the remote is written as `git remote add`
+// writes it (quoted: a URL may hold ; or #, never " or \ or a newline, which new URL() encodes), and the commit
+// checked out is read from HEAD.
 const CLONE_SCRIPT = `set -e
 url=$1 ref=\${2:-HEAD} mode=$3; shift 3
 if [ -n "$NESTBOX_LOCAL_REPO" ]; then export GIT_CONFIG_GLOBAL=/tmp/.nestbox-clone.gitconfig; printf '[safe]\\n\\tdirectory = *\\n' > "$GIT_CONFIG_GLOBAL"; fi
-mkdir -p ${REPO_DIR} && cd ${REPO_DIR}
-git init -q . && git remote add origin "$url"
+git init -q ${REPO_DIR} && cd ${REPO_DIR}
+printf '[remote "origin"]\\n\\turl = "%s"\\n\\tfetch = +refs/heads/*:refs/remotes/origin/*\\n' "$url" >> .git/config
 if [ $# -gt 0 ]; then git sparse-checkout set --no-cone -- "$@"; fi
 if [ "$mode" = blobless ]; then git fetch -q --filter=blob:none origin "$ref"; else git fetch -q --depth 1 origin "$ref"; fi
 git checkout -q --detach FETCH_HEAD
-git log -1 --format='%H %s'`
+read -r head < .git/HEAD && echo "$head"`
 
 // Tracked changes and new untracked files (not ignored ones), as one patch.
 const DIFF_SCRIPT = 'git add -A -N . && git -c core.quotepath=off diff --binary HEAD'
