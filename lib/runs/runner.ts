@@ -1,8 +1,8 @@
 /**
- * One repo run in a fresh capsule (a spare booted ahead, spares.ts, or booted
- * now): readiness attempts, clone, each
- * command and verify step with `bash -lc` in the repository, then the diff and
- * the artifact. Every step leaves a receipt, handed to `emit` as it finishes.
+ * One repo run in a fresh capsule (the team's spare, booted ahead by spares.ts,
+ * or one booted now): readiness attempts, clone, each command and verify step
+ * with `bash -lc` in the repository, then the diff and the artifact. Every step
+ * leaves a receipt, handed to `emit` as it finishes.
  * The outcome is ready before the capsule is gone: the caller answers, then
  * calls `teardown` (settled at once when the run keeps its capsule) and holds
  * the run's slot until it settles.

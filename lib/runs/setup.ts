@@ -50,7 +50,7 @@ export function setupRuns(core: RunsCore, d: { capsules: CapsuleService; gateway
 
   core.lifecycle.onStart(async () => {
     await runs.recover()
-    await spares.sweep()
+    await spares.sweep().catch((err) => log.warn('spare capsules left by the last process not swept', { err }))
     if (cfg.team && !(await teamExists(core.db, cfg.team))) throw new ConfigError(`config: cloudbox.team ${cfg.team} is not a team`)
     const team = cfg.team || (await firstTeam(core.db))?.id
     if (cfg.token) {

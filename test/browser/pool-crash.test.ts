@@ -31,9 +31,11 @@ test('a browser killed mid-request: that request 503s at once, a sticky client e
   const t0 = Date.now()
   const pending = a.post({ action: 'sleep', duration: 20 })
   await until(async () => (await status(nb)).replicas[0]?.state === 'busy', 5000, 'the replica busy')
-  // the browser's main process (the chromium without --type=), by its pid inside the capsule
-  const pid = (await sh(nb, capsule, 'for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = chromium ] && ! tr "\\0" " " < $p/cmdline | grep -q -- --type= && echo ${p#/proc/}; done')).trim()
-  assert.match(pid, /^\d+$/)
+  // the browser's main process, by its pid inside the capsule: the chromium without --type= whose parent is not a
+  // chromium (a child it just forked, not yet exec'd, has the same name and command line)
+  const main = 'for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = chromium ] || continue; tr "\\0" " " < $p/cmdline | grep -q -- --type= && continue; [ "$(cat /proc/$(cut -d" " -f4 $p/stat)/comm)" = chromium ] || echo ${p#/proc/}; done'
+  const pid = (await sh(nb, capsule, main)).trim()
+  assert.match(pid, /^\d+$/, `the main process: ${JSON.stringify(pid)}`)
   await sh(nb, capsule, `kill -9 ${pid}`)
   const dead = await pending
   assert.ok(Date.now() - t0 < 15_000, `answered long before the 20 s sleep would end (${Date.now() - t0} ms)`)
