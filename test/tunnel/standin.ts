@@ -62,7 +62,9 @@ edge.listen(0, '127.0.0.1', () => {
   const words = ['calm', 'river', 'orange', 'lamp', 'quiet', 'stone', 'maple', 'harbor']
   const name = Array.from({ length: 4 }, () => words[Math.floor(Math.random() * words.length)]).join('-') + '-' + process.pid
   const url = 'https://' + name + '.trycloudflare.com'
-  fs.writeFileSync(path.join(dir, 'edge-' + process.pid + '.json'), JSON.stringify({ port: edge.address().port, url: named ? null : url }))
+  // whole or not at all: the test may read it at any moment
+  fs.writeFileSync(path.join(dir, 'edge-' + process.pid + '.tmp'), JSON.stringify({ port: edge.address().port, url: named ? null : url }))
+  fs.renameSync(path.join(dir, 'edge-' + process.pid + '.tmp'), path.join(dir, 'edge-' + process.pid + '.json'))
   if (!named) {
     const lines = ['Your quick Tunnel has been created! Visit it at (it may take some time to be reachable):', url]
     const width = Math.max(...lines.map((l) => l.length))
@@ -108,7 +110,8 @@ export function writeStandIn(): StandIn {
   return {
     dir,
     path,
-    runs: () => (existsSync(join(dir, 'runs.jsonl')) ? readFileSync(join(dir, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Run) : []),
+    // complete lines only: a run may be appending its own right now
+    runs: () => (existsSync(join(dir, 'runs.jsonl')) ? readFileSync(join(dir, 'runs.jsonl'), 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as Run) : []),
     set: (name, on) => (on ? writeFileSync(join(dir, name), '') : rmSync(join(dir, name), { force: true })),
     edge: (pid) => JSON.parse(readFileSync(join(dir, `edge-${pid}.json`), 'utf8')),
     remove: () => rmSync(dir, { recursive: true, force: true }),
