@@ -51,13 +51,27 @@ export function takeOverUpgrade(c: Context<AppEnv>): Duplex {
 
 export type OnSocket<E extends AppEnv = AppEnv> = (ws: WebSocket, c: Context<E>) => void
 
+/** WebSocket servers of the routes that take smaller messages than the shared one (acceptWebSocket's maxPayload), one per limit. */
+const limited = new Map<number, WebSocketServer>()
+
 /**
  * A handler that upgrades to a WebSocket and calls `onSocket` with the raw ws
  * socket. Do auth and lookups before returning it so failures become statuses:
  *   r.get('/x', async (c) => { const cap = await s.get(...); return acceptWebSocket(c, (ws) => ...) })
+ * `maxPayload`: the largest message this route takes (bytes; the shared server's 16 MiB otherwise). A bigger
+ * one closes the connection with 1009, before it is buffered whole.
  */
-export function acceptWebSocket<E extends AppEnv>(c: Context<E>, onSocket: OnSocket<E>): Promise<Response> {
+export function acceptWebSocket<E extends AppEnv>(c: Context<E>, onSocket: OnSocket<E>, o: { maxPayload?: number } = {}): Promise<Response> {
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw invalid('this endpoint requires a WebSocket upgrade', 'websocket_required')
+  if (o.maxPayload) {
+    const incoming = (c.env as { incoming: IncomingMessage }).incoming
+    let wss = limited.get(o.maxPayload)
+    if (!wss) limited.set(o.maxPayload, (wss = new WebSocketServer({ noServer: true, maxPayload: o.maxPayload })))
+    // a client sends nothing past its upgrade request before the 101, so no bytes were read ahead of it
+    accepted.add(incoming)
+    wss.handleUpgrade(incoming, incoming.socket, Buffer.alloc(0), (ws) => onSocket(ws, c))
+    return Promise.resolve(new Response(null, { status: 101 }))
+  }
   const handler = upgradeWebSocket(() => ({
     onOpen: (_evt, ws) => onSocket(ws.raw as WebSocket, c),
   }))

@@ -23,6 +23,8 @@ import type { WebSocket } from 'ws'
 export const MAX_CHUNK = 16 * 1024
 export const MAX_HEADER = 64 * 1024
 export const INITIAL_WINDOW = 512 * 1024
+/** The largest WebSocket message a valid frame takes (an agent_info text message is smaller still). */
+export const MAX_MESSAGE = 4 + MAX_HEADER + MAX_CHUNK
 
 /** WebSocket close codes the agent acts on: replaced by a newer connection → it stops; sandbox removed → its credentials are gone. */
 export const CLOSE_REPLACED = 4001

@@ -9,6 +9,7 @@ import { acceptWebSocket } from '../http/websocket.ts'
 import type { AppEnv } from '../http/types.ts'
 import { readJson } from '../identity/wire.ts'
 import type { AgentHub } from './agent-hub.ts'
+import { MAX_MESSAGE } from './agent-frames.ts'
 import { parseFeatures } from './agent-link.ts'
 import type { AgentService } from './agent-service.ts'
 
@@ -30,7 +31,7 @@ export function agentRoutesApi(agents: AgentService, hub: AgentHub) {
     const id = c.req.param('sandboxId')
     if (!(await agents.authorizeTunnel(id, c.req.query('token') ?? ''))) throw unauthorized('invalid tunnel token', 'invalid_tunnel_token')
     const features = parseFeatures(c.req.header('x-tunnel-features'))
-    return acceptWebSocket(c, (ws) => hub.attach(id, ws, c.env.incoming.socket, features))
+    return acceptWebSocket(c, (ws) => hub.attach(id, ws, c.env.incoming.socket, features), { maxPayload: MAX_MESSAGE })
   })
   return r
 }

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import WebSocket from 'ws'
 import { startTestNestbox, type TestNestbox } from '../harness.ts'
-import { decodeFrame, encodeFrame, type Frame, type RequestFrame } from '../../lib/tunnel/agent-frames.ts'
+import { decodeFrame, encodeFrame, MAX_CHUNK, MAX_HEADER, MAX_MESSAGE, type Frame, type RequestFrame } from '../../lib/tunnel/agent-frames.ts'
 import { agentCode } from './agent-helpers.ts'
 
 let nb: TestNestbox
@@ -148,6 +148,26 @@ test('malformed frames (bad length, bad JSON, unknown type, unknown id, oversize
   assert.is(await (await second).text(), 'two')
   assert.is(a.ws.readyState, WebSocket.OPEN)
   a.ws.close()
+})
+
+test('message size: the largest valid frame (64 KiB header, 16 KiB payload) is read; one byte more closes the tunnel with 1009', async () => {
+  const sb = await newSandbox()
+  const a = new RawAgent(sb.sandbox_id, sb.tunnel_token, 'window,upgrade')
+  await a.open()
+  const head = Buffer.from(JSON.stringify({ type: 'stream', id: 'r998', done: true, pad: '' }))
+  const header = Buffer.from(JSON.stringify({ type: 'stream', id: 'r998', done: true, pad: 'x'.repeat(MAX_HEADER - head.length) }))
+  assert.is(header.length, MAX_HEADER)
+  const len = Buffer.alloc(4)
+  len.writeUInt32BE(header.length)
+  const biggest = Buffer.concat([len, header, Buffer.alloc(MAX_CHUNK)])
+  assert.is(biggest.length, MAX_MESSAGE)
+  a.sendRaw(biggest)
+  // read and decoded: refused for its unknown stream only, the tunnel stays up
+  assert.match(((await a.next((f) => f.type === 'error')).f as { message: string }).message, /no stream with id r998/)
+  assert.is(a.ws.readyState, WebSocket.OPEN)
+  const closed = new Promise<number | string>((r) => (a.ws.once('close', (code) => r(code)), setTimeout(() => r('still open after 5 s'), 5000)))
+  a.sendRaw(Buffer.concat([biggest, Buffer.from([0])]))
+  assert.is(await closed, 1009)
 })
 
 test('a new connection replaces the old (close 4001); requests go to the new one; the old one\'s streams fail', async () => {
