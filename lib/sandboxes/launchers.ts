@@ -11,6 +11,9 @@ export const OPENCLAW_DIR_INSIDE = '/opt/nestbox/openclaw'
 export const NODE_DIR_INSIDE = '/opt/nestbox/node'
 export const WORKDIR = '/home/user/work'
 
+/** opencode's Basic credential for its OPENCODE_SERVER_PASSWORD (user `opencode`, its default). */
+export const opencodeAuthorization = (password: string) => `Basic ${Buffer.from(`opencode:${password}`).toString('base64')}`
+
 /** What a launch needs: the sandbox's tokens, where nestbox is, and the browser origin of its subdomain (if any). */
 export type LaunchInput = { proxyToken: string; serviceToken: string; nestboxUrl: string; origin: string | null; model: string }
 /** Host paths the launcher binds (resolved by setup: bundled packages or configured). */
@@ -51,7 +54,7 @@ const opencode: Launcher = {
       }),
     },
   }),
-  authorization: (token) => `Basic ${Buffer.from(`opencode:${token}`).toString('base64')}`,
+  authorization: opencodeAuthorization,
   forwardedHeaders: true,
 }
 

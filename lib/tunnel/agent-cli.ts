@@ -3,10 +3,12 @@
  * connect registers with a one-time code (or reuses the saved credentials for
  * that server), optionally starts opencode, and keeps the tunnel up.
  */
+import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../core/logger.ts'
 import { startAgentClient } from './agent-client.ts'
 import { agentInfo, resolveOpencode, startOpencode, waitForPort } from './agent-info.ts'
+import { opencodeAuthorization } from '../sandboxes/launchers.ts'
 import { defaultRegistryPath, normalizeServer, readRegistry, removeAgent, saveAgent, type AgentEntry } from './agent-registry.ts'
 
 export const AGENT_USAGE = `usage:
@@ -118,9 +120,11 @@ async function connectCommand(registry: string, v: Values, onSignal: (fn: () => 
   const workdir = v.workdir ?? process.cwd()
   const found = await resolveOpencode(v['opencode-bin'])
   let opencode: ReturnType<typeof startOpencode> | null = null
-  if (v['auto-start']) {
+  // an opencode the agent starts takes a password only the agent knows: other users of this machine reach its port too
+  const password = v['auto-start'] ? randomBytes(24).toString('base64url') : null
+  if (password) {
     if (!found) throw new Error(`--auto-start: no opencode found (${v['opencode-bin'] ?? 'not on PATH, and nestbox has none installed'}); install it (npm i -g opencode-ai) or pass --opencode-bin`)
-    opencode = startOpencode(found.bin, entry.opencode_port, workdir)
+    opencode = startOpencode(found.bin, entry.opencode_port, workdir, password)
     opencode.once('error', (err) => log.error('opencode could not start', { bin: found.bin, err: err.message }))
     if (!(await waitForPort(entry.opencode_port, 60_000))) log.warn('opencode does not answer yet', { port: entry.opencode_port })
     else log.info('opencode started', { bin: found.bin, version: found.version, port: entry.opencode_port })
@@ -131,6 +135,7 @@ async function connectCommand(registry: string, v: Values, onSignal: (fn: () => 
     sandboxId: entry.sandbox_id,
     token: entry.tunnel_token,
     localPort: entry.opencode_port,
+    ...(password ? { localAuthorization: opencodeAuthorization(password) } : {}),
     log,
     info: () => agentInfo({ workdir, opencodeVersion: version, localPort: entry.opencode_port }),
   })

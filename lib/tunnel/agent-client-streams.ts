@@ -15,9 +15,10 @@ export interface AgentStream {
   cancel(): void
 }
 
-type Opts = { port: number; send: SendFrame; onEnd: () => void }
+/** `authorization`: the credential of a local service the agent started itself (its caller's is replaced). */
+type Opts = { port: number; authorization?: string; send: SendFrame; onEnd: () => void }
 
-const localHeaders = (h: Headers, port: number): Headers => ({ ...h, host: `127.0.0.1:${port}` })
+const localHeaders = (h: Headers, o: Opts): Headers => ({ ...h, host: `127.0.0.1:${o.port}`, ...(o.authorization ? { authorization: o.authorization } : {}) })
 
 /** One HTTP request to the local service, its answer streamed back. */
 export class LocalRequest implements AgentStream {
@@ -32,7 +33,7 @@ export class LocalRequest implements AgentStream {
   constructor(id: string, f: RequestFrame, body: Buffer, o: Opts) {
     this.id = id
     this.o = o
-    this.req = httpRequest({ host: '127.0.0.1', port: o.port, method: f.method, path: f.path, headers: localHeaders(endToEnd(f.headers), o.port) })
+    this.req = httpRequest({ host: '127.0.0.1', port: o.port, method: f.method, path: f.path, headers: localHeaders(endToEnd(f.headers), o) })
     this.req.on('response', (res) => {
       this.answered = true
       const headers = endToEnd(toFrameHeaders(res.headers))
@@ -86,9 +87,9 @@ export class LocalRequest implements AgentStream {
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 /** Renders an upgrade request's head for the local socket (names and values checked: nothing can smuggle a line). */
-function requestHead(f: UpgradeFrame, port: number): string {
+function requestHead(f: UpgradeFrame, o: Opts): string {
   const lines = [`${f.method} ${f.path} HTTP/1.1`]
-  for (const [k, v] of Object.entries(localHeaders(f.headers, port))) {
+  for (const [k, v] of Object.entries(localHeaders(f.headers, o))) {
     if (!TOKEN.test(k)) continue
     for (const x of Array.isArray(v) ? v : [v]) if (!/[\r\n\0]/.test(x)) lines.push(`${k}: ${x}`)
   }
@@ -111,7 +112,7 @@ export class LocalUpgrade implements AgentStream {
     this.id = id
     this.o = o
     this.sock = connect(o.port, '127.0.0.1')
-    this.sock.write(requestHead(f, o.port))
+    this.sock.write(requestHead(f, o))
     this.inflow = receiveInto(id, this.sock, o.send)
     this.out = sendBody(id, this.sock, (h, p, cb) => {
       if (p?.length) this.answered = true

@@ -18,6 +18,8 @@ export type AgentClientOptions = {
   sandboxId: string
   token: string
   localPort: number
+  /** Authorization sent with every request to the local service (the password of an opencode the agent started). */
+  localAuthorization?: string
   log: Logger
   /** agent_info's data, sent at connect and every infoIntervalMs. */
   info: () => Promise<Record<string, unknown>>
@@ -134,7 +136,7 @@ export function startAgentClient(o: AgentClientOptions) {
         case 'request':
         case 'upgrade': {
           if (streams.has(f.id)) return send({ type: 'error', id: f.id, message: `stream ${f.id} is already open` })
-          const opts = { port: o.localPort, send, onEnd: () => streams.delete(f.id) }
+          const opts = { port: o.localPort, authorization: o.localAuthorization, send, onEnd: () => streams.delete(f.id) }
           try {
             streams.set(f.id, f.type === 'request' ? new LocalRequest(f.id, f, payload, opts) : new LocalUpgrade(f.id, f, opts))
           } catch (err) {

@@ -51,8 +51,8 @@ export async function resolveOpencode(asked?: string): Promise<{ bin: string; ve
 }
 
 /** Starts `opencode serve` on 127.0.0.1:port in `workdir` (its output passes through to ours). */
-export function startOpencode(bin: string, port: number, workdir: string): ChildProcess {
-  return spawn(bin, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], { cwd: workdir, stdio: ['ignore', 'inherit', 'inherit'] })
+export function startOpencode(bin: string, port: number, workdir: string, password: string): ChildProcess {
+  return spawn(bin, ['serve', '--hostname', '127.0.0.1', '--port', String(port)], { cwd: workdir, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, OPENCODE_SERVER_PASSWORD: password } })
 }
 
 /** Resolves true once something accepts TCP connections on 127.0.0.1:port, false after `timeoutMs`. */

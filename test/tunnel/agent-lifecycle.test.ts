@@ -52,7 +52,7 @@ async function until(cond: () => Promise<boolean>, ms = 10_000) {
 let sandboxId: string
 let opencodePort: number
 
-test('--auto-start runs `opencode serve` on 127.0.0.1 in the workdir; agent_info reaches the sandbox; SIGTERM stops both', async () => {
+test('--auto-start runs `opencode serve` on 127.0.0.1 in the workdir, behind a password the agent sends; agent_info reaches the sandbox; SIGTERM stops both', async () => {
   const wid = (await (await nb.api('/api/workspaces')).json())[0].id
   opencodePort = await freePort()
   const bin = fakeOpencode(dir)
@@ -62,6 +62,8 @@ test('--auto-start runs `opencode serve` on 127.0.0.1 in the workdir; agent_info
   const front = await sandboxFront(nb, sandboxId)
   const health = await (await front.fetch('/global/health')).json()
   assert.equal(health, { healthy: true, version: '0.0.0-fake', cwd: workdir })
+  // its port on this machine asks for the password only the agent knows
+  assert.is((await fetch(`http://127.0.0.1:${opencodePort}/global/health`)).status, 401)
   await until(async () => (await sandbox(sandboxId)).agent_info?.opencode_version === '0.0.0-fake')
   const info = (await sandbox(sandboxId)).agent_info
   for (const k of ['hostname', 'os', 'platform', 'cpu_count_logical', 'memory_total', 'disk_total', 'disk_free', 'agent_version', 'opencode_version', 'workdir']) assert.ok(info[k] !== undefined && info[k] !== null, k)

@@ -1,7 +1,8 @@
 /**
  * A stand-in for `opencode` in local-agent tests: `--version`, and `serve
- * --hostname H --port N` answering /global/health as opencode does. It refuses
- * any other command line, so the test checks what the agent runs.
+ * --hostname H --port N` answering /global/health as opencode does, behind
+ * OPENCODE_SERVER_PASSWORD when set. It refuses any other command line, so the
+ * test checks what the agent runs.
  */
 import { createServer } from 'node:http'
 
@@ -14,7 +15,10 @@ if (args.length !== 5 || args[0] !== 'serve' || args[1] !== '--hostname' || args
   console.error(`fake opencode: unexpected arguments ${JSON.stringify(args)}`)
   process.exit(2)
 }
+// like opencode: with OPENCODE_SERVER_PASSWORD set, every request needs Basic opencode:<password>
+const password = process.env.OPENCODE_SERVER_PASSWORD
 const server = createServer((req, res) => {
+  if (password && req.headers.authorization !== `Basic ${Buffer.from(`opencode:${password}`).toString('base64')}`) return res.writeHead(401, { 'www-authenticate': 'Basic realm="opencode"' }).end()
   if (req.url === '/global/health') return res.end(JSON.stringify({ healthy: true, version: '0.0.0-fake', cwd: process.cwd() }))
   res.writeHead(404).end()
 })
