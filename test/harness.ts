@@ -52,6 +52,17 @@ export async function startTestNestbox(opts: { set?: Record<string, string | num
   }
 }
 
+const scratch = new Set<string>()
+process.on('exit', () => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true })
+})
+/** A temporary directory (`nestbox-<prefix>-…`) removed when the test process exits. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `nestbox-${prefix}-`))
+  scratch.add(dir)
+  return dir
+}
+
 /** Polls `check` until it returns a truthy value, and returns that; throws after `ms`. */
 export async function until<T>(check: () => Promise<T | null | false> | T | null | false, ms = 30_000, what = 'condition'): Promise<T> {
   const end = Date.now() + ms

@@ -1,13 +1,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { ConfigError, envName, loadConfig, redactConfig } from '../../lib/core/config/index.ts'
+import { scratchDir } from '../harness.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'nestbox-cfg-'))
-test.after(() => rmSync(dir, { recursive: true, force: true }))
+const dir = scratchDir('cfg')
 const file = (name: string, text: string) => {
   const p = join(dir, name)
   writeFileSync(p, text)

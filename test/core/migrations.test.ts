@@ -1,14 +1,14 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync, writeFileSync, mkdirSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync, mkdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { openSqlite } from '../../lib/core/db.ts'
+import { scratchDir } from '../harness.ts'
 import { MIGRATIONS, MigrationError, migrate } from '../../lib/core/migrations.ts'
 
 const mainTs = new URL('../../main.ts', import.meta.url).pathname
-const tmp = () => mkdtempSync(join(tmpdir(), 'nestbox-mig-'))
+const tmp = () => scratchDir('mig')
 
 test('applies every migration once, in order, and records them', () => {
   const db = openSqlite(join(tmp(), 'a.db'))

@@ -1,13 +1,12 @@
 /** The gateway's configuration: LiteLLM config.yaml read as-is, env refs, unknown and invalid keys, the master key. */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig, redactConfig } from '../../lib/core/config/index.ts'
-import { startTestNestbox } from '../harness.ts'
+import { scratchDir, startTestNestbox } from '../harness.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'nestbox-gwcfg-'))
+const dir = scratchDir('gwcfg')
 const file = (name: string, text: string) => {
   const p = join(dir, name)
   writeFileSync(p, text)
@@ -102,7 +101,7 @@ test('a provider nestbox does not serve, or a bad routing strategy, stops start'
 })
 
 test('without a configured master key one is generated into bootstrap.txt and survives a restart', async () => {
-  const data = mkdtempSync(join(tmpdir(), 'nestbox-gwkey-'))
+  const data = scratchDir('gwkey')
   let nb = await startTestNestbox({ dataDir: data })
   const key = nb.bootstrap.gateway_master_key
   assert.match(key, /^sk-[A-Za-z0-9_-]{20,}$/)

@@ -6,10 +6,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import OpenAI from 'openai'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startTestNestbox, type TestNestbox } from '../harness.ts'
+import { scratchDir, startTestNestbox, type TestNestbox } from '../harness.ts'
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts'
 
 let nb: TestNestbox
@@ -21,7 +20,7 @@ const MASTER = 'sk-test-master-0123456789'
 
 test.before(async () => {
   up = await startFakeOpenAI({ name: 'up' })
-  const dir = mkdtempSync(join(tmpdir(), 'nestbox-gw-'))
+  const dir = scratchDir('gw')
   const file = join(dir, 'config.yaml')
   writeFileSync(
     file,
