@@ -43,7 +43,7 @@ export async function refuseUpgrade(socket: Duplex, res: Response): Promise<void
 }
 
 /** Takes the raw socket of an upgrade request over (a proxy carries it on); nothing else answers it then. */
-export function takeOverUpgrade(c: Context<AppEnv>): Duplex {
+export function takeOverUpgrade<E extends AppEnv>(c: Context<E>): Duplex {
   const incoming = (c.env as { incoming: IncomingMessage }).incoming
   accepted.add(incoming)
   return incoming.socket
@@ -64,12 +64,11 @@ const limited = new Map<number, WebSocketServer>()
 export function acceptWebSocket<E extends AppEnv>(c: Context<E>, onSocket: OnSocket<E>, o: { maxPayload?: number } = {}): Promise<Response> {
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw invalid('this endpoint requires a WebSocket upgrade', 'websocket_required')
   if (o.maxPayload) {
-    const incoming = (c.env as { incoming: IncomingMessage }).incoming
     let wss = limited.get(o.maxPayload)
     if (!wss) limited.set(o.maxPayload, (wss = new WebSocketServer({ noServer: true, maxPayload: o.maxPayload })))
     // a client sends nothing past its upgrade request before the 101, so no bytes were read ahead of it
-    accepted.add(incoming)
-    wss.handleUpgrade(incoming, incoming.socket, Buffer.alloc(0), (ws) => onSocket(ws, c))
+    const socket = takeOverUpgrade(c)
+    wss.handleUpgrade((c.env as { incoming: IncomingMessage }).incoming, socket, Buffer.alloc(0), (ws) => onSocket(ws, c))
     return Promise.resolve(new Response(null, { status: 101 }))
   }
   const handler = upgradeWebSocket(() => ({
