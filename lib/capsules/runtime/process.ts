@@ -222,10 +222,11 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): Runtime {
 
     async attach(id, bind) {
       const c = running(id)
-      checkBinds([...(c.meta.spec.binds ?? []), bind])
+      const binds = [...(c.meta.spec.binds ?? []), bind]
+      checkBinds(binds)
       await mountIn(c.pids!.pid1, [['attach', bind.source, bind.path]])
       // a boot again (resume, restart) binds it as it binds the create's
-      c.meta.spec = { ...c.meta.spec, binds: [...(c.meta.spec.binds ?? []), bind] }
+      c.meta.spec = { ...c.meta.spec, binds }
       writeMeta(c)
     },
 
