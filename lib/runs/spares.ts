@@ -41,10 +41,11 @@ export function createSpares(d: SparesDeps) {
     if (i >= 0) list!.splice(i, 1)
     if (list && !list.length) pool.delete(key)
   }
-  /** Out of the pool and destroyed once booted (or failed). */
+  /** Destroys a spare once its boot is over (a failed boot destroyed its own). */
+  const destroyWhenUp = (s: Spare) => s.up.then((ok) => (ok && s.id ? destroy(s.id) : undefined))
   const retire = (key: string, s: Spare) => {
     drop(key, s)
-    void s.up.then(() => (s.id ? destroy(s.id) : undefined))
+    void destroyWhenUp(s)
   }
 
   const boot = (k: SpareKey, key: string): Spare => {
@@ -56,7 +57,8 @@ export function createSpares(d: SparesDeps) {
       return true
     })().catch((err) => {
       d.log.warn('spare capsule did not boot', { team: k.teamId, err })
-      retire(key, s)
+      drop(key, s)
+      if (s.id) void destroy(s.id)
       return false
     })
     return s
@@ -92,7 +94,7 @@ export function createSpares(d: SparesDeps) {
       closed = true
       const all = [...pool.entries()].flatMap(([key, list]) => list.map((s) => [key, s] as const))
       for (const [key, s] of all) drop(key, s)
-      await Promise.all(all.map(async ([, s]) => ((await s.up) && s.id ? destroy(s.id) : undefined)))
+      await Promise.all(all.map(([, s]) => destroyWhenUp(s)))
     },
   }
 }
