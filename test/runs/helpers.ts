@@ -7,14 +7,14 @@ import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { scratchDir } from '../harness.ts'
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: 'pipe', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).toString()
 
 /** A root directory for repositories, removed when the process exits. */
 export function repoRoot(): string {
-  const root = mkdtempSync(join(tmpdir(), 'nestbox-repos-'))
+  const root = scratchDir('repos')
   chmodSync(root, 0o755) // capsules run as an unprivileged uid: the repositories must be readable by others
-  process.once('exit', () => rmSync(root, { recursive: true, force: true }))
   return root
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startTestNestbox, until, type TestNestbox } from '../harness.ts'
 import { system } from '../../lib/core/principal.ts'
+import { reservedBy } from '../../lib/capsules/access.ts'
 import { addMember } from '../capsules/fixtures.ts'
 import { makeRepo, readSse, repoRoot } from './helpers.ts'
 
@@ -267,7 +268,7 @@ test('a run cut by a restart is stored as interrupted; finished runs survive the
 
 /** The team's spare capsules (held in reserve, so only nestbox itself lists them). */
 const sparesOf = async (box: TestNestbox, teamId: string) =>
-  (await box.services.capsules.admin.list(system)).filter((c) => c.team_id === teamId && c.status !== 'stopped' && JSON.parse(c.metadata)['nestbox:reserved'] === 'runs')
+  (await box.services.capsules.admin.list(system)).filter((c) => c.team_id === teamId && c.status !== 'stopped' && reservedBy(c) === 'runs')
 
 test("spares: the team's next run starts in a capsule booted after its last one, which the team does not see until then; the repository is bound in at the claim, alone and read-only", async () => {
   assert.is((await run({ repo: repo.path, commands: ['true'] })).status, 200)
