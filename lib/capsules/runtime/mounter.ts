@@ -44,6 +44,22 @@ sub loop {
   }
   die "no loop device could be configured\\n";
 }
+# a copy of SRC's mount tree (SRC seen from the current namespace) with the mount_attr ATTR, moved to DST
+# (once BEFORE_MOVE ran, when given); dies with "WHAT SRC at DST: why"
+sub place {
+  my ($what, $src, $dst, $attr, $before_move) = @_;
+  my $fd = syscall(428, -100, $src, 1 | 0x80000);
+  die "open_tree $src: $!\\n" if $fd < 0;
+  my $ok = eval {
+    syscall(442, $fd, $empty, 0x1000, $attr, length($attr)) == 0 or die "$!\\n";
+    $before_move->() if $before_move;
+    syscall(429, $fd, $empty, -100, $dst, 4) == 0 or die "$!\\n";
+    1;
+  };
+  my $why = $@;
+  POSIX::close($fd);
+  die "$what $src at $dst: $why" unless $ok;
+}
 # the host uid (gid) that is root in a process's user namespace
 sub capsule_root {
   my ($pid, $what) = @_;
@@ -76,29 +92,15 @@ while (my $line = <STDIN>) {
       if ($op eq 'loop') { loop($x, $y) }
       elsif ($op eq 'bind') { mnt($x, $y, $empty, 4096, $empty) }
       elsif ($op eq 'overlay') { mnt('overlay', $y, 'overlay', 0, $x) }
-      elsif ($op eq 'idmap') {
-        my $fd = syscall(428, -100, $x, 1 | 0x80000);
-        die "open_tree $x: $!\\n" if $fd < 0;
-        my $attr = pack('QQQQ', 0x00100000 | 1, 0, 0, fileno($userns));
-        my $ok = syscall(442, $fd, $empty, 0x1000, $attr, length($attr)) == 0 && syscall(429, $fd, $empty, -100, $y, 4) == 0;
-        my $why = "$!";
-        POSIX::close($fd);
-        die "idmap $x at $y: $why\\n" unless $ok;
-      } elsif ($op eq 'attach') {
+      elsif ($op eq 'idmap') { place('idmap', $x, $y, pack('QQQQ', 0x00100000 | 1, 0, 0, fileno($userns))) }
+      elsif ($op eq 'attach') {
         # opened on the host's side, then attached on the capsule's
         syscall(0 + $sys_setns, fileno($home), 0x20000) == 0 or die "setns: $!\\n";
         my ($uid, $gid) = (capsule_root($pid, 'uid'), capsule_root($pid, 'gid'));
-        my $fd = syscall(428, -100, $x, 1 | 0x80000);
-        die "open_tree $x: $!\\n" if $fd < 0;
-        my $attr = pack('QQQQ', 1 | 2 | 4, 0, 0, 0);
-        eval {
-          syscall(442, $fd, $empty, 0x1000, $attr, length($attr)) == 0 or die "read-only: $!\\n";
+        place('attach', $x, $y, pack('QQQQ', 1 | 2 | 4, 0, 0, 0), sub {
           syscall(0 + $sys_setns, fileno($mntns), 0x20000) == 0 or die "setns: $!\\n";
           make_dirs($y, $uid, $gid);
-          syscall(429, $fd, $empty, -100, $y, 4) == 0 or die "$!\\n";
-          1;
-        } or do { my $why = $@; POSIX::close($fd); die "attach $x at $y: $why" };
-        POSIX::close($fd);
+        });
       } else { die "unknown op $op\\n" }
     }
     1;
