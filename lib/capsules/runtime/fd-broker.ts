@@ -13,7 +13,6 @@ import { createInterface } from 'node:readline'
 import type { Logger } from '../../core/logger.ts'
 import { socketFd } from '../../core/native.ts'
 
-
 export type FdBroker = {
   /** Resolves true once a probe passed (asked once). */
   available(): Promise<boolean>

@@ -48,8 +48,9 @@ export function createReceiver(load: () => unknown, log: Logger): Receiver {
     available: () => get() !== null,
     async take(socketFd, fileFd, length, { sha256, signal }) {
       signal?.throwIfAborted()
-      const [id, done] = get()!.take(socketFd, fileFd, length, sha256, IDLE_SEC)
-      const abort = () => get()!.cancel(id)
+      const a = get()!
+      const [id, done] = a.take(socketFd, fileFd, length, sha256, IDLE_SEC)
+      const abort = () => a.cancel(id)
       signal?.addEventListener('abort', abort, { once: true })
       try {
         const [md5, sha] = await done
