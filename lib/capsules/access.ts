@@ -42,8 +42,9 @@ export function assertVisible(p: Principal, scope: Scope, teamId: string, what: 
  */
 export const RESERVED_KEY = 'nestbox:reserved'
 
-/** Who holds the capsule in reserve, or null when it is not. */
+/** Who holds the capsule in reserve, or null when it is not. (Called on every capsule lookup: most metadata never holds the key, and is not parsed.) */
 export function reservedBy(row: { metadata: string }): string | null {
+  if (!row.metadata.includes(RESERVED_KEY)) return null
   try {
     return (JSON.parse(row.metadata) as Record<string, string>)[RESERVED_KEY] ?? null
   } catch {
