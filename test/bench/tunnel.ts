@@ -6,7 +6,11 @@
  *   - p50 of one keep-alive connection through the subdomain → tunnel → agent →
  *     service vs straight to the service (added ≤ 2 ms);
  *   - a 256 MiB download through the tunnel vs straight (≥ 0.5×), and nestbox's
- *     RSS growth meanwhile (< 64 MiB).
+ *     RSS growth meanwhile (< 64 MiB);
+ *   - beside it the floor: the same download through one, and through two in
+ *     series, plain Node TCP pipes (lib/pipe-proxy.ts), no parsing or framing.
+ *     The tunnel has two Node processes carrying every byte (nestbox and the
+ *     agent), so the two-pipe rate bounds what it can reach here.
  * Usage: node test/bench/tunnel.ts [--quick]
  *
  * 2026-11-26, 2 cores at load average ~2-3, same state back to back: p50 +0.49 ms;
@@ -26,7 +30,7 @@ import { join } from 'node:path'
 import { startTestNestbox } from '../harness.ts'
 import { Browser } from '../identity/helpers.ts'
 import { agentCode, spawnAgent } from '../tunnel/agent-helpers.ts'
-import { freePort, median, printTable } from './lib/measure.ts'
+import { freePort, median, printTable, startProcess, waitHealthy } from './lib/measure.ts'
 
 const quick = process.argv.includes('--quick')
 const SECONDS = quick ? 2 : 5
@@ -64,6 +68,11 @@ const service = spawn(process.execPath, ['-e', `
     pump()
   }).listen(${port}, '127.0.0.1')`], { stdio: 'inherit' })
 process.on('exit', () => service.kill())
+// the floor: one plain Node pipe in front of the service, and a second in front of that
+const [pipe1, pipe2] = [await freePort(), await freePort()]
+const pipeProxy = new URL('./lib/pipe-proxy.ts', import.meta.url).pathname
+const pipes = [startProcess(process.execPath, [pipeProxy, String(pipe1), String(port)]), startProcess(process.execPath, [pipeProxy, String(pipe2), String(pipe1)])]
+await waitHealthy(`http://127.0.0.1:${pipe2}/`, performance.now())
 
 const nb = await startTestNestbox({ set: { baseDomain: 'box.test' } })
 const dir = mkdtempSync(join(tmpdir(), 'nestbox-bench-agent-'))
@@ -95,9 +104,13 @@ const [d, t] = [median(direct), median(tunneled)]
 
 const directRate: number[] = []
 const tunnelRate: number[] = []
+const onePipeRate: number[] = []
+const twoPipeRate: number[] = []
 let growth = 0
 for (let i = 0; i < (quick ? 1 : 3); i++) {
   directRate.push(await curlRate(`http://127.0.0.1:${port}/bytes?n=${SIZE}`, []))
+  onePipeRate.push(await curlRate(`http://127.0.0.1:${pipe1}/bytes?n=${SIZE}`, []))
+  twoPipeRate.push(await curlRate(`http://127.0.0.1:${pipe2}/bytes?n=${SIZE}`, []))
   global.gc?.()
   const before = process.memoryUsage.rss()
   let peak = before
@@ -106,16 +119,19 @@ for (let i = 0; i < (quick ? 1 : 3); i++) {
   clearInterval(sampler)
   growth = Math.max(growth, peak - before)
 }
-const [dr, tr] = [median(directRate), median(tunnelRate)]
+const [dr, tr, p1r, p2r] = [median(directRate), median(tunnelRate), median(onePipeRate), median(twoPipeRate)]
 
 printTable('local-agent tunnel (loopback)', [
   ['measure', 'through the tunnel', 'baseline', 'ratio / added', 'target'],
   ['p50, one keep-alive connection (wrk -c1)', `${t.toFixed(3)} ms`, `${d.toFixed(3)} ms direct`, `+${(t - d).toFixed(3)} ms`, '≤ +2 ms'],
   ['256 MiB download (curl)', `${tr.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (tr / dr).toFixed(2), '≥ 0.5'],
   ["nestbox's RSS growth during the download", `${(growth / MiB).toFixed(1)} MiB`, '', '', '< 64 MiB'],
+  ['floor: 256 MiB through one plain Node TCP pipe', `${p1r.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (p1r / dr).toFixed(2), ''],
+  ['floor: 256 MiB through two plain Node TCP pipes in series', `${p2r.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (p2r / dr).toFixed(2), ''],
 ])
 
 await agent.stop()
 service.kill()
+for (const p of pipes) await p.stop()
 await nb.close()
 rmSync(dir, { recursive: true, force: true })
