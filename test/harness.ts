@@ -19,11 +19,20 @@ export type TestNestbox = Nestbox & {
 
 export async function startTestNestbox(opts: { set?: Record<string, string | number | boolean>; dataDir?: string; keepData?: boolean; env?: Record<string, string> } = {}): Promise<TestNestbox> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nestbox-test-'))
+  const removeData = () => {
+    if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
+  }
   const argv = ['--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0']
   for (const [k, v] of Object.entries(opts.set ?? {})) argv.push('--set', `${k}=${v}`)
-  const config = loadConfig({ argv, env: opts.env ?? {} })
   const log = process.env.NESTBOX_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger
-  const nb = await startNestbox(config, { log })
+  let nb: Awaited<ReturnType<typeof startNestbox>>
+  try {
+    nb = await startNestbox(loadConfig({ argv, env: opts.env ?? {} }), { log })
+  } catch (e) {
+    // tests that expect a start to fail would otherwise leave the data directory behind
+    removeData()
+    throw e
+  }
   const bootstrap = Object.fromEntries(
     readFileSync(join(dataDir, 'bootstrap.txt'), 'utf8')
       .split('\n')
@@ -47,7 +56,7 @@ export async function startTestNestbox(opts: { set?: Record<string, string | num
     api,
     close: async () => {
       await nb.close()
-      if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
+      removeData()
     },
   }
 }

@@ -91,7 +91,7 @@ async function fixedRate(url: string, body: string, key: string, seconds: number
 
 /** wrk POST load (lua script); resolves with requests/s and requests done. */
 function wrkPost(url: string, body: string, key: string, o: { connections: number; seconds: number }): Promise<{ rps: number; requests: number }> {
-  const script = join(tmpdir(), `nestbox-gw-bench-${process.pid}.lua`)
+  const script = join(dataDir, 'wrk-post.lua') // removed with the data directory at the end
   writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${key}"\n`)
   return new Promise((res, rej) => {
     const child = spawn('wrk', ['-t', '1', '-c', String(o.connections), '-d', `${o.seconds}s`, '-s', script, url], { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -139,6 +139,9 @@ let probed: Promise<boolean> | null = null
 export function disksSupported(): Promise<boolean> {
   probed ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nestbox-disk-probe-'))
+    const remove = () => rmSync(dir, { recursive: true, force: true })
+    // a process that ends while the probe runs (a short CLI command, a test) still removes its 8 MiB image
+    process.once('exit', remove)
     try {
       mkdirSync(join(dir, 'm'))
       await makeImage(join(dir, 'img'), 8)
@@ -147,7 +150,8 @@ export function disksSupported(): Promise<boolean> {
     } catch {
       return false
     } finally {
-      rmSync(dir, { recursive: true, force: true })
+      process.off('exit', remove)
+      remove()
     }
   })()
   return probed
