@@ -10,7 +10,9 @@
  *   - beside it the floor: the same download through one, and through two in
  *     series, plain Node TCP pipes (lib/pipe-proxy.ts), no parsing or framing.
  *     The tunnel has two Node processes carrying every byte (nestbox and the
- *     agent), so the two-pipe rate bounds what it can reach here.
+ *     agent), so the two-pipe rate bounds what it can reach here. And through
+ *     two C relays that copy (lib/join-relay.c copy) in series: what even a
+ *     native data path with two hops would reach.
  * Usage: node test/bench/tunnel.ts [--quick]
  *
  * 2026-11-26, 2 cores at load average ~2-3, same state back to back: p50 +0.49 ms;
@@ -25,11 +27,11 @@
  * two in series 0.21-0.28 (of 1538-2156 MiB/s direct): even one hop of Node
  * that only forwards bytes stays below the 0.5 target on this machine.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { get } from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { startTestNestbox } from '../harness.ts'
 import { Browser } from '../identity/helpers.ts'
 import { agentCode, spawnAgent } from '../tunnel/agent-helpers.ts'
@@ -75,7 +77,12 @@ process.on('exit', () => service.kill())
 const [pipe1, pipe2] = [await freePort(), await freePort()]
 const pipeProxy = new URL('./lib/pipe-proxy.ts', import.meta.url).pathname
 const pipes = [startProcess(process.execPath, [pipeProxy, String(pipe1), String(port)]), startProcess(process.execPath, [pipeProxy, String(pipe2), String(pipe1)])]
+const relayBin = join(mkdtempSync(join(tmpdir(), 'nestbox-bench-relay-')), 'join-relay')
+execFileSync('cc', ['-O2', '-o', relayBin, new URL('./lib/join-relay.c', import.meta.url).pathname])
+const [relay1, relay2] = [await freePort(), await freePort()]
+pipes.push(startProcess(relayBin, ['copy', String(relay1), String(port)]), startProcess(relayBin, ['copy', String(relay2), String(relay1)]))
 await waitHealthy(`http://127.0.0.1:${pipe2}/`, performance.now())
+await waitHealthy(`http://127.0.0.1:${relay2}/`, performance.now())
 
 const nb = await startTestNestbox({ set: { baseDomain: 'box.test' } })
 const dir = mkdtempSync(join(tmpdir(), 'nestbox-bench-agent-'))
@@ -109,11 +116,13 @@ const directRate: number[] = []
 const tunnelRate: number[] = []
 const onePipeRate: number[] = []
 const twoPipeRate: number[] = []
+const twoRelayRate: number[] = []
 let growth = 0
 for (let i = 0; i < (quick ? 1 : 3); i++) {
   directRate.push(await curlRate(`http://127.0.0.1:${port}/bytes?n=${SIZE}`, []))
   onePipeRate.push(await curlRate(`http://127.0.0.1:${pipe1}/bytes?n=${SIZE}`, []))
   twoPipeRate.push(await curlRate(`http://127.0.0.1:${pipe2}/bytes?n=${SIZE}`, []))
+  twoRelayRate.push(await curlRate(`http://127.0.0.1:${relay2}/bytes?n=${SIZE}`, []))
   global.gc?.()
   const before = process.memoryUsage.rss()
   let peak = before
@@ -122,7 +131,7 @@ for (let i = 0; i < (quick ? 1 : 3); i++) {
   clearInterval(sampler)
   growth = Math.max(growth, peak - before)
 }
-const [dr, tr, p1r, p2r] = [median(directRate), median(tunnelRate), median(onePipeRate), median(twoPipeRate)]
+const [dr, tr, p1r, p2r, r2r] = [median(directRate), median(tunnelRate), median(onePipeRate), median(twoPipeRate), median(twoRelayRate)]
 
 printTable('local-agent tunnel (loopback)', [
   ['measure', 'through the tunnel', 'baseline', 'ratio / added', 'target'],
@@ -131,10 +140,12 @@ printTable('local-agent tunnel (loopback)', [
   ["nestbox's RSS growth during the download", `${(growth / MiB).toFixed(1)} MiB`, '', '', '< 64 MiB'],
   ['floor: 256 MiB through one plain Node TCP pipe', `${p1r.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (p1r / dr).toFixed(2), ''],
   ['floor: 256 MiB through two plain Node TCP pipes in series', `${p2r.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (p2r / dr).toFixed(2), ''],
+  ['floor: 256 MiB through two C copying relays in series', `${r2r.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (r2r / dr).toFixed(2), ''],
 ])
 
 await agent.stop()
 service.kill()
 for (const p of pipes) await p.stop()
+rmSync(dirname(relayBin), { recursive: true, force: true })
 await nb.close()
 rmSync(dir, { recursive: true, force: true })

@@ -1,5 +1,5 @@
 /*
- * A benchmark-only TCP relay (test/bench/port-floor.ts): listens on
+ * A benchmark-only TCP relay (test/bench/port-floor.ts, tunnel.ts): listens on
  * 127.0.0.1:PORT and connects each client to 127.0.0.1:TARGET.
  *
  *   copy: carries the bytes itself (epoll, read, write), as the capsule anchor's
