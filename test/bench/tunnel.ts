@@ -23,9 +23,10 @@
  * for the 64 KiB buffers Node allocates per socket read (256 MiB of them per
  * download, plus ws's copies of frames that span two reads). The figures swing
  * 2-3x between runs when other work shares the 2 cores.
- * Later the same day, with the floor rows: tunnel 0.09, one Node pipe 0.29-0.35,
- * two in series 0.21-0.28 (of 1538-2156 MiB/s direct): even one hop of Node
- * that only forwards bytes stays below the 0.5 target on this machine.
+ * Later the same day, with the floor rows: tunnel 0.09, one Node pipe 0.29-0.37,
+ * two in series 0.21-0.28, two C copying relays 0.44 (of 1538-2156 MiB/s
+ * direct): even one hop of Node that only forwards bytes, or two in C, stays
+ * below the 0.5 target on this machine.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { get } from 'node:http'
