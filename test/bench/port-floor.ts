@@ -13,11 +13,10 @@
  *
  *   node test/bench/port-floor.ts [--quick]
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { freePort, haveWrk, median, printTable, startProcess, waitHealthy, type Proc } from './lib/measure.ts'
+import { loadavg } from 'node:os'
+import { dirname, join } from 'node:path'
+import { buildJoinRelay } from './lib/join-relay.ts'
+import { freePort, haveWrk, median, printTable, startProcess, waitHealthy, wrk, type Proc } from './lib/measure.ts'
 
 const quick = process.argv.includes('--quick')
 const SECONDS = quick ? 3 : 6
@@ -27,35 +26,20 @@ if (!haveWrk()) {
   process.exit(1)
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'nestbox-bench-port-floor-'))
-const relay = join(dir, 'join-relay')
-execFileSync('cc', ['-O2', '-Wall', '-o', relay, new URL('./lib/join-relay.c', import.meta.url).pathname], { stdio: 'inherit' })
-
-const rps = (url: string) =>
-  new Promise<number>((resolve, reject) => {
-    const p = spawn('wrk', ['-t1', '-c8', `-d${SECONDS}s`, url], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    p.stdout.on('data', (d) => (out += d))
-    p.on('close', () => {
-      const n = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1])
-      if (!n || /Socket errors|Non-2xx/.test(out)) return reject(new Error(`wrk failed:\n${out}`))
-      resolve(n)
-    })
-  })
+const relay = buildJoinRelay()
 
 const procs: Proc[] = []
 try {
   const [appPort, copyPort, joinPort] = [await freePort(), await freePort(), await freePort()]
   procs.push(startProcess(process.execPath, ['-e', `require('http').createServer((q,s)=>s.end('ok')).listen(${appPort},'127.0.0.1')`]))
   procs.push(startProcess(relay, ['copy', String(copyPort), String(appPort)]))
-  const joinLog = join(dir, 'join.log')
-  const joiner = startProcess(relay, ['join', String(joinPort), String(appPort)], { logFile: joinLog })
-  procs.push(joiner)
+  procs.push(startProcess(relay, ['join', String(joinPort), String(appPort)], { logFile: join(dirname(relay), 'join.log') }))
   const urls = { direct: `http://127.0.0.1:${appPort}/`, copy: `http://127.0.0.1:${copyPort}/`, join: `http://127.0.0.1:${joinPort}/` }
   await waitHealthy(urls.direct, performance.now())
   await waitHealthy(urls.copy, performance.now())
   const canJoin = await waitHealthy(urls.join, performance.now(), 3000).then(() => true, () => false)
 
+  const rps = (url: string) => wrk(url, { connections: 8, seconds: SECONDS })
   const m = { direct: [] as number[], copy: [] as number[], join: [] as number[] }
   for (let i = 0; i < ROUNDS; i++) {
     m.direct.push(await rps(urls.direct))
@@ -67,12 +51,9 @@ try {
     ['path', 'req/s', 'ratio to direct'],
     ['straight to the app', d.toFixed(0), '1.00'],
     ['through a relay that copies (relay.c design)', median(m.copy).toFixed(0), (median(m.copy) / d).toFixed(2)],
-    canJoin
-      ? ['through the relay, sockets joined in the kernel (BPF sockhash)', median(m.join).toFixed(0), (median(m.join) / d).toFixed(2)]
-      : ['through the relay, sockets joined in the kernel (BPF sockhash)', 'unavailable (needs root and a kernel with sockmap)', ''],
+    ['through the relay, sockets joined in the kernel (BPF sockhash)', ...(canJoin ? [median(m.join).toFixed(0), (median(m.join) / d).toFixed(2)] : ['unavailable (needs root and a kernel with sockmap)', ''])],
   ])
   console.log(`target for the port proxy: ≥ 0.80 of direct. load average: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
 } finally {
   for (const p of procs) await p.stop()
-  rmSync(dir, { recursive: true, force: true })
 }

@@ -28,15 +28,16 @@
  * direct): even one hop of Node that only forwards bytes, or two in C, stays
  * below the 0.5 target on this machine.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { get } from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { startTestNestbox } from '../harness.ts'
 import { Browser } from '../identity/helpers.ts'
 import { agentCode, spawnAgent } from '../tunnel/agent-helpers.ts'
-import { freePort, median, printTable, startProcess, waitHealthy } from './lib/measure.ts'
+import { buildJoinRelay } from './lib/join-relay.ts'
+import { freePort, median, printTable, startProcess, waitHealthy, type Proc } from './lib/measure.ts'
 
 const quick = process.argv.includes('--quick')
 const SECONDS = quick ? 2 : 5
@@ -74,16 +75,28 @@ const service = spawn(process.execPath, ['-e', `
     pump()
   }).listen(${port}, '127.0.0.1')`], { stdio: 'inherit' })
 process.on('exit', () => service.kill())
-// the floor: one plain Node pipe in front of the service, and a second in front of that
-const [pipe1, pipe2] = [await freePort(), await freePort()]
+// the floors: one plain Node pipe in front of the service, a second in front of that; two C relays the same way
 const pipeProxy = new URL('./lib/pipe-proxy.ts', import.meta.url).pathname
-const pipes = [startProcess(process.execPath, [pipeProxy, String(pipe1), String(port)]), startProcess(process.execPath, [pipeProxy, String(pipe2), String(pipe1)])]
-const relayBin = join(mkdtempSync(join(tmpdir(), 'nestbox-bench-relay-')), 'join-relay')
-execFileSync('cc', ['-O2', '-o', relayBin, new URL('./lib/join-relay.c', import.meta.url).pathname])
-const [relay1, relay2] = [await freePort(), await freePort()]
-pipes.push(startProcess(relayBin, ['copy', String(relay1), String(port)]), startProcess(relayBin, ['copy', String(relay2), String(relay1)]))
-await waitHealthy(`http://127.0.0.1:${pipe2}/`, performance.now())
-await waitHealthy(`http://127.0.0.1:${relay2}/`, performance.now())
+const relay = buildJoinRelay()
+const floorProcs: Proc[] = []
+/** A chain of hops in front of the service; the port of its last one. */
+const chain = async (hop: (listen: number, target: number) => Proc, hops: number) => {
+  let target = port
+  for (let i = 0; i < hops; i++) {
+    const listen = await freePort()
+    floorProcs.push(hop(listen, target))
+    target = listen
+  }
+  await waitHealthy(`http://127.0.0.1:${target}/`, performance.now())
+  return target
+}
+const nodePipe = (listen: number, target: number) => startProcess(process.execPath, [pipeProxy, String(listen), String(target)])
+const cRelay = (listen: number, target: number) => startProcess(relay, ['copy', String(listen), String(target)])
+const floors = [
+  { what: 'one plain Node TCP pipe', port: await chain(nodePipe, 1), rates: [] as number[] },
+  { what: 'two plain Node TCP pipes in series', port: await chain(nodePipe, 2), rates: [] as number[] },
+  { what: 'two C copying relays in series', port: await chain(cRelay, 2), rates: [] as number[] },
+]
 
 const nb = await startTestNestbox({ set: { baseDomain: 'box.test' } })
 const dir = mkdtempSync(join(tmpdir(), 'nestbox-bench-agent-'))
@@ -115,15 +128,10 @@ const [d, t] = [median(direct), median(tunneled)]
 
 const directRate: number[] = []
 const tunnelRate: number[] = []
-const onePipeRate: number[] = []
-const twoPipeRate: number[] = []
-const twoRelayRate: number[] = []
 let growth = 0
 for (let i = 0; i < (quick ? 1 : 3); i++) {
   directRate.push(await curlRate(`http://127.0.0.1:${port}/bytes?n=${SIZE}`, []))
-  onePipeRate.push(await curlRate(`http://127.0.0.1:${pipe1}/bytes?n=${SIZE}`, []))
-  twoPipeRate.push(await curlRate(`http://127.0.0.1:${pipe2}/bytes?n=${SIZE}`, []))
-  twoRelayRate.push(await curlRate(`http://127.0.0.1:${relay2}/bytes?n=${SIZE}`, []))
+  for (const f of floors) f.rates.push(await curlRate(`http://127.0.0.1:${f.port}/bytes?n=${SIZE}`, []))
   global.gc?.()
   const before = process.memoryUsage.rss()
   let peak = before
@@ -132,21 +140,18 @@ for (let i = 0; i < (quick ? 1 : 3); i++) {
   clearInterval(sampler)
   growth = Math.max(growth, peak - before)
 }
-const [dr, tr, p1r, p2r, r2r] = [median(directRate), median(tunnelRate), median(onePipeRate), median(twoPipeRate), median(twoRelayRate)]
+const [dr, tr] = [median(directRate), median(tunnelRate)]
 
 printTable('local-agent tunnel (loopback)', [
   ['measure', 'through the tunnel', 'baseline', 'ratio / added', 'target'],
   ['p50, one keep-alive connection (wrk -c1)', `${t.toFixed(3)} ms`, `${d.toFixed(3)} ms direct`, `+${(t - d).toFixed(3)} ms`, '≤ +2 ms'],
   ['256 MiB download (curl)', `${tr.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (tr / dr).toFixed(2), '≥ 0.5'],
   ["nestbox's RSS growth during the download", `${(growth / MiB).toFixed(1)} MiB`, '', '', '< 64 MiB'],
-  ['floor: 256 MiB through one plain Node TCP pipe', `${p1r.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (p1r / dr).toFixed(2), ''],
-  ['floor: 256 MiB through two plain Node TCP pipes in series', `${p2r.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (p2r / dr).toFixed(2), ''],
-  ['floor: 256 MiB through two C copying relays in series', `${r2r.toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (r2r / dr).toFixed(2), ''],
+  ...floors.map((f) => [`floor: 256 MiB through ${f.what}`, `${median(f.rates).toFixed(0)} MiB/s`, `${dr.toFixed(0)} MiB/s direct`, (median(f.rates) / dr).toFixed(2), '']),
 ])
 
 await agent.stop()
 service.kill()
-for (const p of pipes) await p.stop()
-rmSync(dirname(relayBin), { recursive: true, force: true })
+for (const p of floorProcs) await p.stop()
 await nb.close()
 rmSync(dir, { recursive: true, force: true })
